@@ -1,0 +1,81 @@
+#include "aggregate/id.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace tally {
+
+std::optional<Id> Id::FromDigits(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  size_t i = 0;
+  while (i + 1 < digits.size() && digits[i] == '0') ++i;  // keep one digit for "000"
+  if (digits.size() - i > static_cast<size_t>(kMaxDigits)) return std::nullopt;
+  // 19 digits always fit in 64 bits; only longer ids pay for 128-bit arithmetic.
+  uint64_t low = 0;
+  const size_t split = std::min(digits.size(), i + 19);
+  for (; i < split; ++i) {
+    const unsigned d = static_cast<unsigned char>(digits[i]) - '0';
+    if (d > 9) return std::nullopt;
+    low = low * 10 + d;
+  }
+  Id id;
+  id.value_ = low;
+  for (; i < digits.size(); ++i) {
+    const unsigned d = static_cast<unsigned char>(digits[i]) - '0';
+    if (d > 9) return std::nullopt;
+    id.value_ = id.value_ * 10 + d;
+  }
+  return id;
+}
+
+void Id::AppendDecimal(std::string* out) const {
+  char buf[48];
+  char* end = buf + sizeof(buf);
+  char* p = end;
+  Rep v = value_;
+  // Peel 19-digit chunks off with 128-bit division, then print the rest with the
+  // fast 64-bit path; most ids never enter the loop.
+  constexpr uint64_t kChunk = 10'000'000'000'000'000'000ULL;
+  while (v > UINT64_MAX) {
+    uint64_t chunk = static_cast<uint64_t>(v % kChunk);
+    v /= kChunk;
+    for (int k = 0; k < 19; ++k) {
+      *--p = static_cast<char>('0' + chunk % 10);
+      chunk /= 10;
+    }
+  }
+  char head[24];
+  auto [head_end, ec] = std::to_chars(head, head + sizeof(head), static_cast<uint64_t>(v));
+  (void)ec;  // 24 bytes always hold a uint64_t
+  out->append(head, head_end);
+  out->append(p, end);
+}
+
+std::string Id::ToString() const {
+  std::string out;
+  AppendDecimal(&out);
+  return out;
+}
+
+void Id::AppendKey(std::string* out) const {
+  unsigned n = 0;
+  for (Rep v = value_; v != 0; v >>= 8) ++n;
+  out->push_back(static_cast<char>(n));
+  for (unsigned k = n; k-- > 0;) out->push_back(static_cast<char>(value_ >> (8 * k)));
+}
+
+std::optional<Id> Id::ConsumeKey(std::string_view* in) {
+  if (in->empty()) return std::nullopt;
+  const size_t n = static_cast<unsigned char>((*in)[0]);
+  if (n > 16 || in->size() < 1 + n) return std::nullopt;
+  Id id;
+  for (unsigned k = 0; k < n; ++k) {
+    id.value_ = (id.value_ << 8) | static_cast<unsigned char>((*in)[1 + k]);
+  }
+  // A leading zero byte would break the order the encoding promises.
+  if (n > 0 && (*in)[1] == 0) return std::nullopt;
+  in->remove_prefix(1 + n);
+  return id;
+}
+
+}  // namespace tally

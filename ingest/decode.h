@@ -1,0 +1,77 @@
+#pragma once
+
+// Decoder turns one Kafka message value into TaskActions and Rejections, enforcing
+// every rule of CONTRACT.md §1 and the event part of §5. A message is one TaskAction
+// object or a JSON array of them; each array element is judged alone, but a message
+// that is not valid JSON (or is over 8 MiB) is rejected whole, as one event.
+//
+// Threads: a Decoder owns a simdjson parser and a buffer it reuses; use one per
+// thread. Decode never throws.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "aggregate/rejection.h"
+#include "aggregate/task_action.h"
+
+namespace tally {
+
+// The events of one or more messages. The caller owns it and reuses it: clear()
+// forgets the events but keeps their memory (strings included), so a steady
+// stream decodes without allocating. Not thread-safe.
+class DecodedEvents {
+ public:
+  std::span<const TaskAction> actions() const { return {slots_.data(), actions_}; }
+  const std::vector<Rejection>& rejections() const { return rejections_; }
+  // Events decoded so far, accepted or not (the contract's "consumed" count).
+  size_t size() const { return actions_ + rejections_.size(); }
+  void clear() {
+    actions_ = 0;
+    rejections_.clear();
+  }
+
+  // For the decoder. NewAction returns the slot of the next action; it may hold
+  // an earlier event's values, which the caller must overwrite entirely.
+  TaskAction& NewAction();
+  void DropLastAction() { --actions_; }
+  void AddRejection(Rejection r) { rejections_.push_back(std::move(r)); }
+  // Forgets everything added after the counts given.
+  void Truncate(size_t actions, size_t rejections);
+
+ private:
+  std::vector<TaskAction> slots_;  // [0, actions_) are events; the rest spare
+  size_t actions_ = 0;
+  std::vector<Rejection> rejections_;
+};
+
+class Decoder {
+ public:
+  static constexpr size_t kMaxMessageBytes = size_t{8} << 20;
+  // Deepest nesting of arrays and objects accepted anywhere in a message (unknown
+  // fields included); deeper messages are rejected as invalid_json.
+  static constexpr int kMaxDepth = 1024;
+
+  // fast_path: try FlatReader's one-pass decoding first (see flat_reader.h). Off
+  // forces every message through the general reader; tests compare the two.
+  explicit Decoder(bool fast_path = true);
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  // Decodes one message and appends its events to *out: each valid event to its
+  // actions, each invalid one to its rejections with `origin`, the element
+  // index (for arrays), a reason, a message naming the field, and an excerpt. An
+  // empty array appends nothing. A message that is not valid UTF-8 JSON, ends in
+  // garbage or nests too deep appends exactly one invalid_json rejection (even if
+  // some of its elements were fine); one over kMaxMessageBytes, one too_large.
+  void Decode(std::string_view message, Origin origin, DecodedEvents* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally
