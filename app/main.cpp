@@ -1,16 +1,13 @@
 // tally: turns the annotation platform's TaskAction stream into the statistics
-// Helix polls. main only parses the command line and wires the modules together.
+// Helix polls. main only parses the command line and hands over to a command.
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstdlib>
+
+#include "app/commands.h"
 
 namespace {
-
-// Exit codes of CONTRACT.md §4.
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
 
 // The decoder is compiled for AVX2 (see TALLY_ARCH in CMakeLists.txt); say so
 // clearly instead of dying on an illegal instruction.
@@ -23,22 +20,32 @@ bool CpuSupported() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace tally;
   if (!CpuSupported()) {
-    std::fprintf(stderr,
-                 "tally: this CPU lacks AVX2/BMI/PCLMUL; rebuild with -DTALLY_ARCH=<your -march>\n");
+    std::fprintf(stderr, "tally: this CPU lacks AVX2/BMI/PCLMUL; rebuild with -DTALLY_ARCH=<your -march>\n");
     return kExitRuntime;
   }
   CLI::App app{"tally: exact, fast statistics of annotation task actions for Helix"};
   app.set_version_flag("--version", TALLY_VERSION);
-  app.require_subcommand(0, 1);
+  app.require_subcommand(1);
+
+  ReplayFlags replay;
+  CLI::App* replay_cmd =
+      app.add_subcommand("replay", "Apply TaskAction messages from an NDJSON file (one per line), no Kafka");
+  replay_cmd->add_option("--data-dir", replay.data_dir, "Store directory (created if missing)")->required();
+  replay_cmd->add_option("file", replay.file, "FILE.ndjson, or - for standard input")->required();
+  replay_cmd->add_option("--memory-mb", replay.memory_mb, "Memory budget of the store, MiB")
+      ->check(CLI::Range(size_t{16}, size_t{1} << 20))
+      ->capture_default_str();
+  replay_cmd->add_option("--batch", replay.batch, "Events per applied batch")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
-  if (argc == 1) {
-    std::fputs(app.help().c_str(), stdout);
-  }
-  return 0;
+  if (*replay_cmd) return RunReplay(replay);
+  return kExitUsage;
 }

@@ -1,0 +1,239 @@
+#include "aggregate/codec.h"
+
+#include "aggregate/bytes.h"
+
+namespace tally {
+namespace {
+
+// Presence bits of a record's optional fields.
+constexpr uint32_t kProject = 1u << 0;
+constexpr uint32_t kPool = 1u << 1;
+constexpr uint32_t kFolder = 1u << 2;
+constexpr uint32_t kPoolName = 1u << 3;
+constexpr uint32_t kAlice = 1u << 4;
+constexpr uint32_t kModifyInstances = 1u << 5;
+constexpr uint32_t kModifyAttributes = 1u << 6;
+constexpr uint32_t kInstanceSum = 1u << 7;
+constexpr uint32_t kAttributeSum = 1u << 8;
+
+// Presence bits of a task view's optional fields.
+constexpr uint32_t kViewProject = 1u << 0;
+constexpr uint32_t kViewPool = 1u << 1;
+constexpr uint32_t kViewPoolName = 1u << 2;
+constexpr uint32_t kViewScene = 1u << 3;
+
+void PutStamp(const Stamp& s, std::string* out) {
+  PutZigZag(s.time.millis, out);
+  s.id.AppendKey(out);
+}
+
+bool ReadStamp(ByteReader& r, Stamp* s) { return r.ZigZag(&s->time.millis) && r.Id(&s->id); }
+
+template <class Enum>
+bool ReadEnum(ByteReader& r, Enum* e) {
+  uint32_t v;
+  if (!r.Varint32(&v)) return false;
+  *e = static_cast<Enum>(v);
+  return true;
+}
+
+bool ReadOwned(ByteReader& r, std::string* s) {
+  std::string_view view;
+  if (!r.String(&view)) return false;
+  s->assign(view);
+  return true;
+}
+
+}  // namespace
+
+void EncodeRecord(const TaskAction& a, std::string* out) {
+  uint32_t present = 0;
+  if (a.project_id) present |= kProject;
+  if (a.pool_id) present |= kPool;
+  if (a.folder_id) present |= kFolder;
+  if (a.pool_name) present |= kPoolName;
+  if (a.alice_name) present |= kAlice;
+  if (a.modify_instance_num) present |= kModifyInstances;
+  if (a.modify_attributes_num) present |= kModifyAttributes;
+  if (a.instance_sum) present |= kInstanceSum;
+  if (a.attributes_sum) present |= kAttributeSum;
+  PutVarint(present, out);
+  PutString(a.campaign_id, out);
+  PutString(a.scene_id, out);
+  a.task_id.AppendKey(out);
+  if (a.project_id) a.project_id->AppendKey(out);
+  if (a.pool_id) a.pool_id->AppendKey(out);
+  if (a.folder_id) a.folder_id->AppendKey(out);
+  if (a.pool_name) PutString(*a.pool_name, out);
+  if (a.alice_name) PutString(*a.alice_name, out);
+  PutVarint(static_cast<uint32_t>(a.pool_type), out);
+  PutVarint(static_cast<uint32_t>(a.status), out);
+  PutVarint(static_cast<uint32_t>(a.action_type), out);
+  PutZigZag(a.created_time.millis, out);
+  PutVarint(a.instance_info.size(), out);
+  for (const InstanceInfo::Entry e : a.instance_info) {
+    PutString(e.key, out);
+    PutVarint(e.count, out);
+  }
+  for (const auto* count : {&a.modify_instance_num, &a.modify_attributes_num, &a.instance_sum,
+                            &a.attributes_sum}) {
+    if (*count) PutVarint(**count, out);
+  }
+}
+
+bool DecodeRecord(std::string_view in, TaskAction* a) {
+  ByteReader r(in);
+  uint32_t present;
+  if (!r.Varint32(&present) || !ReadOwned(r, &a->campaign_id) || !ReadOwned(r, &a->scene_id) ||
+      !r.Id(&a->task_id)) {
+    return false;
+  }
+  auto optional_id = [&](uint32_t bit, std::optional<Id>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    Id id;
+    if (!r.Id(&id)) return false;
+    *out = id;
+    return true;
+  };
+  auto optional_string = [&](uint32_t bit, std::optional<std::string>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    return ReadOwned(r, &out->emplace());
+  };
+  auto optional_count = [&](uint32_t bit, std::optional<uint32_t>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    uint32_t v;
+    if (!r.Varint32(&v)) return false;
+    *out = v;
+    return true;
+  };
+  uint64_t keys;
+  if (!optional_id(kProject, &a->project_id) || !optional_id(kPool, &a->pool_id) ||
+      !optional_id(kFolder, &a->folder_id) || !optional_string(kPoolName, &a->pool_name) ||
+      !optional_string(kAlice, &a->alice_name) || !ReadEnum(r, &a->pool_type) ||
+      !ReadEnum(r, &a->status) || !ReadEnum(r, &a->action_type) ||
+      !r.ZigZag(&a->created_time.millis) || !r.Varint(&keys) || keys > in.size()) {
+    return false;
+  }
+  a->instance_info.clear();
+  for (uint64_t i = 0; i < keys; ++i) {
+    std::string_view key;
+    uint32_t count;
+    if (!r.String(&key) || !r.Varint32(&count)) return false;
+    a->instance_info.Add(key, count);
+  }
+  return optional_count(kModifyInstances, &a->modify_instance_num) &&
+         optional_count(kModifyAttributes, &a->modify_attributes_num) &&
+         optional_count(kInstanceSum, &a->instance_sum) &&
+         optional_count(kAttributeSum, &a->attributes_sum) && r.empty();
+}
+
+void EncodeTaskView(const TaskView& v, std::string* out) {
+  v.task_id.AppendKey(out);
+  PutStamp(v.latest, out);
+  PutVarint(static_cast<uint32_t>(v.status), out);
+  PutVarint(static_cast<uint32_t>(v.pool_type), out);
+  PutVarint(static_cast<uint32_t>(v.action_type), out);
+  PutString(v.campaign_id, out);
+  const uint32_t present = (v.project_id ? kViewProject : 0u) | (v.pool_id ? kViewPool : 0u) |
+                           (v.pool_name ? kViewPoolName : 0u) | (v.scene_id ? kViewScene : 0u);
+  PutVarint(present, out);
+  if (v.project_id) {
+    PutStamp(v.project_id->stamp, out);
+    v.project_id->value.AppendKey(out);
+  }
+  if (v.pool_id) {
+    PutStamp(v.pool_id->stamp, out);
+    v.pool_id->value.AppendKey(out);
+  }
+  if (v.pool_name) {
+    PutStamp(v.pool_name->stamp, out);
+    PutString(v.pool_name->value, out);
+  }
+  if (v.scene_id) {
+    PutStamp(v.scene_id->stamp, out);
+    PutString(v.scene_id->value, out);
+  }
+  PutVarint(v.instance_info.size(), out);
+  for (const InstanceSum& s : v.instance_info) {
+    PutString(s.key, out);
+    PutVarint(s.sum, out);
+  }
+  PutVarint(v.instance_num, out);
+  PutVarint(v.records, out);
+}
+
+bool DecodeTaskView(std::string_view in, TaskView* v) {
+  ByteReader r(in);
+  uint32_t present;
+  if (!r.Id(&v->task_id) || !ReadStamp(r, &v->latest) || !ReadEnum(r, &v->status) ||
+      !ReadEnum(r, &v->pool_type) || !ReadEnum(r, &v->action_type) ||
+      !ReadOwned(r, &v->campaign_id) || !r.Varint32(&present)) {
+    return false;
+  }
+  auto stamped_id = [&](uint32_t bit, std::optional<Stamped<Id>>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    auto& f = out->emplace();
+    return ReadStamp(r, &f.stamp) && r.Id(&f.value);
+  };
+  auto stamped_string = [&](uint32_t bit, std::optional<Stamped<std::string>>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    auto& f = out->emplace();
+    return ReadStamp(r, &f.stamp) && ReadOwned(r, &f.value);
+  };
+  uint64_t keys;
+  if (!stamped_id(kViewProject, &v->project_id) || !stamped_id(kViewPool, &v->pool_id) ||
+      !stamped_string(kViewPoolName, &v->pool_name) || !stamped_string(kViewScene, &v->scene_id) ||
+      !r.Varint(&keys) || keys > in.size()) {
+    return false;
+  }
+  v->instance_info.resize(keys);
+  for (InstanceSum& s : v->instance_info) {
+    if (!ReadOwned(r, &s.key) || !r.Varint(&s.sum)) return false;
+  }
+  return r.Varint(&v->instance_num) && r.Varint(&v->records) && r.empty();
+}
+
+void EncodeRequestMeta(const RequestMeta& m, std::string* out) {
+  PutFixed32BE(static_cast<uint32_t>(m.no), out);
+  PutVarint(m.records, out);
+  PutVarint(m.tasks, out);
+}
+
+bool DecodeRequestMeta(std::string_view in, RequestMeta* m) {
+  ByteReader r(in);
+  uint32_t no;
+  if (!r.Fixed32BE(&no) || !r.Varint(&m->records) || !r.Varint(&m->tasks) || !r.empty()) return false;
+  m->no = RequestNo{no};
+  return true;
+}
+
+void EncodeSceneEntry(const SceneEntry& e, std::string* out) {
+  e.task_id.AppendKey(out);
+  PutStamp(e.stamp, out);
+}
+
+bool DecodeSceneEntry(std::string_view in, SceneEntry* e) {
+  ByteReader r(in);
+  return r.Id(&e->task_id) && ReadStamp(r, &e->stamp) && r.empty();
+}
+
+void EncodeRejection(const Rejection& x, std::string* out) {
+  out->push_back(static_cast<char>(x.reason));
+  PutString(x.field, out);
+  PutString(x.message, out);
+  PutString(x.excerpt, out);
+}
+
+bool DecodeRejection(std::string_view in, Rejection* x) {
+  if (in.empty()) return false;
+  x->reason = static_cast<RejectReason>(in[0]);
+  ByteReader r(in.substr(1));
+  return ReadOwned(r, &x->field) && ReadOwned(r, &x->message) && ReadOwned(r, &x->excerpt) && r.empty();
+}
+
+}  // namespace tally

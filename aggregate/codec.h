@@ -1,0 +1,54 @@
+#pragma once
+
+// The binary value formats of the store (see keys.h for where each lives).
+// Encode* append to a string; Decode* return false on bytes they did not write
+// (the store reports Corruption). Part of the on-disk format: bump
+// kFormatVersion (keys.h) to change any of them.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "aggregate/keys.h"
+#include "aggregate/rejection.h"
+#include "aggregate/task_action.h"
+#include "aggregate/task_view.h"
+
+namespace tally {
+
+// What the store knows of a request besides its records and tasks.
+struct RequestMeta {
+  RequestNo no{};
+  uint64_t records = 0;
+  uint64_t tasks = 0;
+
+  friend bool operator==(const RequestMeta&, const RequestMeta&) = default;
+};
+
+// The latest record carrying a scene, and its task.
+struct SceneEntry {
+  Id task_id;
+  Stamp stamp;
+
+  friend bool operator==(const SceneEntry&, const SceneEntry&) = default;
+};
+
+// A record: every field of the TaskAction but `id` and `annotation_request_id`,
+// which its key holds.
+void EncodeRecord(const TaskAction& record, std::string* out);
+bool DecodeRecord(std::string_view in, TaskAction* record);
+
+void EncodeTaskView(const TaskView& view, std::string* out);
+bool DecodeTaskView(std::string_view in, TaskView* view);
+
+void EncodeRequestMeta(const RequestMeta& meta, std::string* out);
+bool DecodeRequestMeta(std::string_view in, RequestMeta* meta);
+
+void EncodeSceneEntry(const SceneEntry& entry, std::string* out);
+bool DecodeSceneEntry(std::string_view in, SceneEntry* entry);
+
+// A rejection but its origin and element, which its key holds.
+void EncodeRejection(const Rejection& rejection, std::string* out);
+bool DecodeRejection(std::string_view in, Rejection* rejection);
+
+}  // namespace tally

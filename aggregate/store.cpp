@@ -1,0 +1,228 @@
+#include "aggregate/store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "aggregate/bytes.h"
+#include "aggregate/keys.h"
+#include "aggregate/store_apply.h"
+#include "aggregate/store_impl.h"
+
+namespace tally {
+namespace {
+
+// How the memory budget is shared. The block cache also carries the memtables
+// (through the write buffer manager), indexes and filters; the rest is the apply
+// thread's caches of decoded views.
+constexpr double kBlockCacheShare = 0.80;
+constexpr double kMemtableShare = 0.25;  // of the budget, charged to the block cache
+constexpr double kApplyCacheShare = 0.15;
+
+enum class Access { kPoint, kPrefixedPoint, kScan };
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                           Access access, size_t write_buffer) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  // Index and filter blocks live in the cache too, so memory stays bounded
+  // whatever the data size; the hot ones are pinned at high priority.
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.format_version = 5;
+  table.block_size = 16 * 1024;
+  if (access != Access::kScan) {
+    // Point lookups (dedupe, views) mostly miss on new keys: a bloom filter
+    // answers those in about a microsecond without touching data blocks.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.optimize_filters_for_memory = true;
+  }
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (access == Access::kPrefixedPoint || access == Access::kScan) {
+    // Keys start with a 4-byte request number; pages seek within one request.
+    cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(keys::kRequestPrefixBytes));
+    cf.memtable_prefix_bloom_size_ratio = 0.05;
+  }
+  cf.write_buffer_size = write_buffer;
+  cf.max_write_buffer_number = 4;
+  cf.compression = rocksdb::kLZ4Compression;
+  cf.bottommost_compression = rocksdb::kZSTD;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.max_bytes_for_level_base = 256 << 20;
+  cf.target_file_size_base = 64 << 20;
+  return cf;
+}
+
+Status OpenError(const std::string& path, const rocksdb::Status& s) {
+  const std::string message = s.ToString();
+  if (s.IsIOError() && (message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos)) {
+    return Status::Busy("data dir " + path + " is in use by another process (" + message + ")");
+  }
+  return Status::IOError("cannot open the store in " + path + ": " + message);
+}
+
+}  // namespace
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  std::string message(what);
+  message += ": ";
+  message += s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(std::move(message));
+  if (s.IsNotFound()) return Status::NotFound(std::move(message));
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(std::move(message));
+  return Status::IOError(std::move(message));
+}
+
+rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  return ro;
+}
+
+Store::Impl::~Impl() {
+  applier.reset();
+  if (db) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db->Close().PermitUncheckedError();
+  }
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  const std::string& path = options.path;
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec || !std::filesystem::is_directory(path)) {
+    return Status::IOError("cannot use " + path + " as the data dir: " +
+                           (ec ? ec.message() : std::string("not a directory")));
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  const auto budget = static_cast<double>(options.memory_bytes);
+  rocksdb::LRUCacheOptions cache_options;
+  cache_options.capacity = static_cast<size_t>(budget * kBlockCacheShare);
+  cache_options.high_pri_pool_ratio = 0.2;
+  cache_options.num_shard_bits = 4;
+  impl->block_cache = rocksdb::NewLRUCache(cache_options);
+  impl->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(budget * kMemtableShare), impl->block_cache);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.write_buffer_manager = impl->write_buffers;
+  db_options.max_background_jobs = 2;  // the machines have two cores
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 3;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  // Memtables flush when their share of the budget fills up; per family a
+  // quarter of it keeps any one family from holding it all.
+  const auto write_buffer = static_cast<size_t>(budget * kMemtableShare / 4);
+  const std::vector<std::pair<const char*, Access>> families = {
+      {rocksdb::kDefaultColumnFamilyName.c_str(), Access::kPoint},
+      {keys::kRecords, Access::kScan},
+      {keys::kRecordIds, Access::kPoint},
+      {keys::kTasks, Access::kPrefixedPoint},
+      {keys::kScenes, Access::kPrefixedPoint},
+      {keys::kRequests, Access::kPoint},
+      {keys::kRanks, Access::kPrefixedPoint},
+      {keys::kCampaigns, Access::kPoint},
+      {keys::kRejected, Access::kScan},
+      {keys::kMeta, Access::kPoint},
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& [name, access] : families) {
+    descriptors.emplace_back(name, FamilyOptions(impl->block_cache, access, write_buffer));
+  }
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &db);
+  if (!s.ok()) return OpenError(path, s);
+  impl->db.reset(db);
+  rocksdb::ColumnFamilyHandle** slots[] = {nullptr, &impl->records, &impl->record_ids, &impl->tasks,
+                                           &impl->scenes, &impl->requests, &impl->ranks,
+                                           &impl->campaigns, &impl->rejected, &impl->meta};
+  for (size_t i = 1; i < impl->handles.size(); ++i) *slots[i] = impl->handles[i];
+
+  // The format version: written by a new store, checked by an existing one.
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kFormatKey, &format);
+  if (s.IsNotFound()) {
+    s = db->Put(rocksdb::WriteOptions(), impl->meta, keys::kFormatKey, std::to_string(kFormatVersion));
+  } else if (s.ok() && format != std::to_string(kFormatVersion)) {
+    return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
+                              std::to_string(kFormatVersion) + " (rebuild it from the topic)");
+  }
+  if (!s.ok()) return OpenError(path, s);
+
+  std::string totals;
+  s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kTotalsKey, &totals);
+  if (s.ok()) {
+    ByteReader r(totals);
+    uint64_t records, tasks, requests;
+    if (!r.Varint(&records) || !r.Varint(&tasks) || !r.Varint(&requests)) {
+      return Status::Corruption("the store in " + path + " has unreadable totals");
+    }
+    impl->total_records = records;
+    impl->total_tasks = tasks;
+    impl->total_requests = requests;
+  } else if (!s.IsNotFound()) {
+    return OpenError(path, s);
+  }
+
+  auto applier = Applier::Create(impl.get(), static_cast<size_t>(budget * kApplyCacheShare));
+  if (!applier) return applier.error();
+  impl->applier = std::move(*applier);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<ApplyResult> Store::Apply(const ApplyBatch& batch) { return impl_->applier->Apply(batch); }
+
+ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
+    : store_(store), snapshot_(snapshot) {}
+
+ReadView::ReadView(ReadView&& other) noexcept : store_(other.store_), snapshot_(other.snapshot_) {
+  other.snapshot_ = nullptr;
+}
+
+ReadView::~ReadView() {
+  if (snapshot_) store_->impl_->db->ReleaseSnapshot(snapshot_);
+}
+
+ReadView Store::Snapshot() const { return ReadView(this, impl_->db->GetSnapshot()); }
+
+Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) const {
+  const std::string prefix = keys::OffsetPrefix(topic);
+  std::vector<PartitionOffset> offsets;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ByteReader key(std::string_view(it->key().data(), it->key().size()).substr(prefix.size()));
+    ByteReader value(std::string_view(it->value().data(), it->value().size()));
+    uint32_t partition;
+    uint64_t next;
+    if (!key.Fixed32BE(&partition) || !key.empty() || !value.Fixed64BE(&next)) {
+      return Status::Corruption("unreadable stored offset of topic " + std::string(topic));
+    }
+    offsets.push_back({static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(next)});
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
+  return offsets;
+}
+
+StoreTotals Store::totals() const {
+  return {impl_->total_records.load(std::memory_order_relaxed),
+          impl_->total_tasks.load(std::memory_order_relaxed),
+          impl_->total_requests.load(std::memory_order_relaxed)};
+}
+
+}  // namespace tally

@@ -1,0 +1,159 @@
+#pragma once
+
+// Store keeps tally's materialized views in RocksDB (layout: keys.h) and is the
+// only code that touches RocksDB. Apply() folds a batch of decoded events into
+// the views in one atomic write together with the next Kafka offsets, so views
+// and offsets never disagree (exactly-once effect); the merge rules make the
+// views a function of the set of distinct records, whatever their order,
+// duplication or batching. Queries read one snapshot each.
+//
+// Lifecycle: Open() at start-up; destroy after the consumer and the server stop.
+// Threads: Apply() from one thread at a time (the consumer); everything else
+// from any thread.
+//
+// Memory: StoreOptions::memory_bytes bounds everything the store keeps in memory
+// whatever the data size: RocksDB's block cache (memtables, indexes and filters
+// are charged to it) and the apply thread's caches of hot views.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aggregate/rejection.h"
+#include "aggregate/status.h"
+#include "aggregate/task_action.h"
+#include "aggregate/task_view.h"
+
+namespace rocksdb {
+class Snapshot;
+}
+
+namespace tally {
+
+struct StoreOptions {
+  std::string path;                       // the data directory; created if missing
+  size_t memory_bytes = size_t{512} << 20;
+  // fsync the write-ahead log with every batch: survives power loss, not just
+  // process crashes, at the price of a disk flush per batch.
+  bool sync = false;
+  // For the write ceiling benchmark: receives the raw WriteBatch of every Apply.
+  std::function<void(std::string_view)> batch_sink;
+};
+
+struct PartitionOffset {
+  int32_t partition = 0;
+  int64_t next = 0;  // the offset of the first message not yet applied
+
+  friend bool operator==(const PartitionOffset&, const PartitionOffset&) = default;
+};
+
+struct ApplyBatch {
+  std::span<const TaskAction> actions;
+  std::span<const Rejection> rejections;
+  std::string_view topic;                   // the topic of next_offsets
+  std::span<const PartitionOffset> next_offsets;
+};
+
+struct ApplyResult {
+  uint64_t applied = 0;     // records new to the store
+  uint64_t duplicates = 0;  // records applied before (earlier, or earlier in this batch)
+  uint64_t conflicts = 0;   // duplicates whose content differs from the applied copy
+  uint64_t rejected = 0;
+  uint64_t keys_written = 0;
+  uint64_t bytes_written = 0;  // of the WriteBatch
+};
+
+// A page: number >= 1, size >= 1 (the API clamps and validates).
+struct Page {
+  uint64_t number = 1;
+  uint32_t size = 10;
+};
+
+struct TaskPage {
+  uint64_t total = 0;           // tasks of the request
+  std::vector<TaskView> tasks;  // ordered by task id
+};
+
+struct RecordPage {
+  uint64_t total = 0;                 // distinct records over the listed requests
+  std::vector<TaskAction> records;    // ordered by id; annotation_request_id set
+  std::vector<std::string> unknown;   // listed requests the store does not know
+};
+
+struct TaskLookup {
+  enum class Missing { kNone, kCampaign, kRequest, kScene };
+  Missing missing = Missing::kNone;
+  TaskView task;  // when missing == kNone
+};
+
+struct StoreTotals {
+  uint64_t records = 0;
+  uint64_t tasks = 0;
+  uint64_t requests = 0;
+};
+
+class Store;
+
+// A consistent snapshot: every query given the same ReadView sees the same data.
+// Cheap; take one per HTTP request. Must not outlive its Store.
+class ReadView {
+ public:
+  ReadView(ReadView&&) noexcept;
+  ReadView& operator=(ReadView&&) = delete;
+  ~ReadView();
+
+ private:
+  friend class Store;
+  ReadView(const Store* store, const rocksdb::Snapshot* snapshot);
+  const Store* store_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+class Store {
+ public:
+  // Opens or creates the store at options.path. Errors name the path: not a
+  // directory or not writable (IOError), locked by another process (Busy), or
+  // written by another format version (Corruption).
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+
+  // Applies a batch atomically with its offsets. Returns IOError if RocksDB
+  // fails to write; the store is then unchanged, and the caller should stop.
+  Result<ApplyResult> Apply(const ApplyBatch& batch);
+
+  ReadView Snapshot() const;
+
+  // A page of the tasks of a request, by task id; nullopt if the request is unknown.
+  Result<std::optional<TaskPage>> Tasks(const ReadView& view, std::string_view request,
+                                        Page page) const;
+  // A page of the records of 1..100 distinct requests, merged by id. If any is
+  // unknown, `unknown` lists them (in the order given) and the page is empty.
+  Result<RecordPage> Records(const ReadView& view, std::span<const std::string> requests,
+                             Page page) const;
+  // The task of the latest record carrying `scene` in `request`, checking in
+  // order that the campaign exists, that the request exists and is in it, and
+  // that the scene exists in the request.
+  Result<TaskLookup> FindTask(const ReadView& view, std::string_view campaign,
+                              std::string_view request, std::string_view scene) const;
+  // The next offset of every partition of `topic` that has one.
+  Result<std::vector<PartitionOffset>> Offsets(std::string_view topic) const;
+  // Stored rejections in (partition, offset) order, at most `limit`.
+  Result<std::vector<Rejection>> Rejections(const ReadView& view, size_t limit) const;
+
+  // Totals as of the last applied batch (for gauges); any thread, no I/O.
+  StoreTotals totals() const;
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  friend class ReadView;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally

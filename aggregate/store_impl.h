@@ -1,0 +1,56 @@
+#pragma once
+
+// Private to the store's sources (store.cpp, store_apply.cpp, store_queries.cpp):
+// the RocksDB handles, and the conversions every one of them needs.
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aggregate/store.h"
+
+namespace tally {
+
+class Applier;
+
+// RocksDB's status as ours; `what` says what was being done ("reading tasks").
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+struct Store::Impl {
+  StoreOptions options;
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned: destroyed before db
+
+  // Handles by family (see keys.h); all in `handles`.
+  rocksdb::ColumnFamilyHandle* records = nullptr;
+  rocksdb::ColumnFamilyHandle* record_ids = nullptr;
+  rocksdb::ColumnFamilyHandle* tasks = nullptr;
+  rocksdb::ColumnFamilyHandle* scenes = nullptr;
+  rocksdb::ColumnFamilyHandle* requests = nullptr;
+  rocksdb::ColumnFamilyHandle* ranks = nullptr;
+  rocksdb::ColumnFamilyHandle* campaigns = nullptr;
+  rocksdb::ColumnFamilyHandle* rejected = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+
+  // Written by the apply thread after each batch, read by anyone.
+  std::atomic<uint64_t> total_records{0};
+  std::atomic<uint64_t> total_tasks{0};
+  std::atomic<uint64_t> total_requests{0};
+
+  std::unique_ptr<Applier> applier;
+
+  ~Impl();
+};
+
+// ReadOptions on a view's snapshot.
+rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);
+
+}  // namespace tally

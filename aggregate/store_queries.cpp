@@ -1,0 +1,277 @@
+// The read side of the store: every query reads one snapshot (the ReadView).
+
+#include <algorithm>
+#include <queue>
+
+#include "aggregate/codec.h"
+#include "aggregate/keys.h"
+#include "aggregate/rank_index.h"
+#include "aggregate/store_impl.h"
+
+namespace tally {
+namespace {
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+std::string RequestEnd(RequestNo no) {
+  std::string key = keys::RequestPrefix(no);
+  key.push_back('\xff');
+  return key;
+}
+
+// The offset of a page's first item, or nullopt if it lies past `total`.
+std::optional<uint64_t> FirstOf(Page page, uint64_t total) {
+  if (page.number == 0 || page.size == 0) return std::nullopt;
+  if (page.number - 1 > total / page.size) return std::nullopt;  // no overflow below
+  const uint64_t first = (page.number - 1) * page.size;
+  return first < total ? std::optional<uint64_t>(first) : std::nullopt;
+}
+
+// One request's items (records or tasks) from a starting id on, in id order.
+class ItemCursor {
+ public:
+  ItemCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const rocksdb::ReadOptions& base,
+             RequestNo no, Id start)
+      : upper_(RequestEnd(no)), upper_slice_(upper_) {
+    rocksdb::ReadOptions ro = base;
+    ro.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(ro, family));
+    it_->Seek(keys::RequestItem(no, start));
+  }
+  bool Valid() const { return it_->Valid(); }
+  void Next() { it_->Next(); }
+  std::string_view key() const { return View(it_->key()); }
+  std::string_view value() const { return View(it_->value()); }
+  Status status() const { return FromRocks(it_->status(), "reading a page"); }
+
+ private:
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+class StoreReader {
+ public:
+  StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot)
+      : s_(store), ro_(ReadOptionsOf(snapshot)) {}
+
+  // The request's meta; nullopt if unknown.
+  Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
+    std::string value;
+    const rocksdb::Status s = s_.db->Get(ro_, s_.requests, request, &value);
+    if (s.IsNotFound()) return std::optional<RequestMeta>();
+    if (!s.ok()) return FromRocks(s, "reading a request");
+    RequestMeta meta;
+    if (!DecodeRequestMeta(value, &meta)) return Status::Corruption("unreadable request meta");
+    return std::optional<RequestMeta>(meta);
+  }
+
+  Result<RankIndex> Ranks(RequestNo no, keys::RankKind kind) const {
+    std::string value;
+    RankIndex index;
+    const rocksdb::Status s = s_.db->Get(ro_, s_.ranks, keys::Rank(no, kind), &value);
+    if (s.IsNotFound()) return index;
+    if (!s.ok()) return FromRocks(s, "reading a rank index");
+    if (!index.DecodeFrom(value)) return Status::Corruption("unreadable rank index");
+    return index;
+  }
+
+  // Calls visit(request index, key, value) for the items at ranks [first,
+  // first + count) of the union of the requests' items, in id order.
+  template <class Visit>
+  Status Page(rocksdb::ColumnFamilyHandle* family, std::span<const RequestNo> requests,
+              std::span<const RankIndex> indexes, uint64_t first, uint32_t count, Visit visit) const {
+    // Sweep the segment starts of all requests in id order. At each point every
+    // request stands on its segment holding the point; `base` ids certainly lie
+    // before those segments, and `upper` bounds the ids below the point. The
+    // sweep moves to the next start only while it cannot pass rank `first`, so
+    // the item at `first` is at or after the final point and is the
+    // (first - base)-th of the merge of the requests from their segments on.
+    struct Start {
+      Id id;
+      size_t request;
+      size_t segment;
+    };
+    std::vector<Start> starts;
+    for (size_t r = 0; r < indexes.size(); ++r) {
+      const auto& segments = indexes[r].segments();
+      for (size_t i = 1; i < segments.size(); ++i) starts.push_back({segments[i].start, r, i});
+    }
+    std::sort(starts.begin(), starts.end(), [](const Start& a, const Start& b) { return a.id < b.id; });
+    std::vector<size_t> at(indexes.size(), 0);  // each request's current segment
+    uint64_t base = 0, upper = 0;
+    for (const RankIndex& index : indexes) {
+      if (!index.segments().empty()) upper += index.segments()[0].count;
+    }
+    for (const Start& s : starts) {
+      if (upper > first) break;
+      const auto& segments = indexes[s.request].segments();
+      base += segments[s.segment - 1].count;
+      upper += segments[s.segment].count;
+      at[s.request] = s.segment;
+    }
+
+    std::vector<std::unique_ptr<ItemCursor>> cursors;
+    for (size_t r = 0; r < indexes.size(); ++r) {
+      const auto& segments = indexes[r].segments();
+      const Id start = segments.empty() ? Id(0) : segments[at[r]].start;
+      cursors.push_back(std::make_unique<ItemCursor>(s_.db.get(), family, ro_, requests[r], start));
+    }
+    // Merge by id (the key's id part orders like the key within one request).
+    auto id_of = [&](size_t r) { return keys::ItemOf(cursors[r]->key()).value_or(Id(0)); };
+    auto later = [&](size_t a, size_t b) { return id_of(a) > id_of(b); };
+    std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
+    for (size_t r = 0; r < cursors.size(); ++r) {
+      if (cursors[r]->Valid()) heap.push(r);
+      if (Status st = cursors[r]->status(); !st.ok()) return st;
+    }
+    uint64_t skip = first - base;
+    uint32_t taken = 0;
+    while (!heap.empty() && taken < count) {
+      const size_t r = heap.top();
+      heap.pop();
+      if (skip > 0) {
+        --skip;
+      } else {
+        if (Status st = visit(r, cursors[r]->key(), cursors[r]->value()); !st.ok()) return st;
+        ++taken;
+      }
+      cursors[r]->Next();
+      if (cursors[r]->Valid()) heap.push(r);
+      if (Status st = cursors[r]->status(); !st.ok()) return st;
+    }
+    return Status::OK();
+  }
+
+  const Store::Impl& s_;
+  rocksdb::ReadOptions ro_;
+};
+
+Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_view request, Page page) const {
+  StoreReader reader(*impl_, view.snapshot_);
+  Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+  if (!meta) return meta.error();
+  if (!*meta) return std::optional<TaskPage>();
+  TaskPage out;
+  out.total = (*meta)->tasks;
+  const std::optional<uint64_t> first = FirstOf(page, out.total);
+  if (!first) return std::optional<TaskPage>(std::move(out));
+  Result<RankIndex> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
+  if (!index) return index.error();
+  const RequestNo no = (*meta)->no;
+  Status s = reader.Page(impl_->tasks, std::span(&no, 1), std::span(&*index, 1), *first, page.size,
+                         [&](size_t, std::string_view, std::string_view value) {
+                           if (!DecodeTaskView(value, &out.tasks.emplace_back())) {
+                             return Status::Corruption("unreadable task view");
+                           }
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+  return std::optional<TaskPage>(std::move(out));
+}
+
+Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::string> requests,
+                                  Page page) const {
+  StoreReader reader(*impl_, view.snapshot_);
+  RecordPage out;
+  std::vector<RequestNo> numbers;
+  std::vector<const std::string*> names;
+  for (const std::string& request : requests) {
+    Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+    if (!meta) return meta.error();
+    if (!*meta) {
+      out.unknown.push_back(request);
+      continue;
+    }
+    out.total += (*meta)->records;
+    numbers.push_back((*meta)->no);
+    names.push_back(&request);
+  }
+  if (!out.unknown.empty()) {
+    out.total = 0;
+    return out;
+  }
+  const std::optional<uint64_t> first = FirstOf(page, out.total);
+  if (!first) return out;
+  std::vector<RankIndex> indexes;
+  for (RequestNo no : numbers) {
+    Result<RankIndex> index = reader.Ranks(no, keys::RankKind::kRecords);
+    if (!index) return index.error();
+    indexes.push_back(std::move(*index));
+  }
+  Status s = reader.Page(impl_->records, numbers, indexes, *first, page.size,
+                         [&](size_t r, std::string_view key, std::string_view value) {
+                           TaskAction& record = out.records.emplace_back();
+                           const std::optional<Id> id = keys::ItemOf(key);
+                           if (!id || !DecodeRecord(value, &record)) {
+                             return Status::Corruption("unreadable record");
+                           }
+                           record.id = *id;
+                           record.annotation_request_id = *names[r];
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campaign, std::string_view request,
+                                   std::string_view scene) const {
+  StoreReader reader(*impl_, view.snapshot_);
+  TaskLookup out;
+  {
+    const std::string prefix = keys::CampaignPrefix(campaign);
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->campaigns));
+    it->Seek(prefix);
+    if (!it->status().ok()) return FromRocks(it->status(), "reading campaigns");
+    if (!it->Valid() || !View(it->key()).starts_with(prefix)) {
+      out.missing = TaskLookup::Missing::kCampaign;
+      return out;
+    }
+  }
+  Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+  if (!meta) return meta.error();
+  std::string value;
+  rocksdb::Status s;
+  if (*meta) s = impl_->db->Get(reader.ro_, impl_->campaigns, keys::Campaign(campaign, (*meta)->no), &value);
+  if (!*meta || s.IsNotFound()) {
+    out.missing = TaskLookup::Missing::kRequest;
+    return out;
+  }
+  if (!s.ok()) return FromRocks(s, "reading a campaign");
+  const RequestNo no = (*meta)->no;
+  s = impl_->db->Get(reader.ro_, impl_->scenes, keys::Scene(no, scene), &value);
+  if (s.IsNotFound()) {
+    out.missing = TaskLookup::Missing::kScene;
+    return out;
+  }
+  if (!s.ok()) return FromRocks(s, "reading a scene");
+  SceneEntry entry;
+  if (!DecodeSceneEntry(value, &entry)) return Status::Corruption("unreadable scene entry");
+  s = impl_->db->Get(reader.ro_, impl_->tasks, keys::RequestItem(no, entry.task_id), &value);
+  if (!s.ok()) return FromRocks(s, "reading the task of a scene");
+  if (!DecodeTaskView(value, &out.task)) return Status::Corruption("unreadable task view");
+  return out;
+}
+
+Result<std::vector<Rejection>> Store::Rejections(const ReadView& view, size_t limit) const {
+  std::vector<Rejection> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->rejected));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    ByteReader key(View(it->key()));
+    uint32_t partition, element;
+    uint64_t offset;
+    Rejection& r = out.emplace_back();
+    if (!key.Fixed32BE(&partition) || !key.Fixed64BE(&offset) || !key.Fixed32BE(&element) ||
+        !DecodeRejection(View(it->value()), &r)) {
+      return Status::Corruption("unreadable rejection");
+    }
+    r.origin = Origin{static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(offset ^ 0x8000000000000000ull)};
+    r.element = element == 0 ? std::nullopt : std::optional<uint32_t>(element - 1);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading rejections");
+  return out;
+}
+
+}  // namespace tally

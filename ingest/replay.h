@@ -1,0 +1,39 @@
+#pragma once
+
+// Replay applies an NDJSON stream (one Kafka message value per line) through the
+// same decode and apply path as the consumer, in batches, without Kafka. Line n
+// (from 1) has origin {partition -1, offset n}, which is where its rejections are
+// filed. Replaying a stream twice changes nothing: records are deduplicated.
+//
+// Threads: runs on the caller's thread, which must be the store's only writer.
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+
+#include "aggregate/status.h"
+#include "aggregate/store.h"
+
+namespace tally {
+
+struct ReplayProgress {
+  uint64_t lines = 0;
+  uint64_t events = 0;  // accepted and rejected
+  uint64_t applied = 0;
+  uint64_t duplicates = 0;
+  uint64_t conflicts = 0;
+  uint64_t rejected = 0;
+  double seconds = 0;
+};
+
+struct ReplayOptions {
+  size_t batch_events = 10'000;
+  // Called at least every second while replaying, with the totals so far.
+  std::function<void(const ReplayProgress&)> progress;
+};
+
+// Reads `in` to its end. Returns the totals, or the first error of reading or of
+// the store (batches before it stay applied).
+Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& options);
+
+}  // namespace tally

@@ -1,0 +1,97 @@
+// Order independence, as a property: for random event sets (duplicates,
+// conflicts, equal createdTimes, ids past 64 bits, shared scenes), delivered in a
+// random permutation with random repeats and split into random batches, every
+// answer of the store equals the reference model's.
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "aggregate/store.h"
+#include "tests/aggregate/model_check.h"
+#include "tests/aggregate/reference_model.h"
+#include "tests/support/temp_dir.h"
+
+namespace tally {
+namespace {
+
+// A random event set of one case.
+std::vector<TaskAction> RandomEvents(std::mt19937_64& rng, size_t n) {
+  auto pick = [&](uint64_t k) { return rng() % k; };
+  const uint64_t requests = 1 + pick(4), tasks = 1 + pick(6), times = 1 + pick(5);
+  const std::vector<std::string> labels = {"car", "person", "lane", "select-[e000f]"};
+  std::vector<TaskAction> events;
+  for (size_t i = 0; i < n; ++i) {
+    TaskAction a;
+    // Ids: small, near 2^64, and past 64 bits (38 digits at most).
+    switch (pick(3)) {
+      case 0: a.id = Id(1 + pick(1000)); break;
+      case 1: a.id = Id(UINT64_MAX - pick(1000)); break;
+      default: a.id = Id::FromRep((Id::Rep{1} << 100) + pick(1000)); break;
+    }
+    a.annotation_request_id = "req-" + std::to_string(pick(requests));
+    a.campaign_id = "camp-" + std::to_string(pick(2));
+    a.task_id = pick(2) ? Id(pick(tasks)) : Id::FromRep((Id::Rep{1} << 70) + pick(tasks));
+    if (pick(4)) a.scene_id = "scene-" + std::to_string(pick(tasks + 1));  // scenes may move between tasks
+    if (pick(2)) a.project_id = Id(100 + pick(3));
+    if (pick(2)) a.pool_id = Id(200 + pick(3));
+    if (pick(2)) a.pool_name = pick(2) ? "pool-" + std::to_string(pick(3)) : "";
+    if (pick(2)) a.folder_id = Id(pick(5));
+    if (pick(2)) a.alice_name = "alice-" + std::to_string(pick(3));
+    a.pool_type = static_cast<PoolType>(pick(8));
+    a.status = static_cast<TaskStatus>(1 + pick(10));
+    a.action_type = static_cast<ActionType>(pick(18));
+    a.created_time = Timestamp{1'743'500'000'000 + static_cast<int64_t>(pick(times)) * 1000};  // many ties
+    for (const auto& label : labels) {
+      if (pick(3) == 0) a.instance_info.Add(label, static_cast<uint32_t>(pick(50)));
+    }
+    a.instance_info.Sort();
+    if (pick(2)) a.modify_instance_num = static_cast<uint32_t>(pick(100));
+    if (pick(2)) a.instance_sum = static_cast<uint32_t>(pick(1000));
+    events.push_back(std::move(a));
+  }
+  return events;
+}
+
+TEST(StorePropertyTest, AnswersEqualTheModelWhateverTheOrderDuplicationAndBatching) {
+  constexpr int kCases = 220;
+  std::mt19937_64 rng(20261123);
+  for (int c = 0; c < kCases; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    std::vector<TaskAction> events = RandomEvents(rng, 1 + rng() % 60);
+    // Exact repeats, and conflicts: an id again with other content.
+    std::vector<TaskAction> delivery = events;
+    for (size_t k = rng() % 10; k > 0; --k) delivery.push_back(events[rng() % events.size()]);
+    for (size_t k = rng() % 4; k > 0; --k) {
+      TaskAction conflict = events[rng() % events.size()];
+      conflict.status = static_cast<TaskStatus>(static_cast<int>(conflict.status) % 10 + 1);
+      delivery.push_back(conflict);
+    }
+    std::shuffle(delivery.begin(), delivery.end(), rng);
+
+    testing::ReferenceModel model;
+    for (const TaskAction& a : delivery) model.Deliver(a);
+
+    testing::TempDir dir;
+    auto store = Store::Open(StoreOptions{dir.path(), size_t{16} << 20, false, {}});
+    ASSERT_TRUE(store) << store.error().ToString();
+    ApplyResult sum;
+    for (size_t from = 0; from < delivery.size();) {
+      const size_t n = std::min<size_t>(delivery.size() - from, 1 + rng() % 12);
+      auto r = (*store)->Apply(ApplyBatch{std::span(delivery).subspan(from, n), {}, {}, {}});
+      ASSERT_TRUE(r) << r.error().ToString();
+      sum.applied += r->applied;
+      sum.duplicates += r->duplicates;
+      sum.conflicts += r->conflicts;
+      from += n;
+    }
+    EXPECT_EQ(sum.applied, model.distinct());
+    EXPECT_EQ(sum.duplicates, model.duplicates());
+    EXPECT_EQ(sum.conflicts, model.conflicts());
+    const std::string diff = testing::CheckStoreMatches(**store, model, {1, 2, 3, 1000});
+    ASSERT_EQ(diff, "");
+  }
+}
+
+}  // namespace
+}  // namespace tally
