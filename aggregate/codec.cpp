@@ -212,14 +212,11 @@ bool DecodeRequestMeta(std::string_view in, RequestMeta* m) {
   return true;
 }
 
-void EncodeSceneEntry(const SceneEntry& e, std::string* out) {
-  e.task_id.AppendKey(out);
-  PutStamp(e.stamp, out);
-}
+void EncodeStamp(const Stamp& stamp, std::string* out) { PutStamp(stamp, out); }
 
-bool DecodeSceneEntry(std::string_view in, SceneEntry* e) {
+bool DecodeStamp(std::string_view in, Stamp* stamp) {
   ByteReader r(in);
-  return r.Id(&e->task_id) && ReadStamp(r, &e->stamp) && r.empty();
+  return ReadStamp(r, stamp) && r.empty();
 }
 
 void EncodeRejection(const Rejection& x, std::string* out) {

@@ -25,14 +25,6 @@ struct RequestMeta {
   friend bool operator==(const RequestMeta&, const RequestMeta&) = default;
 };
 
-// The latest record carrying a scene, and its task.
-struct SceneEntry {
-  Id task_id;
-  Stamp stamp;
-
-  friend bool operator==(const SceneEntry&, const SceneEntry&) = default;
-};
-
 // A record: every field of the TaskAction but `id` and `annotation_request_id`,
 // which its key holds.
 void EncodeRecord(const TaskAction& record, std::string* out);
@@ -44,8 +36,9 @@ bool DecodeTaskView(std::string_view in, TaskView* view);
 void EncodeRequestMeta(const RequestMeta& meta, std::string* out);
 bool DecodeRequestMeta(std::string_view in, RequestMeta* meta);
 
-void EncodeSceneEntry(const SceneEntry& entry, std::string* out);
-bool DecodeSceneEntry(std::string_view in, SceneEntry* entry);
+// A scene entry: the stamp of a task's latest record carrying the scene.
+void EncodeStamp(const Stamp& stamp, std::string* out);
+bool DecodeStamp(std::string_view in, Stamp* stamp);
 
 // A rejection but its origin and element, which its key holds.
 void EncodeRejection(const Rejection& rejection, std::string* out);

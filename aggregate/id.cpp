@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace tally {
 
@@ -58,10 +59,18 @@ std::string Id::ToString() const {
 }
 
 void Id::AppendKey(std::string* out) const {
-  unsigned n = 0;
-  for (Rep v = value_; v != 0; v >>= 8) ++n;
-  out->push_back(static_cast<char>(n));
-  for (unsigned k = n; k-- > 0;) out->push_back(static_cast<char>(value_ >> (8 * k)));
+  // Called several times per event: count the significant bytes with clz and
+  // write them big-endian from a byte-swapped copy.
+  const auto hi = static_cast<uint64_t>(value_ >> 64);
+  const auto lo = static_cast<uint64_t>(value_);
+  const unsigned n = hi ? 16 - static_cast<unsigned>(__builtin_clzll(hi)) / 8
+                   : lo ? 8 - static_cast<unsigned>(__builtin_clzll(lo)) / 8
+                        : 0;
+  char buf[17];
+  buf[0] = static_cast<char>(n);
+  const uint64_t be[2] = {__builtin_bswap64(hi), __builtin_bswap64(lo)};
+  std::memcpy(buf + 1, reinterpret_cast<const char*>(be) + (16 - n), n);
+  out->append(buf, n + 1);
 }
 
 std::optional<Id> Id::ConsumeKey(std::string_view* in) {

@@ -17,7 +17,8 @@
 // | records     | request_no · record id               | record (codec.h)               |
 // | record_ids  | record id                            | request_no (4 bytes BE)        |
 // | tasks       | request_no · task id                 | task view (codec.h)            |
-// | scenes      | request_no · scene id                | task id, stamp of latest record|
+// | scenes      | request_no · len · scene id · task id| stamp: the task's latest record|
+// |             |                                      | carrying the scene             |
 // | requests    | annotationRequestId                  | request meta (codec.h)         |
 // | ranks       | request_no · kind (1 byte)           | rank segments (codec.h)        |
 // | campaigns   | len · campaignId · request_no        | empty                          |
@@ -93,9 +94,17 @@ inline std::string RecordId(Id id) {
   return key;
 }
 
-inline std::string Scene(RequestNo no, std::string_view scene_id) {
+// The entries of one scene of a request, one per task that carried it.
+inline std::string ScenePrefix(RequestNo no, std::string_view scene_id) {
   std::string key = RequestPrefix(no);
+  key.push_back(static_cast<char>(scene_id.size()));  // scene ids are at most 255 bytes
   key.append(scene_id);
+  return key;
+}
+
+inline std::string Scene(RequestNo no, std::string_view scene_id, Id task_id) {
+  std::string key = ScenePrefix(no, scene_id);
+  task_id.AppendKey(&key);
   return key;
 }
 

@@ -3,6 +3,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 
 #include <cerrno>
 #include <cstring>
@@ -47,7 +48,12 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   if (access == Access::kPrefixedPoint || access == Access::kScan) {
     // Keys start with a 4-byte request number; pages seek within one request.
     cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(keys::kRequestPrefixBytes));
+  }
+  if (access != Access::kScan) {
+    // Most point lookups of the apply path are for keys that do not exist yet
+    // (new ids, new tasks): a memtable bloom filter spares the skiplist search.
     cf.memtable_prefix_bloom_size_ratio = 0.05;
+    cf.memtable_whole_key_filtering = true;
   }
   cf.write_buffer_size = write_buffer;
   cf.max_write_buffer_number = 4;
@@ -217,6 +223,13 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
   return offsets;
+}
+
+Status Store::WriteRawBatch(std::string_view data) {
+  rocksdb::WriteBatch batch{std::string(data)};
+  rocksdb::WriteOptions write_options;
+  write_options.sync = impl_->options.sync;
+  return FromRocks(impl_->db->Write(write_options, &batch), "writing a raw batch");
 }
 
 StoreTotals Store::totals() const {

@@ -148,6 +148,10 @@ class Store {
   // Totals as of the last applied batch (for gauges); any thread, no I/O.
   StoreTotals totals() const;
 
+  // For the write ceiling benchmark: writes a batch captured by batch_sink as it
+  // is, with no reads and none of Apply's work. Apply thread only.
+  Status WriteRawBatch(std::string_view batch);
+
   struct Impl;
 
  private:

@@ -2,20 +2,12 @@
 
 #include <algorithm>
 #include <cassert>
-#include <unordered_map>
 
 #include "aggregate/bytes.h"
 #include "aggregate/keys.h"
 
 namespace tally {
 namespace {
-
-struct IdHash {
-  size_t operator()(Id id) const {
-    const Id::Rep v = id.value();
-    return std::hash<uint64_t>()(static_cast<uint64_t>(v) ^ (static_cast<uint64_t>(v >> 64) * 0x9E3779B97F4A7C15ULL));
-  }
-};
 
 // Approximate bytes a cached object holds, for the caches' budgets.
 size_t Charge(std::string_view key, const TaskView& v) {
@@ -31,6 +23,14 @@ size_t Charge(std::string_view key, const std::optional<RankIndex>& a, const std
   if (a) n += a->segments().size() * sizeof(RankIndex::Segment);
   if (b) n += b->segments().size() * sizeof(RankIndex::Segment);
   return n;
+}
+
+// The request number at the front of a request_no · id key.
+std::optional<RequestNo> RequestOf(std::string_view key) {
+  ByteReader r(key);
+  uint32_t no;
+  if (!r.Fixed32BE(&no)) return std::nullopt;
+  return RequestNo{no};
 }
 
 std::string RequestEnd(RequestNo no) {
@@ -58,9 +58,7 @@ Applier::Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_n
     : store_(store),
       next_request_no_(next_request_no),
       requests_(cache_bytes / 8),
-      tasks_(cache_bytes / 2),
-      scenes_(cache_bytes / 4),
-      campaigns_(cache_bytes / 8) {}
+      tasks_(cache_bytes - cache_bytes / 8) {}
 
 void Applier::Put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value) {
   // A WriteBatch refuses only keys or values over 4 GiB, which tally never builds.
@@ -73,8 +71,6 @@ void Applier::Put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std
 void Applier::Forget() {
   requests_.Clear();
   tasks_.Clear();
-  scenes_.Clear();
-  campaigns_.Clear();
 }
 
 Result<ApplyResult> Applier::Apply(const ApplyBatch& batch) {
@@ -107,13 +103,11 @@ Result<ApplyResult> Applier::Apply(const ApplyBatch& batch) {
   }
   for (auto& [key, task] : dirty_tasks_) {
     task->dirty = false;
+    task->scene_dirty = false;
     tasks_.Recharge(key, Charge(key, task->view));
   }
-  for (auto& [key, scene] : dirty_scenes_) scene->dirty = false;
   requests_.Trim();
   tasks_.Trim();
-  scenes_.Trim();
-  campaigns_.Trim();
   store_->total_records += result->applied;
   store_->total_tasks += new_tasks;
   store_->total_requests += new_requests;
@@ -127,7 +121,7 @@ Result<ApplyResult> Applier::Build(const ApplyBatch& batch) {
   fresh_.clear();
   touched_.clear();
   dirty_tasks_.clear();
-  dirty_scenes_.clear();
+  scene_writes_.clear();
   ApplyResult result;
   result.rejected = batch.rejections.size();
 
@@ -139,11 +133,11 @@ Result<ApplyResult> Applier::Build(const ApplyBatch& batch) {
     value_.clear();
     EncodeTaskView(task->view, &value_);
     Put(store_->tasks, key, value_);
-  }
-  for (auto& [key, scene] : dirty_scenes_) {
-    value_.clear();
-    EncodeSceneEntry(scene->entry, &value_);
-    Put(store_->scenes, key, value_);
+    if (task->scene_dirty) {
+      const auto& scene = *task->view.scene_id;
+      const std::optional<RequestNo> no = RequestOf(key);
+      PutScene(*no, scene.value, task->view.task_id, scene.stamp);
+    }
   }
   if (Status s = FinishRequests(); !s.ok()) return s;
 
@@ -182,34 +176,44 @@ Result<ApplyResult> Applier::Build(const ApplyBatch& batch) {
 // conflicts: the stored one if there is one, else the batch's first.
 Status Applier::FindExisting(const ApplyBatch& batch, ApplyResult* result) {
   const std::span<const TaskAction> actions = batch.actions;
-  std::unordered_map<Id, uint32_t, IdHash> first;
-  first.reserve(actions.size());
-  std::vector<uint32_t> candidates;
-  std::vector<std::pair<uint32_t, uint32_t>> repeats;  // (index, index of the first copy)
-  candidates.reserve(actions.size());
-  for (uint32_t i = 0; i < actions.size(); ++i) {
-    auto [it, inserted] = first.try_emplace(actions[i].id, i);
-    if (inserted) {
-      candidates.push_back(i);
+  // Sorted by (id, arrival): the first of each run of equal ids is the first
+  // copy; the rest repeat it. Sorted ids also make the lookups below cheaper.
+  by_id_.resize(actions.size());
+  for (uint32_t i = 0; i < actions.size(); ++i) by_id_[i] = {actions[i].id, i};
+  std::sort(by_id_.begin(), by_id_.end());
+  std::vector<uint32_t>& candidates = candidates_;
+  std::vector<std::pair<uint32_t, uint32_t>>& repeats = repeats_;  // (index, index of the first copy)
+  candidates.clear();
+  repeats.clear();
+  for (size_t k = 0; k < by_id_.size(); ++k) {
+    if (k > 0 && by_id_[k].first == by_id_[k - 1].first) {
+      repeats.emplace_back(by_id_[k].second, candidates.back());
     } else {
-      repeats.emplace_back(i, it->second);
+      candidates.push_back(by_id_[k].second);
     }
   }
   result->duplicates += repeats.size();
 
-  // One batched lookup of every id: new ids cost a bloom filter probe each.
-  std::vector<std::string> id_keys(candidates.size());
-  std::vector<rocksdb::Slice> slices(candidates.size());
+  // Batched lookups of every id: new ids cost a bloom filter probe each. Chunks
+  // keep RocksDB's per-call buffers small. The PinnableSlices are fresh for
+  // every batch: reusing them across MultiGet calls corrupted later reads under
+  // RocksDB 7.8 (found by StoreCrashTest).
+  id_keys_.resize(candidates.size());
+  slices_.resize(candidates.size());
   for (size_t j = 0; j < candidates.size(); ++j) {
-    id_keys[j] = keys::RecordId(actions[candidates[j]].id);
-    slices[j] = id_keys[j];
+    id_keys_[j].clear();
+    actions[candidates[j]].id.AppendKey(&id_keys_[j]);
+    slices_[j] = id_keys_[j];
   }
   std::vector<rocksdb::PinnableSlice> values(candidates.size());
-  std::vector<rocksdb::Status> statuses(candidates.size());
-  if (!candidates.empty()) {
-    store_->db->MultiGet(rocksdb::ReadOptions(), store_->record_ids, candidates.size(), slices.data(),
-                         values.data(), statuses.data());
+  statuses_.assign(candidates.size(), rocksdb::Status());
+  constexpr size_t kChunk = 1024;
+  for (size_t from = 0; from < candidates.size(); from += kChunk) {
+    const size_t n = std::min(kChunk, candidates.size() - from);
+    store_->db->MultiGet(rocksdb::ReadOptions(), store_->record_ids, n, slices_.data() + from,
+                         values.data() + from, statuses_.data() + from);
   }
+  const std::vector<rocksdb::Status>& statuses = statuses_;
   std::unordered_map<uint32_t, StoredCopy> stored;  // by index of the batch's first copy
   for (size_t j = 0; j < candidates.size(); ++j) {
     if (statuses[j].IsNotFound()) {
@@ -280,13 +284,13 @@ Status Applier::ApplyRecord(const TaskAction& a) {
 
   Result<TaskState*> task = Task(request, a.task_id);
   if (!task) return task.error();
+  if (!a.scene_id.empty()) {
+    if (Status s = NoteScene(request, **task, a); !s.ok()) return s;
+  }
   Fold(a, &(*task)->view);
   if (!(*task)->dirty) {
     (*task)->dirty = true;
     dirty_tasks_.emplace_back(keys::RequestItem(no, a.task_id), *task);
-  }
-  if (!a.scene_id.empty()) {
-    if (Status s = Scene(request, a.scene_id, a); !s.ok()) return s;
   }
   return Campaign(request, a.campaign_id);
 }
@@ -327,45 +331,56 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id) {
   return &tasks_.Insert(key_, std::move(state), charge);
 }
 
-Status Applier::Scene(RequestState& request, std::string_view scene_id, const TaskAction& a) {
+// Keeps the scene entries (keys.h) of the record's task right, before the record
+// is folded into the view. A scene entry holds the stamp of the task's latest
+// record carrying that scene. The entry of the view's latest scene always equals
+// the view's scene stamp, so in the usual case (a task keeps its scene) it is
+// written from the view with the batch and costs no lookup.
+Status Applier::NoteScene(const RequestState& request, TaskState& task, const TaskAction& a) {
   const Stamp stamp = StampOf(a);
-  std::string key = keys::Scene(request.meta.no, scene_id);
-  SceneState* scene = scenes_.Find(key);
-  if (!scene) {
-    SceneState state;
-    bool stored = false;
-    if (!request.is_new) {
-      std::string value;
-      const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->scenes, key, &value);
-      if (s.ok()) {
-        if (!DecodeSceneEntry(value, &state.entry)) return Status::Corruption("unreadable scene entry");
-        stored = true;
-      } else if (!s.IsNotFound()) {
-        return FromRocks(s, "reading a scene");
-      }
+  const std::optional<Stamped<std::string>>& latest = task.view.scene_id;
+  const RequestNo no = request.meta.no;
+  if (!latest || latest->stamp < stamp) {
+    // The record becomes the latest carrying a scene. If the view moves to
+    // another scene, the old scene's pending entry is written now.
+    if (latest && task.scene_dirty && latest->value != a.scene_id) {
+      PutScene(no, latest->value, a.task_id, latest->stamp);
     }
-    if (!stored) state.entry = SceneEntry{a.task_id, stamp};
-    state.dirty = !stored;
-    scene = &scenes_.Insert(key, std::move(state), key.size() + sizeof(SceneState) + 64);
-    if (scene->dirty) {
-      dirty_scenes_.emplace_back(std::move(key), scene);
-      return Status::OK();
+    task.scene_dirty = true;
+    return Status::OK();
+  }
+  if (latest->value == a.scene_id) return Status::OK();  // an older record of the latest scene
+  // An older record of another scene of the task: its entry is the greatest stamp.
+  const std::string key = keys::Scene(no, a.scene_id, a.task_id);
+  std::optional<Stamp> stored;
+  if (auto it = scene_writes_.find(key); it != scene_writes_.end()) {
+    stored = it->second;
+  } else {
+    std::string value;
+    const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->scenes, key, &value);
+    if (s.ok()) {
+      if (!DecodeStamp(value, &stored.emplace())) return Status::Corruption("unreadable scene entry");
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "reading a scene");
     }
   }
-  // The scene belongs to the task of its latest record.
-  if (scene->entry.stamp < stamp) {
-    scene->entry = SceneEntry{a.task_id, stamp};
-    if (!scene->dirty) {
-      scene->dirty = true;
-      dirty_scenes_.emplace_back(keys::Scene(request.meta.no, scene_id), scene);
-    }
-  }
+  if (!stored || *stored < stamp) PutScene(no, a.scene_id, a.task_id, stamp);
   return Status::OK();
 }
 
-Status Applier::Campaign(const RequestState& request, std::string_view campaign_id) {
-  std::string key = keys::Campaign(campaign_id, request.meta.no);
-  if (campaigns_.Find(key)) return Status::OK();
+void Applier::PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp) {
+  std::string key = keys::Scene(no, scene_id, task_id);
+  value_.clear();
+  EncodeStamp(stamp, &value_);
+  Put(store_->scenes, key, value_);
+  scene_writes_[std::move(key)] = stamp;
+}
+
+Status Applier::Campaign(RequestState& request, std::string_view campaign_id) {
+  for (const std::string& known : request.campaigns) {
+    if (known == campaign_id) return Status::OK();
+  }
+  const std::string key = keys::Campaign(campaign_id, request.meta.no);
   bool stored = false;
   if (!request.is_new) {
     std::string value;
@@ -374,8 +389,7 @@ Status Applier::Campaign(const RequestState& request, std::string_view campaign_
     stored = s.ok();
   }
   if (!stored) Put(store_->campaigns, key, "");
-  const size_t charge = key.size() + 64;
-  campaigns_.Insert(std::move(key), true, charge);
+  request.campaigns.emplace_back(campaign_id);
   return Status::OK();
 }
 

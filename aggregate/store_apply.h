@@ -8,6 +8,7 @@
 //
 // Threads: the apply thread only. Private to the store's sources.
 
+#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include <memory>
@@ -42,14 +43,14 @@ class Applier {
     std::vector<Id> new_records;
     std::vector<Id> new_tasks;
     bool touched = false;
+    // Campaigns the store knows this request is in (usually one).
+    std::vector<std::string> campaigns;
   };
   struct TaskState {
     TaskView view;
     bool dirty = false;
-  };
-  struct SceneState {
-    SceneEntry entry;
-    bool dirty = false;
+    // The entry of the view's latest scene must be written with the batch.
+    bool scene_dirty = false;
   };
 
   // A stored record that a duplicate in the batch is compared with.
@@ -71,8 +72,9 @@ class Applier {
 
   Result<RequestState*> Request(std::string_view annotation_request_id);
   Result<TaskState*> Task(RequestState& request, Id task_id);
-  Status Scene(RequestState& request, std::string_view scene_id, const TaskAction& record);
-  Status Campaign(const RequestState& request, std::string_view campaign_id);
+  Status NoteScene(const RequestState& request, TaskState& task, const TaskAction& record);
+  void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp);
+  Status Campaign(RequestState& request, std::string_view campaign_id);
 
   void Put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value);
   void Forget();  // drops every cache after a failed batch
@@ -81,17 +83,21 @@ class Applier {
   uint32_t next_request_no_;
   LruCache<RequestState> requests_;
   LruCache<TaskState> tasks_;
-  LruCache<SceneState> scenes_;
-  LruCache<bool> campaigns_;  // (campaign, request) pairs known to be stored
 
   // Per batch, reused.
   rocksdb::WriteBatch batch_;
   std::vector<uint32_t> fresh_;  // indexes of the batch's records new to the store
   std::vector<std::pair<std::string, RequestState*>> touched_;  // by annotationRequestId
   std::vector<std::pair<std::string, TaskState*>> dirty_tasks_;
-  std::vector<std::pair<std::string, SceneState*>> dirty_scenes_;
+  std::unordered_map<std::string, Stamp> scene_writes_;  // scene entries written by this batch
   std::string key_;
   std::string value_;
+  std::vector<std::pair<Id, uint32_t>> by_id_;  // FindExisting's work
+  std::vector<uint32_t> candidates_;
+  std::vector<std::pair<uint32_t, uint32_t>> repeats_;
+  std::vector<std::string> id_keys_;
+  std::vector<rocksdb::Slice> slices_;
+  std::vector<rocksdb::Status> statuses_;
 };
 
 }  // namespace tally

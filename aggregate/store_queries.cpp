@@ -241,15 +241,27 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   }
   if (!s.ok()) return FromRocks(s, "reading a campaign");
   const RequestNo no = (*meta)->no;
-  s = impl_->db->Get(reader.ro_, impl_->scenes, keys::Scene(no, scene), &value);
-  if (s.IsNotFound()) {
+  // The scene's entries, one per task that carried it: the latest record wins.
+  std::optional<std::pair<Stamp, Id>> best;
+  {
+    const std::string prefix = keys::ScenePrefix(no, scene);
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->scenes));
+    for (it->Seek(prefix); it->Valid() && View(it->key()).starts_with(prefix); it->Next()) {
+      std::string_view rest = View(it->key()).substr(prefix.size());
+      const std::optional<Id> task = Id::ConsumeKey(&rest);
+      Stamp stamp;
+      if (!task || !rest.empty() || !DecodeStamp(View(it->value()), &stamp)) {
+        return Status::Corruption("unreadable scene entry");
+      }
+      if (!best || best->first < stamp) best.emplace(stamp, *task);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading a scene");
+  }
+  if (!best) {
     out.missing = TaskLookup::Missing::kScene;
     return out;
   }
-  if (!s.ok()) return FromRocks(s, "reading a scene");
-  SceneEntry entry;
-  if (!DecodeSceneEntry(value, &entry)) return Status::Corruption("unreadable scene entry");
-  s = impl_->db->Get(reader.ro_, impl_->tasks, keys::RequestItem(no, entry.task_id), &value);
+  s = impl_->db->Get(reader.ro_, impl_->tasks, keys::RequestItem(no, best->second), &value);
   if (!s.ok()) return FromRocks(s, "reading the task of a scene");
   if (!DecodeTaskView(value, &out.task)) return Status::Corruption("unreadable task view");
   return out;

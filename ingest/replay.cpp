@@ -1,56 +1,142 @@
 #include "ingest/replay.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <string_view>
+#include <thread>
 
 #include "ingest/decode.h"
 
 namespace tally {
+namespace {
+
+// Two batches that change hands: the reader thread fills one (read + decode)
+// while the caller's thread applies the other, so reading and decoding cost no
+// time on the apply path.
+class BatchExchange {
+ public:
+  // Reader side: the next batch to fill, or nullptr if the applier has stopped.
+  DecodedEvents* Empty() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return stopped_ || !empty_.empty(); });
+    if (stopped_) return nullptr;
+    DecodedEvents* b = empty_.back();
+    empty_.pop_back();
+    return b;
+  }
+  void Full(DecodedEvents* b) {
+    std::lock_guard lock(mutex_);
+    full_.push_back(b);
+    changed_.notify_all();
+  }
+  void Finish(Status status) {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    read_status_ = std::move(status);
+    changed_.notify_all();
+  }
+
+  // Applier side: the next filled batch, or nullptr once the reader has finished.
+  DecodedEvents* NextFull() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return finished_ || !full_.empty(); });
+    if (full_.empty()) return nullptr;
+    DecodedEvents* b = full_.front();
+    full_.erase(full_.begin());
+    return b;
+  }
+  void Recycle(DecodedEvents* b) {
+    b->clear();
+    std::lock_guard lock(mutex_);
+    empty_.push_back(b);
+    changed_.notify_all();
+  }
+  void Stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    changed_.notify_all();
+  }
+  Status read_status() {
+    std::lock_guard lock(mutex_);
+    return read_status_;
+  }
+
+  DecodedEvents buffers[2];
+
+  BatchExchange() { empty_ = {&buffers[0], &buffers[1]}; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<DecodedEvents*> empty_;  // guarded by mutex_
+  std::vector<DecodedEvents*> full_;   // guarded by mutex_, oldest first
+  bool finished_ = false;              // guarded by mutex_
+  bool stopped_ = false;               // guarded by mutex_
+  Status read_status_;                 // guarded by mutex_
+};
+
+// The reader thread: lines to decoded batches. Line n is origin {-1, n}.
+void ReadLines(std::FILE* in, size_t batch_events, BatchExchange* exchange, uint64_t* lines) {
+  Decoder decoder;
+  char* line = nullptr;
+  size_t capacity = 0;
+  DecodedEvents* batch = exchange->Empty();
+  for (ssize_t n; batch && (n = getline(&line, &capacity, in)) >= 0;) {
+    ++*lines;
+    std::string_view message(line, static_cast<size_t>(n));
+    if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+    if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
+    if (message.empty()) continue;  // blank lines carry no message
+    decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, batch);
+    if (batch->size() >= batch_events) {
+      exchange->Full(batch);
+      batch = exchange->Empty();
+    }
+  }
+  std::free(line);
+  if (batch && batch->size() > 0) exchange->Full(batch);
+  exchange->Finish(std::ferror(in) ? Status::IOError("reading the replay input failed") : Status::OK());
+}
+
+}  // namespace
 
 Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto last_report = start;
-  Decoder decoder;
-  DecodedEvents events;
   ReplayProgress progress;
-  char* line = nullptr;
-  size_t capacity = 0;
+  uint64_t lines = 0;  // the reader's; read after it is joined
+  BatchExchange exchange;
+  std::thread reader(ReadLines, in, options.batch_events, &exchange, &lines);
 
-  auto apply = [&]() -> Status {
-    Result<ApplyResult> r = store->Apply(ApplyBatch{events.actions(), events.rejections(), {}, {}});
-    if (!r) return r.error();
-    progress.events += events.size();
+  Status status;
+  while (DecodedEvents* batch = exchange.NextFull()) {
+    Result<ApplyResult> r = store->Apply(ApplyBatch{batch->actions(), batch->rejections(), {}, {}});
+    if (!r) {
+      status = r.error();
+      exchange.Stop();
+      break;
+    }
+    progress.events += batch->size();
     progress.applied += r->applied;
     progress.duplicates += r->duplicates;
     progress.conflicts += r->conflicts;
     progress.rejected += r->rejected;
-    events.clear();
+    exchange.Recycle(batch);
     const auto now = Clock::now();
     progress.seconds = std::chrono::duration<double>(now - start).count();
     if (options.progress && now - last_report >= std::chrono::seconds(1)) {
       options.progress(progress);
       last_report = now;
     }
-    return Status::OK();
-  };
-
-  Status status;
-  for (ssize_t n; (n = getline(&line, &capacity, in)) >= 0;) {
-    ++progress.lines;
-    std::string_view message(line, static_cast<size_t>(n));
-    if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
-    if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
-    if (message.empty()) continue;  // blank lines carry no message
-    decoder.Decode(message, Origin{-1, static_cast<int64_t>(progress.lines)}, &events);
-    if (events.size() >= options.batch_events && !(status = apply()).ok()) break;
   }
-  const bool read_error = std::ferror(in);
-  std::free(line);
+  reader.join();
   if (!status.ok()) return status;
-  if (read_error) return Status::IOError("reading the replay input failed");
-  if (events.size() > 0 && !(status = apply()).ok()) return status;
+  if (Status read = exchange.read_status(); !read.ok()) return read;
+  progress.lines = lines;
   progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return progress;
 }

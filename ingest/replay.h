@@ -5,7 +5,8 @@
 // (from 1) has origin {partition -1, offset n}, which is where its rejections are
 // filed. Replaying a stream twice changes nothing: records are deduplicated.
 //
-// Threads: runs on the caller's thread, which must be the store's only writer.
+// Threads: applies on the caller's thread, which must be the store's only
+// writer, while a thread of its own reads and decodes the next batch.
 
 #include <cstdint>
 #include <cstdio>
