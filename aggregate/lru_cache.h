@@ -1,10 +1,10 @@
 #pragma once
 
 // LruCache holds decoded objects the apply thread reuses between batches (task
-// views, requests, scenes), bounded by an approximate byte charge. Eviction only
-// happens in Trim(), which the store calls after a batch is written, so objects
-// changed by the batch in flight are never evicted before they are written.
-// Not thread-safe: the apply thread's alone.
+// views, requests), bounded by an approximate byte charge. Eviction only happens
+// in Trim(), and only of entries its caller says may go, so objects changed by
+// batches not yet written are never evicted. Not thread-safe: the apply
+// thread's alone.
 
 #include <cstddef>
 #include <list>
@@ -54,9 +54,18 @@ class LruCache {
     lru_.erase(node);
   }
 
-  // Evicts least recently used entries until the charges fit the capacity.
-  void Trim() {
-    while (used_ > capacity_ && !lru_.empty()) Erase(lru_.back().key);
+  // Evicts least recently used entries for which evictable(value) holds until
+  // the charges fit the capacity.
+  template <class Evictable>
+  void Trim(Evictable evictable) {
+    auto it = lru_.end();
+    while (used_ > capacity_ && it != lru_.begin()) {
+      --it;
+      if (!evictable(it->value)) continue;
+      used_ -= it->charge;
+      index_.erase(it->key);
+      it = lru_.erase(it);
+    }
   }
 
   void Clear() {

@@ -5,6 +5,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <malloc.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -74,6 +76,11 @@ Status OpenError(const std::string& path, const rocksdb::Status& s) {
 }
 
 }  // namespace
+
+void ConfigureAllocatorForStore() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::OK();
@@ -193,6 +200,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 }
 
 Result<ApplyResult> Store::Apply(const ApplyBatch& batch) { return impl_->applier->Apply(batch); }
+Result<std::optional<ApplyResult>> Store::Submit(const ApplyBatch& batch) { return impl_->applier->Submit(batch); }
+Result<std::optional<ApplyResult>> Store::Flush() { return impl_->applier->Flush(); }
 
 ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
     : store_(store), snapshot_(snapshot) {}

@@ -26,10 +26,12 @@ size_t Charge(std::string_view key, const std::optional<RankIndex>& a, const std
 }
 
 // The request number at the front of a request_no · id key.
-std::optional<RequestNo> RequestOf(std::string_view key) {
+RequestNo RequestOf(std::string_view key) {
   ByteReader r(key);
-  uint32_t no;
-  if (!r.Fixed32BE(&no)) return std::nullopt;
+  uint32_t no = 0;
+  const bool ok = r.Fixed32BE(&no);
+  assert(ok && "keys built by keys::RequestItem");
+  (void)ok;
   return RequestNo{no};
 }
 
@@ -58,194 +60,267 @@ Applier::Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_n
     : store_(store),
       next_request_no_(next_request_no),
       requests_(cache_bytes / 8),
-      tasks_(cache_bytes - cache_bytes / 8) {}
+      tasks_(cache_bytes - cache_bytes / 8),
+      totals_{store->total_records.load(), store->total_tasks.load(), store->total_requests.load()},
+      writer_([this] { WriterLoop(); }) {}
 
-void Applier::Put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value) {
+Applier::~Applier() {
+  // A write in flight completes; its result has no taker.
+  const Result<std::optional<ApplyResult>> ignored = FinishWrite();
+  (void)ignored;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  writer_.join();
+}
+
+void Applier::WriterLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stopping_ || to_write_ != nullptr; });
+    if (!to_write_) return;
+    Slot* slot = to_write_;
+    lock.unlock();
+    if (store_->options.batch_sink) store_->options.batch_sink(slot->batch.Data());
+    rocksdb::WriteOptions write_options;
+    write_options.sync = store_->options.sync;
+    Status s = FromRocks(store_->db->Write(write_options, &slot->batch), "writing a batch");
+    lock.lock();
+    to_write_ = nullptr;
+    write_done_ = true;
+    write_status_ = std::move(s);
+    changed_.notify_all();
+  }
+}
+
+void Applier::StartWrite(Slot& slot) {
+  std::lock_guard lock(mutex_);
+  to_write_ = &slot;
+  write_done_ = false;
+  writing_ = &slot;
+  changed_.notify_all();
+}
+
+Status Applier::Fail(Status status) {
+  failed_ = status;
+  requests_.Clear();
+  tasks_.Clear();
+  return status;
+}
+
+Result<std::optional<ApplyResult>> Applier::FinishWrite() {
+  if (!writing_) return std::optional<ApplyResult>();
+  Status s;
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return write_done_; });
+    s = write_status_;
+  }
+  Slot& slot = *writing_;
+  writing_ = nullptr;
+  if (!s.ok()) return Fail(s);
+  // Written: the batch's effects are stored, and what it touched may leave the caches.
+  written_ = slot.epoch;
+  for (auto& [key, request] : slot.touched) {
+    std::erase_if(request->unwritten_records, [&](const auto& e) { return e.first <= written_; });
+    std::erase_if(request->unwritten_tasks, [&](const auto& e) { return e.first <= written_; });
+    requests_.Recharge(key, Charge(key, request->record_ranks, request->task_ranks));
+  }
+  for (auto& [key, task] : slot.dirty_tasks) tasks_.Recharge(key, Charge(key, task->view));
+  requests_.Trim([&](const RequestState& r) { return r.touched <= written_; });
+  tasks_.Trim([&](const TaskState& t) { return t.touched <= written_; });
+  store_->total_records = slot.totals.records;
+  store_->total_tasks = slot.totals.tasks;
+  store_->total_requests = slot.totals.requests;
+  slot.result.keys_written = slot.batch.Count();
+  slot.result.bytes_written = slot.batch.GetDataSize();
+  return std::optional<ApplyResult>(slot.result);
+}
+
+Result<std::optional<ApplyResult>> Applier::Submit(const ApplyBatch& batch) {
+  if (!failed_.ok()) return failed_;
+  Slot& slot = writing_ == &slots_[0] ? slots_[1] : slots_[0];
+  const Status built = Build(batch, slot);  // overlaps the write in flight
+  Result<std::optional<ApplyResult>> previous = FinishWrite();
+  if (!built.ok()) return Fail(built);
+  if (!previous) return previous;
+  StartWrite(slot);
+  return previous;
+}
+
+Result<std::optional<ApplyResult>> Applier::Flush() { return FinishWrite(); }
+
+Result<ApplyResult> Applier::Apply(const ApplyBatch& batch) {
+  if (writing_) return Status::InvalidArgument("Apply while a submitted batch is in flight; Flush first");
+  if (auto r = Submit(batch); !r) return r.error();
+  Result<std::optional<ApplyResult>> done = Flush();
+  if (!done) return done.error();
+  return **done;
+}
+
+void Applier::Put(Slot& slot, rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value) {
   // A WriteBatch refuses only keys or values over 4 GiB, which tally never builds.
-  const rocksdb::Status s = batch_.Put(family, rocksdb::Slice(key.data(), key.size()),
-                                       rocksdb::Slice(value.data(), value.size()));
+  const rocksdb::Status s = slot.batch.Put(family, rocksdb::Slice(key.data(), key.size()),
+                                           rocksdb::Slice(value.data(), value.size()));
   assert(s.ok());
   s.PermitUncheckedError();
 }
 
-void Applier::Forget() {
-  requests_.Clear();
-  tasks_.Clear();
-}
-
-Result<ApplyResult> Applier::Apply(const ApplyBatch& batch) {
-  const uint32_t next_before = next_request_no_;
-  Result<ApplyResult> result = Build(batch);
-  Status s = result ? Status::OK() : result.error();
-  if (s.ok()) {
-    if (store_->options.batch_sink) store_->options.batch_sink(batch_.Data());
-    rocksdb::WriteOptions write_options;
-    write_options.sync = store_->options.sync;
-    s = FromRocks(store_->db->Write(write_options, &batch_), "writing a batch");
-  }
-  if (!s.ok()) {
-    // The caches hold what this batch would have made; the store holds what came
-    // before. Forget the caches rather than guess.
-    next_request_no_ = next_before;
-    Forget();
-    return s;
-  }
-  // Written: the cached objects now hold stored state.
-  uint64_t new_tasks = 0, new_requests = 0;
-  for (auto& [key, r] : touched_) {
-    new_tasks += r->new_tasks.size();
-    new_requests += r->is_new ? 1 : 0;
-    r->new_records.clear();
-    r->new_tasks.clear();
-    r->is_new = false;
-    r->touched = false;
-    requests_.Recharge(key, Charge(key, r->record_ranks, r->task_ranks));
-  }
-  for (auto& [key, task] : dirty_tasks_) {
-    task->dirty = false;
-    task->scene_dirty = false;
-    tasks_.Recharge(key, Charge(key, task->view));
-  }
-  requests_.Trim();
-  tasks_.Trim();
-  store_->total_records += result->applied;
-  store_->total_tasks += new_tasks;
-  store_->total_requests += new_requests;
-  result->keys_written = batch_.Count();
-  result->bytes_written = batch_.GetDataSize();
-  return result;
-}
-
-Result<ApplyResult> Applier::Build(const ApplyBatch& batch) {
-  batch_.Clear();
+Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
+  slot.batch.Clear();
+  slot.touched.clear();
+  slot.dirty_tasks.clear();
+  slot.scene_writes.clear();
+  slot.fresh_ids.clear();
+  slot.epoch = ++built_;
+  slot.result = ApplyResult{};
+  slot.result.rejected = batch.rejections.size();
   fresh_.clear();
-  touched_.clear();
-  dirty_tasks_.clear();
-  scene_writes_.clear();
-  ApplyResult result;
-  result.rejected = batch.rejections.size();
+  const uint64_t requests_before = totals_.requests;
 
-  if (Status s = FindExisting(batch, &result); !s.ok()) return s;
+  if (Status s = FindExisting(batch, slot); !s.ok()) return s;
   for (uint32_t i : fresh_) {
-    if (Status s = ApplyRecord(batch.actions[i]); !s.ok()) return s;
+    if (Status s = ApplyRecord(batch.actions[i], slot); !s.ok()) return s;
   }
-  for (auto& [key, task] : dirty_tasks_) {
+  for (auto& [key, task] : slot.dirty_tasks) {
     value_.clear();
     EncodeTaskView(task->view, &value_);
-    Put(store_->tasks, key, value_);
+    Put(slot, store_->tasks, key, value_);
     if (task->scene_dirty) {
       const auto& scene = *task->view.scene_id;
-      const std::optional<RequestNo> no = RequestOf(key);
-      PutScene(*no, scene.value, task->view.task_id, scene.stamp);
+      PutScene(RequestOf(key), scene.value, task->view.task_id, scene.stamp, slot);
+      task->scene_dirty = false;
     }
   }
-  if (Status s = FinishRequests(); !s.ok()) return s;
+  if (Status s = FinishRequests(slot); !s.ok()) return s;
 
   for (const Rejection& r : batch.rejections) {
     value_.clear();
     EncodeRejection(r, &value_);
-    Put(store_->rejected, keys::Rejected(r.origin, r.element), value_);
+    Put(slot, store_->rejected, keys::Rejected(r.origin, r.element), value_);
   }
   for (const PartitionOffset& o : batch.next_offsets) {
     value_.clear();
     PutFixed64BE(static_cast<uint64_t>(o.next), &value_);
-    Put(store_->meta, keys::Offset(batch.topic, o.partition), value_);
+    Put(slot, store_->meta, keys::Offset(batch.topic, o.partition), value_);
   }
   // Counters that the next start-up (and the gauges) read.
-  uint64_t new_tasks = 0, new_requests = 0;
-  for (const auto& [key, r] : touched_) {
-    new_tasks += r->new_tasks.size();
-    new_requests += r->is_new ? 1 : 0;
-  }
+  totals_.records += fresh_.size();
+  slot.totals = totals_;
   value_.clear();
-  PutVarint(store_->total_records + fresh_.size(), &value_);
-  PutVarint(store_->total_tasks + new_tasks, &value_);
-  PutVarint(store_->total_requests + new_requests, &value_);
-  Put(store_->meta, keys::kTotalsKey, value_);
-  if (new_requests > 0) {
+  PutVarint(totals_.records, &value_);
+  PutVarint(totals_.tasks, &value_);
+  PutVarint(totals_.requests, &value_);
+  Put(slot, store_->meta, keys::kTotalsKey, value_);
+  if (totals_.requests != requests_before) {
     value_.clear();
     PutFixed32BE(next_request_no_, &value_);
-    Put(store_->meta, keys::kNextRequestKey, value_);
+    Put(slot, store_->meta, keys::kNextRequestKey, value_);
   }
-  result.applied = fresh_.size();
-  return result;
+  slot.result.applied = fresh_.size();
+  for (uint32_t i : fresh_) slot.fresh_ids.emplace_back(batch.actions[i].id, &batch.actions[i]);
+  return Status::OK();
 }
 
-// Sorts the batch's records into fresh ones (fresh_, in arrival order) and
+// Sorts the batch's records into fresh ones (fresh_, in id order) and
 // duplicates. A duplicate is compared with the copy that came first, to count
-// conflicts: the stored one if there is one, else the batch's first.
-Status Applier::FindExisting(const ApplyBatch& batch, ApplyResult* result) {
+// conflicts: one stored, or in the batch being written, or else the batch's own.
+Status Applier::FindExisting(const ApplyBatch& batch, Slot& slot) {
   const std::span<const TaskAction> actions = batch.actions;
+  ApplyResult& result = slot.result;
   // Sorted by (id, arrival): the first of each run of equal ids is the first
   // copy; the rest repeat it. Sorted ids also make the lookups below cheaper.
   by_id_.resize(actions.size());
   for (uint32_t i = 0; i < actions.size(); ++i) by_id_[i] = {actions[i].id, i};
   std::sort(by_id_.begin(), by_id_.end());
-  std::vector<uint32_t>& candidates = candidates_;
-  std::vector<std::pair<uint32_t, uint32_t>>& repeats = repeats_;  // (index, index of the first copy)
-  candidates.clear();
-  repeats.clear();
+  candidates_.clear();
+  repeats_.clear();
   for (size_t k = 0; k < by_id_.size(); ++k) {
     if (k > 0 && by_id_[k].first == by_id_[k - 1].first) {
-      repeats.emplace_back(by_id_[k].second, candidates.back());
+      repeats_.emplace_back(by_id_[k].second, candidates_.back());
     } else {
-      candidates.push_back(by_id_[k].second);
+      candidates_.push_back(by_id_[k].second);
     }
   }
-  result->duplicates += repeats.size();
+  result.duplicates += repeats_.size();
 
-  // Batched lookups of every id: new ids cost a bloom filter probe each. Chunks
+  // First copies of the candidates elsewhere, by index of the candidate.
+  std::unordered_map<uint32_t, FirstCopy> first;
+  // The batch being written is not in RocksDB yet: its ids are matched here
+  // (both lists are sorted by id).
+  std::vector<uint32_t> lookups;
+  lookups.reserve(candidates_.size());
+  {
+    static const std::vector<std::pair<Id, const TaskAction*>> kNone;
+    const auto& writing = writing_ ? writing_->fresh_ids : kNone;
+    size_t w = 0;
+    for (uint32_t c : candidates_) {
+      const Id id = actions[c].id;
+      while (w < writing.size() && writing[w].first < id) ++w;
+      if (w < writing.size() && writing[w].first == id) {
+        first.emplace(c, FirstCopy{RequestNo{}, std::nullopt, writing[w].second});
+      } else {
+        lookups.push_back(c);
+      }
+    }
+  }
+
+  // Batched lookups of the rest: new ids cost a bloom filter probe each. Chunks
   // keep RocksDB's per-call buffers small. The PinnableSlices are fresh for
   // every batch: reusing them across MultiGet calls corrupted later reads under
   // RocksDB 7.8 (found by StoreCrashTest).
-  id_keys_.resize(candidates.size());
-  slices_.resize(candidates.size());
-  for (size_t j = 0; j < candidates.size(); ++j) {
+  id_keys_.resize(lookups.size());
+  slices_.resize(lookups.size());
+  for (size_t j = 0; j < lookups.size(); ++j) {
     id_keys_[j].clear();
-    actions[candidates[j]].id.AppendKey(&id_keys_[j]);
+    actions[lookups[j]].id.AppendKey(&id_keys_[j]);
     slices_[j] = id_keys_[j];
   }
-  std::vector<rocksdb::PinnableSlice> values(candidates.size());
-  statuses_.assign(candidates.size(), rocksdb::Status());
+  std::vector<rocksdb::PinnableSlice> values(lookups.size());
+  statuses_.assign(lookups.size(), rocksdb::Status());
   constexpr size_t kChunk = 1024;
-  for (size_t from = 0; from < candidates.size(); from += kChunk) {
-    const size_t n = std::min(kChunk, candidates.size() - from);
+  for (size_t from = 0; from < lookups.size(); from += kChunk) {
+    const size_t n = std::min(kChunk, lookups.size() - from);
     store_->db->MultiGet(rocksdb::ReadOptions(), store_->record_ids, n, slices_.data() + from,
                          values.data() + from, statuses_.data() + from);
   }
-  const std::vector<rocksdb::Status>& statuses = statuses_;
-  std::unordered_map<uint32_t, StoredCopy> stored;  // by index of the batch's first copy
-  for (size_t j = 0; j < candidates.size(); ++j) {
-    if (statuses[j].IsNotFound()) {
-      fresh_.push_back(candidates[j]);
+  for (size_t j = 0; j < lookups.size(); ++j) {
+    if (statuses_[j].IsNotFound()) {
+      fresh_.push_back(lookups[j]);
       continue;
     }
-    if (!statuses[j].ok()) return FromRocks(statuses[j], "looking up record ids");
+    if (!statuses_[j].ok()) return FromRocks(statuses_[j], "looking up record ids");
     ByteReader value(std::string_view(values[j].data(), values[j].size()));
     uint32_t no;
     if (!value.Fixed32BE(&no)) return Status::Corruption("unreadable record id entry");
-    StoredCopy& copy = stored.emplace(candidates[j], StoredCopy{RequestNo{no}, std::nullopt}).first->second;
-    ++result->duplicates;
-    Result<bool> same = SameAsStored(actions[candidates[j]], &copy);
-    if (!same) return same.error();
-    if (!*same) ++result->conflicts;
+    first.emplace(lookups[j], FirstCopy{RequestNo{no}, std::nullopt, nullptr});
   }
-  for (const auto& [i, first_copy] : repeats) {
+  // fresh_ must be in id order (the next batch merges with it): lookups was.
+  for (auto& [c, copy] : first) {
+    ++result.duplicates;
+    Result<bool> same = SameAsFirst(actions[c], &copy);
+    if (!same) return same.error();
+    if (!*same) ++result.conflicts;
+  }
+  for (const auto& [i, first_copy] : repeats_) {
     bool same;
-    if (auto it = stored.find(first_copy); it != stored.end()) {
-      Result<bool> r = SameAsStored(actions[i], &it->second);
+    if (auto it = first.find(first_copy); it != first.end()) {
+      Result<bool> r = SameAsFirst(actions[i], &it->second);
       if (!r) return r.error();
       same = *r;
     } else {
       same = actions[i] == actions[first_copy];
     }
-    if (!same) ++result->conflicts;
+    if (!same) ++result.conflicts;
   }
   return Status::OK();
 }
 
-// Whether `a` has the same decoded values as the stored copy of its id.
-Result<bool> Applier::SameAsStored(const TaskAction& a, StoredCopy* copy) {
+// Whether `a` has the same decoded values as the first copy of its id.
+Result<bool> Applier::SameAsFirst(const TaskAction& a, FirstCopy* copy) {
+  if (copy->writing) return *copy->writing == a;
   std::string value;
   rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->requests, a.annotation_request_id, &value);
   if (s.IsNotFound()) return false;  // stored under another request
@@ -263,39 +338,40 @@ Result<bool> Applier::SameAsStored(const TaskAction& a, StoredCopy* copy) {
   return *copy->record == a;
 }
 
-Status Applier::ApplyRecord(const TaskAction& a) {
-  Result<RequestState*> found = Request(a.annotation_request_id);
+Status Applier::ApplyRecord(const TaskAction& a, Slot& slot) {
+  Result<RequestState*> found = Request(a.annotation_request_id, slot);
   if (!found) return found.error();
   RequestState& request = **found;
-  if (!request.touched) {
-    request.touched = true;
-    touched_.emplace_back(a.annotation_request_id, &request);
+  if (request.touched != slot.epoch) {
+    request.touched = slot.epoch;
+    slot.touched.emplace_back(a.annotation_request_id, &request);
   }
   const RequestNo no = request.meta.no;
 
   key_ = keys::RequestItem(no, a.id);
   value_.clear();
   EncodeRecord(a, &value_);
-  Put(store_->records, key_, value_);
+  Put(slot, store_->records, key_, value_);
   value_.clear();
   PutFixed32BE(static_cast<uint32_t>(no), &value_);
-  Put(store_->record_ids, keys::RecordId(a.id), value_);
+  Put(slot, store_->record_ids, keys::RecordId(a.id), value_);
   request.new_records.push_back(a.id);
 
-  Result<TaskState*> task = Task(request, a.task_id);
-  if (!task) return task.error();
+  Result<TaskState*> found_task = Task(request, a.task_id, slot);
+  if (!found_task) return found_task.error();
+  TaskState& task = **found_task;
+  if (task.touched != slot.epoch) {
+    task.touched = slot.epoch;
+    slot.dirty_tasks.emplace_back(keys::RequestItem(no, a.task_id), &task);
+  }
   if (!a.scene_id.empty()) {
-    if (Status s = NoteScene(request, **task, a); !s.ok()) return s;
+    if (Status s = NoteScene(request, task, a, slot); !s.ok()) return s;
   }
-  Fold(a, &(*task)->view);
-  if (!(*task)->dirty) {
-    (*task)->dirty = true;
-    dirty_tasks_.emplace_back(keys::RequestItem(no, a.task_id), *task);
-  }
-  return Campaign(request, a.campaign_id);
+  Fold(a, &task.view);
+  return Campaign(request, a.campaign_id, slot);
 }
 
-Result<Applier::RequestState*> Applier::Request(std::string_view id) {
+Result<Applier::RequestState*> Applier::Request(std::string_view id, Slot& slot) {
   if (RequestState* cached = requests_.Find(id)) return cached;
   RequestState state;
   std::string value;
@@ -304,19 +380,20 @@ Result<Applier::RequestState*> Applier::Request(std::string_view id) {
     if (!DecodeRequestMeta(value, &state.meta)) return Status::Corruption("unreadable request meta");
   } else if (s.IsNotFound()) {
     state.meta.no = RequestNo{next_request_no_++};
-    state.is_new = true;
+    state.created = slot.epoch;
+    ++totals_.requests;
   } else {
     return FromRocks(s, "reading a request");
   }
   return &requests_.Insert(std::string(id), std::move(state), id.size() + 256);
 }
 
-Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id) {
+Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id, Slot&) {
   key_ = keys::RequestItem(request.meta.no, task_id);
   if (TaskState* cached = tasks_.Find(key_)) return cached;
   TaskState state;
   bool stored = false;
-  if (!request.is_new) {  // a new request has no stored tasks
+  if (!IsNew(request)) {  // a request not yet written has no stored tasks
     std::string value;
     const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->tasks, key_, &value);
     if (s.ok()) {
@@ -326,7 +403,10 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id) {
       return FromRocks(s, "reading a task");
     }
   }
-  if (!stored) request.new_tasks.push_back(task_id);
+  if (!stored) {
+    request.new_tasks.push_back(task_id);
+    ++totals_.tasks;
+  }
   const size_t charge = Charge(key_, state.view);
   return &tasks_.Insert(key_, std::move(state), charge);
 }
@@ -336,7 +416,7 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id) {
 // record carrying that scene. The entry of the view's latest scene always equals
 // the view's scene stamp, so in the usual case (a task keeps its scene) it is
 // written from the view with the batch and costs no lookup.
-Status Applier::NoteScene(const RequestState& request, TaskState& task, const TaskAction& a) {
+Status Applier::NoteScene(const RequestState& request, TaskState& task, const TaskAction& a, Slot& slot) {
   const Stamp stamp = StampOf(a);
   const std::optional<Stamped<std::string>>& latest = task.view.scene_id;
   const RequestNo no = request.meta.no;
@@ -344,17 +424,21 @@ Status Applier::NoteScene(const RequestState& request, TaskState& task, const Ta
     // The record becomes the latest carrying a scene. If the view moves to
     // another scene, the old scene's pending entry is written now.
     if (latest && task.scene_dirty && latest->value != a.scene_id) {
-      PutScene(no, latest->value, a.task_id, latest->stamp);
+      PutScene(no, latest->value, a.task_id, latest->stamp, slot);
     }
     task.scene_dirty = true;
     return Status::OK();
   }
   if (latest->value == a.scene_id) return Status::OK();  // an older record of the latest scene
-  // An older record of another scene of the task: its entry is the greatest stamp.
+  // An older record of another scene of the task: its entry is the greatest stamp
+  // of this batch's, the one being written, or the stored one.
   const std::string key = keys::Scene(no, a.scene_id, a.task_id);
   std::optional<Stamp> stored;
-  if (auto it = scene_writes_.find(key); it != scene_writes_.end()) {
+  if (auto it = slot.scene_writes.find(key); it != slot.scene_writes.end()) {
     stored = it->second;
+  } else if (auto w = writing_ ? writing_->scene_writes.find(key) : slot.scene_writes.end();
+             writing_ && w != writing_->scene_writes.end()) {
+    stored = w->second;
   } else {
     std::string value;
     const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->scenes, key, &value);
@@ -364,62 +448,67 @@ Status Applier::NoteScene(const RequestState& request, TaskState& task, const Ta
       return FromRocks(s, "reading a scene");
     }
   }
-  if (!stored || *stored < stamp) PutScene(no, a.scene_id, a.task_id, stamp);
+  if (!stored || *stored < stamp) PutScene(no, a.scene_id, a.task_id, stamp, slot);
   return Status::OK();
 }
 
-void Applier::PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp) {
+void Applier::PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot) {
   std::string key = keys::Scene(no, scene_id, task_id);
   value_.clear();
   EncodeStamp(stamp, &value_);
-  Put(store_->scenes, key, value_);
-  scene_writes_[std::move(key)] = stamp;
+  Put(slot, store_->scenes, key, value_);
+  slot.scene_writes[std::move(key)] = stamp;
 }
 
-Status Applier::Campaign(RequestState& request, std::string_view campaign_id) {
+Status Applier::Campaign(RequestState& request, std::string_view campaign_id, Slot& slot) {
   for (const std::string& known : request.campaigns) {
     if (known == campaign_id) return Status::OK();
   }
   const std::string key = keys::Campaign(campaign_id, request.meta.no);
   bool stored = false;
-  if (!request.is_new) {
+  if (!IsNew(request)) {  // memberships added by batches not yet written are in `campaigns`
     std::string value;
     const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->campaigns, key, &value);
     if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a campaign");
     stored = s.ok();
   }
-  if (!stored) Put(store_->campaigns, key, "");
+  if (!stored) Put(slot, store_->campaigns, key, "");
   request.campaigns.emplace_back(campaign_id);
   return Status::OK();
 }
 
-Status Applier::FinishRequests() {
-  for (auto& [id, request] : touched_) {
+Status Applier::FinishRequests(Slot& slot) {
+  for (auto& [id, request] : slot.touched) {
     if (!request->new_records.empty()) {
-      if (Status s = UpdateRanks(*request, /*tasks=*/false); !s.ok()) return s;
+      if (Status s = UpdateRanks(*request, /*tasks=*/false, slot); !s.ok()) return s;
       request->meta.records += request->new_records.size();
+      request->unwritten_records.emplace_back(slot.epoch, std::move(request->new_records));
+      request->new_records.clear();
     }
     if (!request->new_tasks.empty()) {
-      if (Status s = UpdateRanks(*request, /*tasks=*/true); !s.ok()) return s;
+      if (Status s = UpdateRanks(*request, /*tasks=*/true, slot); !s.ok()) return s;
       request->meta.tasks += request->new_tasks.size();
+      request->unwritten_tasks.emplace_back(slot.epoch, std::move(request->new_tasks));
+      request->new_tasks.clear();
     }
     value_.clear();
     EncodeRequestMeta(request->meta, &value_);
-    Put(store_->requests, id, value_);
+    Put(slot, store_->requests, id, value_);
   }
   return Status::OK();
 }
 
 // Counts the request's new record (or task) ids into its rank index, splitting
 // segments that grow too big, and writes the index.
-Status Applier::UpdateRanks(RequestState& request, bool tasks) {
+Status Applier::UpdateRanks(RequestState& request, bool tasks, Slot& slot) {
   std::optional<RankIndex>& index = tasks ? request.task_ranks : request.record_ranks;
   std::vector<Id>& ids = tasks ? request.new_tasks : request.new_records;
+  const auto& unwritten = tasks ? request.unwritten_tasks : request.unwritten_records;
   const RequestNo no = request.meta.no;
   const std::string key = keys::Rank(no, tasks ? keys::RankKind::kTasks : keys::RankKind::kRecords);
   if (!index) {
     index.emplace();
-    if (!request.is_new) {
+    if (!IsNew(request)) {
       std::string value;
       const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->ranks, key, &value);
       if (s.ok() && !index->DecodeFrom(value)) return Status::Corruption("unreadable rank index");
@@ -432,13 +521,21 @@ Status Applier::UpdateRanks(RequestState& request, bool tasks) {
     const size_t i = *it;
     const Id start = index->segments()[i].start;
     const std::optional<Id> end = index->End(i);
-    std::vector<Id> held;  // the segment's stored ids, then this batch's
+    auto in_segment = [&](Id id) { return id >= start && (!end || id < *end); };
+    // The segment's ids: stored, in batches not yet written (which RocksDB may
+    // or may not hold already while they are being written), and this batch's.
+    std::vector<Id> held;
     if (Status s = ReadIds(tasks ? store_->tasks : store_->records, no, start, end, &held); !s.ok()) return s;
-    const auto from = std::lower_bound(ids.begin(), ids.end(), start);
-    const auto to = end ? std::lower_bound(ids.begin(), ids.end(), *end) : ids.end();
-    const size_t stored = held.size();
-    held.insert(held.end(), from, to);
-    std::inplace_merge(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(stored), held.end());
+    for (const auto& [epoch, batch_ids] : unwritten) {
+      for (Id id : batch_ids) {
+        if (in_segment(id)) held.push_back(id);
+      }
+    }
+    for (Id id : ids) {
+      if (in_segment(id)) held.push_back(id);
+    }
+    std::sort(held.begin(), held.end());
+    held.erase(std::unique(held.begin(), held.end()), held.end());
     if (held.size() != index->segments()[i].count) {
       return Status::Corruption("the rank index of a request disagrees with its data");
     }
@@ -446,7 +543,7 @@ Status Applier::UpdateRanks(RequestState& request, bool tasks) {
   }
   value_.clear();
   index->EncodeTo(&value_);
-  Put(store_->ranks, key, value_);
+  Put(slot, store_->ranks, key, value_);
   return Status::OK();
 }
 

@@ -6,14 +6,24 @@
 // once and written once; between batches the hot views stay decoded in bounded
 // caches, so a task touched again soon costs no read at all.
 //
-// Threads: the apply thread only. Private to the store's sources.
+// Batches can be pipelined: Submit() builds batch N+1 on the caller's thread
+// while a writer thread writes batch N. The state batch N+1 is built from
+// therefore includes N's effects before they are in RocksDB: N's record ids
+// count as stored for dedupe, nothing N touched leaves the caches before N is
+// written (epochs), and N's new ids and scene entries are kept until then.
+//
+// Threads: Submit/Flush/Apply from one thread at a time; the writer thread only
+// runs RocksDB's Write on a finished WriteBatch. Private to the store's sources.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -28,76 +38,124 @@ class Applier {
  public:
   // Loads the request counter; `cache_bytes` bounds the decoded-view caches.
   static Result<std::unique_ptr<Applier>> Create(Store::Impl* store, size_t cache_bytes);
+  ~Applier();
 
+  // Builds and writes a batch; returns when it is written. Nothing may be in
+  // flight (call Flush after Submit).
   Result<ApplyResult> Apply(const ApplyBatch& batch);
+  // Builds `batch` and starts writing it. Returns the result of the batch
+  // submitted before (now written), or nullopt if there was none. The caller
+  // keeps a submitted batch's data alive until its result is returned.
+  Result<std::optional<ApplyResult>> Submit(const ApplyBatch& batch);
+  // Waits for the batch in flight; returns its result, or nullopt if none.
+  Result<std::optional<ApplyResult>> Flush();
 
  private:
+  using Epoch = uint64_t;  // the number of a batch; 0 before the first
+
   // A request as the apply thread holds it.
   struct RequestState {
     RequestMeta meta;
-    bool is_new = false;  // created by the batch in flight
+    Epoch created = 0;  // the batch that created it, until that batch is written
     // Rank indexes, loaded on first need.
     std::optional<RankIndex> record_ranks;
     std::optional<RankIndex> task_ranks;
-    // Ids this batch adds (cleared after each batch).
-    std::vector<Id> new_records;
-    std::vector<Id> new_tasks;
-    bool touched = false;
+    // Ids the batch being built adds, and those of batches not yet written
+    // (by epoch), which splitting a rank segment must count.
+    std::vector<Id> new_records, new_tasks;
+    std::vector<std::pair<Epoch, std::vector<Id>>> unwritten_records, unwritten_tasks;
+    Epoch touched = 0;  // the last batch that changed it
     // Campaigns the store knows this request is in (usually one).
     std::vector<std::string> campaigns;
   };
   struct TaskState {
     TaskView view;
-    bool dirty = false;
-    // The entry of the view's latest scene must be written with the batch.
+    Epoch touched = 0;  // the last batch that changed it
+    // The entry of the view's latest scene must be written with that batch.
     bool scene_dirty = false;
   };
 
-  // A stored record that a duplicate in the batch is compared with.
-  struct StoredCopy {
-    RequestNo no;
-    std::optional<TaskAction> record;  // read when first needed
+  // A copy of a record that a duplicate in the batch is compared with: stored,
+  // or in the batch being written.
+  struct FirstCopy {
+    RequestNo no{};
+    std::optional<TaskAction> record;  // for a stored copy: read when first needed
+    const TaskAction* writing = nullptr;
+  };
+
+  // What one batch needs from its build until it is written.
+  struct Slot {
+    rocksdb::WriteBatch batch;
+    Epoch epoch = 0;
+    ApplyResult result;
+    StoreTotals totals;  // after this batch
+    std::vector<std::pair<std::string, RequestState*>> touched;  // by annotationRequestId
+    std::vector<std::pair<std::string, TaskState*>> dirty_tasks;
+    std::unordered_map<std::string, Stamp> scene_writes;
+    // The batch's fresh records by id: duplicates of them in the next batch.
+    std::vector<std::pair<Id, const TaskAction*>> fresh_ids;
   };
 
   Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_no);
 
-  Result<ApplyResult> Build(const ApplyBatch& batch);
-  Status FindExisting(const ApplyBatch& batch, ApplyResult* result);
-  Result<bool> SameAsStored(const TaskAction& a, StoredCopy* copy);
-  Status ApplyRecord(const TaskAction& record);
-  Status FinishRequests();
-  Status UpdateRanks(RequestState& request, bool tasks);
+  Status Build(const ApplyBatch& batch, Slot& slot);
+  Status FindExisting(const ApplyBatch& batch, Slot& slot);
+  Result<bool> SameAsFirst(const TaskAction& a, FirstCopy* copy);
+  Status ApplyRecord(const TaskAction& record, Slot& slot);
+  Status FinishRequests(Slot& slot);
+  Status UpdateRanks(RequestState& request, bool tasks, Slot& slot);
   Status ReadIds(rocksdb::ColumnFamilyHandle* family, RequestNo no, Id from, std::optional<Id> to,
                  std::vector<Id>* ids);
 
-  Result<RequestState*> Request(std::string_view annotation_request_id);
-  Result<TaskState*> Task(RequestState& request, Id task_id);
-  Status NoteScene(const RequestState& request, TaskState& task, const TaskAction& record);
-  void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp);
-  Status Campaign(RequestState& request, std::string_view campaign_id);
+  Result<RequestState*> Request(std::string_view annotation_request_id, Slot& slot);
+  Result<TaskState*> Task(RequestState& request, Id task_id, Slot& slot);
+  Status NoteScene(const RequestState& request, TaskState& task, const TaskAction& record, Slot& slot);
+  void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot);
+  Status Campaign(RequestState& request, std::string_view campaign_id, Slot& slot);
+  bool IsNew(const RequestState& request) const { return request.created > written_; }
 
-  void Put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value);
-  void Forget();  // drops every cache after a failed batch
+  // Hands `slot` to the writer thread.
+  void StartWrite(Slot& slot);
+  // Waits for the write in flight, if any, and makes its effects the cached
+  // state; returns its result.
+  Result<std::optional<ApplyResult>> FinishWrite();
+  // After a failure nothing cached can be trusted, and no later batch may be
+  // built on it: the applier refuses further batches.
+  Status Fail(Status status);
+
+  void Put(Slot& slot, rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value);
+  void WriterLoop();
 
   Store::Impl* store_;
   uint32_t next_request_no_;
   LruCache<RequestState> requests_;
   LruCache<TaskState> tasks_;
+  Slot slots_[2];
+  Slot* writing_ = nullptr;  // the slot being written, if any
+  Epoch built_ = 0;          // epochs of the last batch built and written
+  Epoch written_ = 0;
+  StoreTotals totals_;       // after the last batch built
+  Status failed_;            // sticky
 
-  // Per batch, reused.
-  rocksdb::WriteBatch batch_;
+  // Scratch, reused between batches.
   std::vector<uint32_t> fresh_;  // indexes of the batch's records new to the store
-  std::vector<std::pair<std::string, RequestState*>> touched_;  // by annotationRequestId
-  std::vector<std::pair<std::string, TaskState*>> dirty_tasks_;
-  std::unordered_map<std::string, Stamp> scene_writes_;  // scene entries written by this batch
   std::string key_;
   std::string value_;
-  std::vector<std::pair<Id, uint32_t>> by_id_;  // FindExisting's work
+  std::vector<std::pair<Id, uint32_t>> by_id_;
   std::vector<uint32_t> candidates_;
   std::vector<std::pair<uint32_t, uint32_t>> repeats_;
   std::vector<std::string> id_keys_;
   std::vector<rocksdb::Slice> slices_;
   std::vector<rocksdb::Status> statuses_;
+
+  // The writer thread and its hand-over.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Slot* to_write_ = nullptr;     // guarded by mutex_
+  bool write_done_ = false;      // guarded by mutex_
+  Status write_status_;          // guarded by mutex_
+  bool stopping_ = false;        // guarded by mutex_
+  std::thread writer_;
 };
 
 }  // namespace tally

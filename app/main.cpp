@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "aggregate/store.h"
 #include "app/commands.h"
 
 namespace {
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tally: this CPU lacks AVX2/BMI/PCLMUL; rebuild with -DTALLY_ARCH=<your -march>\n");
     return kExitRuntime;
   }
+  ConfigureAllocatorForStore();
   CLI::App app{"tally: exact, fast statistics of annotation task actions for Helix"};
   app.set_version_flag("--version", TALLY_VERSION);
   app.require_subcommand(1);

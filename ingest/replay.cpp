@@ -13,9 +13,9 @@
 namespace tally {
 namespace {
 
-// Two batches that change hands: the reader thread fills one (read + decode)
-// while the caller's thread applies the other, so reading and decoding cost no
-// time on the apply path.
+// Batches that change hands: the reader thread fills one (read + decode) while
+// the caller's thread builds another and the store writes a third, so reading
+// and decoding cost no time on the apply path.
 class BatchExchange {
  public:
   // Reader side: the next batch to fill, or nullptr if the applier has stopped.
@@ -64,9 +64,9 @@ class BatchExchange {
     return read_status_;
   }
 
-  DecodedEvents buffers[2];
+  DecodedEvents buffers[3];
 
-  BatchExchange() { empty_ = {&buffers[0], &buffers[1]}; }
+  BatchExchange() { empty_ = {&buffers[0], &buffers[1], &buffers[2]}; }
 
  private:
   std::mutex mutex_;
@@ -113,24 +113,39 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
   std::thread reader(ReadLines, in, options.batch_events, &exchange, &lines);
 
   Status status;
+  DecodedEvents* in_flight = nullptr;  // submitted, not yet known to be written
+  auto account = [&](const std::optional<ApplyResult>& r) {
+    if (!r) return;
+    progress.events += in_flight->size();
+    progress.applied += r->applied;
+    progress.duplicates += r->duplicates;
+    progress.conflicts += r->conflicts;
+    progress.rejected += r->rejected;
+    exchange.Recycle(in_flight);
+    in_flight = nullptr;
+  };
   while (DecodedEvents* batch = exchange.NextFull()) {
-    Result<ApplyResult> r = store->Apply(ApplyBatch{batch->actions(), batch->rejections(), {}, {}});
+    Result<std::optional<ApplyResult>> r = store->Submit(ApplyBatch{batch->actions(), batch->rejections(), {}, {}});
     if (!r) {
       status = r.error();
       exchange.Stop();
       break;
     }
-    progress.events += batch->size();
-    progress.applied += r->applied;
-    progress.duplicates += r->duplicates;
-    progress.conflicts += r->conflicts;
-    progress.rejected += r->rejected;
-    exchange.Recycle(batch);
+    account(*r);
+    in_flight = batch;
     const auto now = Clock::now();
     progress.seconds = std::chrono::duration<double>(now - start).count();
     if (options.progress && now - last_report >= std::chrono::seconds(1)) {
       options.progress(progress);
       last_report = now;
+    }
+  }
+  if (status.ok()) {
+    Result<std::optional<ApplyResult>> last = store->Flush();
+    if (last) {
+      account(*last);
+    } else {
+      status = last.error();
     }
   }
   reader.join();

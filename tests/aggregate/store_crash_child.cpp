@@ -1,7 +1,7 @@
 // The child process of StoreCrashTest: applies the crash stream to the store in
 // DATA_DIR in small multi-partition batches, resuming from the stored offsets,
-// like a consumer would. With DIE_AT = n it kills itself (SIGKILL) after building
-// its n-th batch and before writing it.
+// like a consumer would, with batches pipelined (Submit). With DIE_AT = n it
+// kills itself (SIGKILL) after building its n-th batch and before writing it.
 //
 // Usage: store_crash_child DATA_DIR [DIE_AT]
 
@@ -30,30 +30,35 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::vector<testing::CrashMessage> stream = testing::CrashStream();
-  for (;;) {
-    auto stored = (*store)->Offsets(testing::kCrashTopic);
-    if (!stored) return 1;
-    std::map<int32_t, int64_t> next;
-    for (const PartitionOffset& o : *stored) next[o.partition] = o.next;
-    std::vector<TaskAction> actions;
-    std::vector<Rejection> rejections;
-    std::vector<PartitionOffset> offsets;
+  auto stored = (*store)->Offsets(testing::kCrashTopic);
+  if (!stored) return 1;
+  std::map<int32_t, int64_t> next;
+  for (const PartitionOffset& o : *stored) next[o.partition] = o.next;
+  // Two batches' data: the one being written stays alive while the next is built.
+  std::vector<TaskAction> actions[2];
+  std::vector<Rejection> rejections[2];
+  std::vector<PartitionOffset> offsets[2];
+  for (int turn = 0;; turn ^= 1) {
+    actions[turn].clear();
+    rejections[turn].clear();
+    offsets[turn].clear();
     for (int32_t p = 0; p < testing::kCrashPartitions; ++p) {
       int64_t& offset = next[p];
       for (int k = 0; k < 40; ++k) {
         const size_t i = static_cast<size_t>(offset) * testing::kCrashPartitions + static_cast<size_t>(p);
         if (i >= stream.size()) break;
-        if (stream[i].action) actions.push_back(*stream[i].action);
-        if (stream[i].rejection) rejections.push_back(*stream[i].rejection);
+        if (stream[i].action) actions[turn].push_back(*stream[i].action);
+        if (stream[i].rejection) rejections[turn].push_back(*stream[i].rejection);
         ++offset;
       }
-      offsets.push_back({p, offset});
+      offsets[turn].push_back({p, offset});
     }
-    if (actions.empty() && rejections.empty()) return 0;
-    auto r = (*store)->Apply(ApplyBatch{actions, rejections, testing::kCrashTopic, offsets});
+    if (actions[turn].empty() && rejections[turn].empty()) break;
+    auto r = (*store)->Submit(ApplyBatch{actions[turn], rejections[turn], testing::kCrashTopic, offsets[turn]});
     if (!r) {
       std::fprintf(stderr, "store_crash_child: %s\n", r.error().ToString().c_str());
       return 1;
     }
   }
+  return (*store)->Flush() ? 0 : 1;
 }

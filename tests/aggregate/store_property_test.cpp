@@ -53,43 +53,92 @@ std::vector<TaskAction> RandomEvents(std::mt19937_64& rng, size_t n) {
   return events;
 }
 
+// Delivers `delivery` in random batches, with Apply or (pipelined) Submit, and
+// returns the summed results.
+ApplyResult Deliver(Store& store, const std::vector<TaskAction>& delivery, std::mt19937_64& rng,
+                    bool pipelined, size_t max_batch) {
+  ApplyResult sum;
+  auto add = [&](const ApplyResult& r) {
+    sum.applied += r.applied;
+    sum.duplicates += r.duplicates;
+    sum.conflicts += r.conflicts;
+  };
+  for (size_t from = 0; from < delivery.size();) {
+    const size_t n = std::min<size_t>(delivery.size() - from, 1 + rng() % max_batch);
+    const ApplyBatch batch{std::span(delivery).subspan(from, n), {}, {}, {}};
+    if (pipelined) {
+      auto r = store.Submit(batch);
+      EXPECT_TRUE(r) << r.error().ToString();
+      if (r && *r) add(**r);
+    } else {
+      auto r = store.Apply(batch);
+      EXPECT_TRUE(r) << r.error().ToString();
+      if (r) add(*r);
+    }
+    from += n;
+  }
+  if (pipelined) {
+    auto r = store.Flush();
+    EXPECT_TRUE(r);
+    if (r && *r) add(**r);
+  }
+  return sum;
+}
+
+// Exact repeats, and conflicts (an id again with other content), shuffled in.
+std::vector<TaskAction> WithRepeats(const std::vector<TaskAction>& events, std::mt19937_64& rng, size_t repeats,
+                                    size_t conflicts) {
+  std::vector<TaskAction> delivery = events;
+  for (size_t k = repeats; k > 0; --k) delivery.push_back(events[rng() % events.size()]);
+  for (size_t k = conflicts; k > 0; --k) {
+    TaskAction conflict = events[rng() % events.size()];
+    conflict.status = static_cast<TaskStatus>(static_cast<int>(conflict.status) % 10 + 1);
+    delivery.push_back(conflict);
+  }
+  std::shuffle(delivery.begin(), delivery.end(), rng);
+  return delivery;
+}
+
+void CheckCase(const std::vector<TaskAction>& delivery, std::mt19937_64& rng, bool pipelined, size_t max_batch,
+               const std::vector<uint32_t>& page_sizes) {
+  testing::ReferenceModel model;
+  for (const TaskAction& a : delivery) model.Deliver(a);
+  testing::TempDir dir;
+  auto store = Store::Open(StoreOptions{dir.path(), size_t{16} << 20, false, {}});
+  ASSERT_TRUE(store) << store.error().ToString();
+  const ApplyResult sum = Deliver(**store, delivery, rng, pipelined, max_batch);
+  EXPECT_EQ(sum.applied, model.distinct());
+  EXPECT_EQ(sum.duplicates, model.duplicates());
+  EXPECT_EQ(sum.conflicts, model.conflicts());
+  ASSERT_EQ(testing::CheckStoreMatches(**store, model, page_sizes), "");
+}
+
 TEST(StorePropertyTest, AnswersEqualTheModelWhateverTheOrderDuplicationAndBatching) {
   constexpr int kCases = 220;
   std::mt19937_64 rng(20261123);
   for (int c = 0; c < kCases; ++c) {
     SCOPED_TRACE("case " + std::to_string(c));
-    std::vector<TaskAction> events = RandomEvents(rng, 1 + rng() % 60);
-    // Exact repeats, and conflicts: an id again with other content.
-    std::vector<TaskAction> delivery = events;
-    for (size_t k = rng() % 10; k > 0; --k) delivery.push_back(events[rng() % events.size()]);
-    for (size_t k = rng() % 4; k > 0; --k) {
-      TaskAction conflict = events[rng() % events.size()];
-      conflict.status = static_cast<TaskStatus>(static_cast<int>(conflict.status) % 10 + 1);
-      delivery.push_back(conflict);
-    }
-    std::shuffle(delivery.begin(), delivery.end(), rng);
+    const std::vector<TaskAction> events = RandomEvents(rng, 1 + rng() % 60);
+    const std::vector<TaskAction> delivery = WithRepeats(events, rng, rng() % 10, rng() % 4);
+    // Every other case pipelines its batches (Submit/Flush), the rest apply them.
+    CheckCase(delivery, rng, /*pipelined=*/c % 2 == 1, 12, {1, 2, 3, 1000});
+  }
+}
 
-    testing::ReferenceModel model;
-    for (const TaskAction& a : delivery) model.Deliver(a);
-
-    testing::TempDir dir;
-    auto store = Store::Open(StoreOptions{dir.path(), size_t{16} << 20, false, {}});
-    ASSERT_TRUE(store) << store.error().ToString();
-    ApplyResult sum;
-    for (size_t from = 0; from < delivery.size();) {
-      const size_t n = std::min<size_t>(delivery.size() - from, 1 + rng() % 12);
-      auto r = (*store)->Apply(ApplyBatch{std::span(delivery).subspan(from, n), {}, {}, {}});
-      ASSERT_TRUE(r) << r.error().ToString();
-      sum.applied += r->applied;
-      sum.duplicates += r->duplicates;
-      sum.conflicts += r->conflicts;
-      from += n;
+TEST(StorePropertyTest, LargeRequestsSplitRankSegmentsWhileBatchesAreInFlight) {
+  std::mt19937_64 rng(99);
+  for (int c = 0; c < 8; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    // Few requests, many records each: rank segments split, often with ids of
+    // the batch still being written.
+    std::vector<TaskAction> events = RandomEvents(rng, 2500);
+    for (size_t i = 0; i < events.size(); ++i) {
+      events[i].id = Id(i * 7 + rng() % 7);
+      events[i].task_id = Id(rng() % 900);
+      events[i].annotation_request_id = "req-" + std::to_string(rng() % 3);
     }
-    EXPECT_EQ(sum.applied, model.distinct());
-    EXPECT_EQ(sum.duplicates, model.duplicates());
-    EXPECT_EQ(sum.conflicts, model.conflicts());
-    const std::string diff = testing::CheckStoreMatches(**store, model, {1, 2, 3, 1000});
-    ASSERT_EQ(diff, "");
+    const std::vector<TaskAction> delivery = WithRepeats(events, rng, 200, 20);
+    CheckCase(delivery, rng, /*pipelined=*/c % 4 != 0, 400, {7, 1000});
   }
 }
 
