@@ -24,6 +24,7 @@ enum class RejectReason : uint8_t {
   kInvalidTime = 7,     // createdTime in neither accepted form, or not a real time
   kTooManyKeys = 8,     // instanceInfo with more than 10,000 keys
 };
+inline constexpr size_t kRejectReasonCount = 9;
 
 // The snake_case slug used as the `reason` label: "invalid_json", "missing_field"…
 std::string_view Slug(RejectReason reason);

@@ -66,6 +66,7 @@ struct ApplyResult {
   uint64_t rejected = 0;
   uint64_t keys_written = 0;
   uint64_t bytes_written = 0;  // of the WriteBatch
+  double seconds = 0;          // building it plus writing it (not time spent waiting)
 };
 
 // A page: number >= 1, size >= 1 (the API clamps and validates).

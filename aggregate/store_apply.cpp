@@ -1,6 +1,7 @@
 #include "aggregate/store_apply.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cassert>
 
 #include "aggregate/bytes.h"
@@ -83,14 +84,17 @@ void Applier::WriterLoop() {
     if (!to_write_) return;
     Slot* slot = to_write_;
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
     if (store_->options.batch_sink) store_->options.batch_sink(slot->batch.Data());
     rocksdb::WriteOptions write_options;
     write_options.sync = store_->options.sync;
     Status s = FromRocks(store_->db->Write(write_options, &slot->batch), "writing a batch");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.lock();
     to_write_ = nullptr;
     write_done_ = true;
     write_status_ = std::move(s);
+    write_seconds_ = seconds;
     changed_.notify_all();
   }
 }
@@ -113,12 +117,15 @@ Status Applier::Fail(Status status) {
 Result<std::optional<ApplyResult>> Applier::FinishWrite() {
   if (!writing_) return std::optional<ApplyResult>();
   Status s;
+  double write_seconds;
   {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return write_done_; });
     s = write_status_;
+    write_seconds = write_seconds_;
   }
   Slot& slot = *writing_;
+  slot.result.seconds += write_seconds;
   writing_ = nullptr;
   if (!s.ok()) return Fail(s);
   // Written: the batch's effects are stored, and what it touched may leave the caches.
@@ -142,7 +149,9 @@ Result<std::optional<ApplyResult>> Applier::FinishWrite() {
 Result<std::optional<ApplyResult>> Applier::Submit(const ApplyBatch& batch) {
   if (!failed_.ok()) return failed_;
   Slot& slot = writing_ == &slots_[0] ? slots_[1] : slots_[0];
+  const auto start = std::chrono::steady_clock::now();
   const Status built = Build(batch, slot);  // overlaps the write in flight
+  slot.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Result<std::optional<ApplyResult>> previous = FinishWrite();
   if (!built.ok()) return Fail(built);
   if (!previous) return previous;

@@ -154,6 +154,7 @@ class Applier {
   Slot* to_write_ = nullptr;     // guarded by mutex_
   bool write_done_ = false;      // guarded by mutex_
   Status write_status_;          // guarded by mutex_
+  double write_seconds_ = 0;     // guarded by mutex_
   bool stopping_ = false;        // guarded by mutex_
   std::thread writer_;
 };

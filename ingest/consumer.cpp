@@ -1,0 +1,344 @@
+#include "ingest/consumer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "ingest/dead_letters.h"
+#include "ingest/decode.h"
+#include "ingest/kafka_config.h"
+
+namespace tally {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxMessagesPerPoll = 1000;
+
+struct PartitionList {
+  explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
+  ~PartitionList() { rd_kafka_topic_partition_list_destroy(list); }
+  rd_kafka_topic_partition_list_t* list;
+};
+
+}  // namespace
+
+struct Consumer::Impl {
+  ConsumerOptions options;
+  Store* store = nullptr;
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_queue_t* queue = nullptr;
+  std::unique_ptr<DeadLetters> dead_letters;
+  ConsumerCounters counters;
+  std::atomic<bool> stop{false};
+
+  // Everything below belongs to the Run() thread (librdkafka's callbacks run there).
+  Decoder decoder;
+  // Two batches: one filling, one submitted to the store and being written.
+  struct Batch {
+    DecodedEvents events;
+    std::map<int32_t, int64_t> next;  // partition -> offset after its last message
+    Clock::time_point started;
+  };
+  Batch batches[2];
+  Batch* filling = &batches[0];
+  Batch* writing = nullptr;
+  std::map<int32_t, int64_t> applied;  // assigned partition -> next offset applied (durable)
+  Status fatal;
+  bool brokers_down = false;
+  Clock::time_point next_probe;
+
+  ~Impl() {
+    if (queue) rd_kafka_queue_destroy(queue);
+    if (rk) rd_kafka_destroy(rk);
+  }
+
+  Status Run();
+  Status Consume(rd_kafka_message_t* m);
+  Status SubmitFilling();
+  Status FlushAll();
+  void Account(const ApplyResult& r, Batch* batch);
+  void CommitToKafka(const std::map<int32_t, int64_t>& next);
+  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void OnError(int err, const char* reason);
+  void UpdateLag();
+  void ProbeBrokers();
+};
+
+Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Consumer::~Consumer() = default;
+
+const ConsumerCounters& Consumer::counters() const { return impl_->counters; }
+
+void Consumer::Stop() { impl_->stop = true; }
+
+Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options, Store* store) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->store = store;
+  // tally's defaults, then the user's properties, which win.
+  const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group},
+      {"enable.auto.commit", "false"},  // the store is the authority; commits follow it
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},  // a fresh instance reads from the start
+      {"enable.partition.eof", "false"},
+      // Short fetch waits keep batches flowing; the defaults (500 ms) starve a
+      // fast consumer on a quiet topic.
+      {"fetch.wait.max.ms", "10"},
+      {"queued.min.messages", "20000"},
+      {"log.connection.close", "false"},
+  };
+  Result<rd_kafka_conf_t*> conf = MakeKafkaConfig(defaults, options.kafka_properties);
+  if (!conf) return conf.error();
+  rd_kafka_conf_set_opaque(*conf, impl.get());
+  rd_kafka_conf_set_rebalance_cb(*conf, [](rd_kafka_t*, rd_kafka_resp_err_t err,
+                                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    static_cast<Impl*>(opaque)->OnRebalance(err, partitions);
+  });
+  rd_kafka_conf_set_error_cb(*conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->OnError(err, reason);
+  });
+  char error[512];
+  impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, error, sizeof(error));
+  if (!impl->rk) {
+    rd_kafka_conf_destroy(*conf);
+    return Status::InvalidArgument(std::string("cannot create the Kafka consumer: ") + error);
+  }
+  // Errors and rebalances are served by the consumer queue, on the Run() thread.
+  rd_kafka_poll_set_consumer(impl->rk);
+  impl->queue = rd_kafka_queue_get_consumer(impl->rk);
+  if (!options.dead_letter_topic.empty()) {
+    Result<std::unique_ptr<DeadLetters>> dl =
+        DeadLetters::Create(options.brokers, options.dead_letter_topic, options.kafka_properties);
+    if (!dl) return dl.error();
+    impl->dead_letters = std::move(*dl);
+  }
+  return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
+}
+
+Status Consumer::Run() { return impl_->Run(); }
+
+Status Consumer::Impl::Run() {
+  {
+    PartitionList topics(1);
+    rd_kafka_topic_partition_list_add(topics.list, options.topic.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics.list)) {
+      return Status::InvalidArgument("cannot subscribe to " + options.topic + ": " + rd_kafka_err2str(err));
+    }
+  }
+  rd_kafka_message_t* messages[kMaxMessagesPerPoll];
+  while (!stop && fatal.ok()) {
+    int timeout_ms = 100;
+    if (filling->events.size() > 0 || !filling->next.empty()) {
+      const auto due = filling->started + options.batch_wait;
+      timeout_ms = static_cast<int>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count()));
+    }
+    const ssize_t n = rd_kafka_consume_batch_queue(queue, timeout_ms, messages, kMaxMessagesPerPoll);
+    for (ssize_t i = 0; i < n; ++i) {
+      if (fatal.ok()) fatal = Consume(messages[i]);
+      rd_kafka_message_destroy(messages[i]);
+    }
+    if (!fatal.ok()) break;
+    const bool has_batch = filling->events.size() > 0 || !filling->next.empty();
+    if (has_batch && (filling->events.size() >= options.batch_events ||
+                      Clock::now() - filling->started >= options.batch_wait)) {
+      fatal = SubmitFilling();
+    } else if (!has_batch && writing && n == 0) {
+      // Quiet: nothing to overlap the write with, so finish it now rather than
+      // leave its offsets and counts unaccounted until the next message.
+      fatal = FlushAll();
+    }
+    UpdateLag();
+    if (brokers_down) ProbeBrokers();
+    if (dead_letters) dead_letters->Poll();
+  }
+  // Stopping (or failed): what is held is applied (unless the store failed),
+  // then the group is left; revocation finds nothing left to apply.
+  if (fatal.ok()) fatal = FlushAll();
+  counters.ready = false;
+  rd_kafka_consumer_close(rk);
+  if (dead_letters) dead_letters->Flush(std::chrono::seconds(5));
+  return fatal;
+}
+
+Status Consumer::Impl::Consume(rd_kafka_message_t* m) {
+  if (m->err) {
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) OnError(m->err, rd_kafka_message_errstr(m));
+    return Status::OK();
+  }
+  if (brokers_down) {
+    brokers_down = false;
+    spdlog::info("kafka: brokers are reachable again");
+  }
+  DecodedEvents& events = filling->events;
+  if (events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
+  const size_t before = events.size();
+  const size_t rejections_before = events.rejections().size();
+  const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+  decoder.Decode(value, Origin{m->partition, m->offset}, &events);
+  counters.consumed += events.size() - before;
+  for (size_t r = rejections_before; r < events.rejections().size(); ++r) {
+    const Rejection& rejection = events.rejections()[r];
+    ++counters.rejected[static_cast<size_t>(rejection.reason)];
+    if (dead_letters) {
+      const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+      // A message that is not JSON goes whole; an element, as its excerpt.
+      const std::string_view body = rejection.element ? std::string_view(rejection.excerpt) : value;
+      dead_letters->Send(rejection, options.topic, key, body);
+      ++counters.dead_letters;
+    }
+  }
+  filling->next[m->partition] = m->offset + 1;
+  return Status::OK();
+}
+
+Status Consumer::Impl::SubmitFilling() {
+  Batch* batch = filling;
+  std::vector<PartitionOffset> offsets;
+  for (const auto& [partition, next] : batch->next) offsets.push_back({partition, next});
+  Result<std::optional<ApplyResult>> previous =
+      store->Submit(ApplyBatch{batch->events.actions(), batch->events.rejections(), options.topic, offsets});
+  if (!previous) return previous.error();
+  if (*previous) Account(**previous, writing);
+  writing = batch;
+  filling = batch == &batches[0] ? &batches[1] : &batches[0];
+  return Status::OK();
+}
+
+// Applies the filling batch and waits until it and the one in flight are written.
+Status Consumer::Impl::FlushAll() {
+  if (filling->events.size() > 0 || !filling->next.empty()) {
+    if (Status s = SubmitFilling(); !s.ok()) return s;
+  }
+  Result<std::optional<ApplyResult>> last = store->Flush();
+  if (!last) return last.error();
+  if (*last) Account(**last, writing);
+  return Status::OK();
+}
+
+// A batch is durable: count it, make its offsets the applied ones, tell Kafka.
+void Consumer::Impl::Account(const ApplyResult& r, Batch* batch) {
+  counters.applied += r.applied;
+  counters.duplicates += r.duplicates;
+  counters.conflicts += r.conflicts;
+  counters.apply_batch_seconds.Observe(r.seconds);
+  for (const auto& [partition, next] : batch->next) {
+    if (auto it = applied.find(partition); it != applied.end()) it->second = next;
+  }
+  CommitToKafka(batch->next);
+  batch->events.clear();
+  batch->next.clear();
+  if (batch == writing) writing = nullptr;
+}
+
+void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next) {
+  if (next.empty()) return;
+  PartitionList list(static_cast<int>(next.size()));
+  for (const auto& [partition, offset] : next) {
+    rd_kafka_topic_partition_list_add(list.list, options.topic.c_str(), partition)->offset = offset;
+  }
+  // Asynchronous and best effort: the store holds the truth; a failed commit
+  // (say, for a partition just revoked) only leaves the group's lag stale.
+  rd_kafka_commit(rk, list.list, /*async=*/1);
+}
+
+void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // Whatever is in flight must be in the store before its offsets are read.
+    if (fatal.ok()) fatal = FlushAll();
+    Result<std::vector<PartitionOffset>> stored = store->Offsets(options.topic);
+    if (!stored && fatal.ok()) fatal = stored.error();
+    std::map<int32_t, int64_t> from;
+    if (stored) {
+      for (const PartitionOffset& o : *stored) from[o.partition] = o.next;
+    }
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = partitions->elems[i];
+      auto it = from.find(p.partition);
+      p.offset = it != from.end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
+      applied[p.partition] = it != from.end() ? it->second : 0;
+    }
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions);
+      if (e) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+    spdlog::info("kafka: assigned {} partition(s) of {}", partitions->cnt, options.topic);
+  } else {
+    // Revoked: apply what has been read from them before they go.
+    if (fatal.ok()) fatal = FlushAll();
+    for (int i = 0; i < partitions->cnt; ++i) applied.erase(partitions->elems[i].partition);
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions);
+      if (e) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+      applied.clear();
+    }
+    spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
+  }
+  counters.ready = !applied.empty() && !brokers_down;
+}
+
+// Broker outages are logged when they begin and when they end, not per retry.
+void Consumer::Impl::OnError(int err, const char* reason) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT) {
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !brokers_down) {
+      brokers_down = true;
+      next_probe = Clock::now() + std::chrono::seconds(1);
+      counters.ready = false;
+      spdlog::warn("kafka: all brokers are down ({}); ingestion is stalled", reason);
+    }
+    return;
+  }
+  if (rd_kafka_fatal_error(rk, nullptr, 0)) {
+    if (fatal.ok()) fatal = Status::IOError(std::string("kafka: fatal error: ") + reason);
+    return;
+  }
+  spdlog::warn("kafka: {}", reason);
+}
+
+// While every broker is down there is nothing to consume to show they are back:
+// ask for metadata once a second.
+void Consumer::Impl::ProbeBrokers() {
+  if (Clock::now() < next_probe) return;
+  next_probe = Clock::now() + std::chrono::seconds(1);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (rd_kafka_metadata(rk, 0, nullptr, &metadata, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(metadata);
+    brokers_down = false;
+    counters.ready = !applied.empty();
+    spdlog::info("kafka: brokers are reachable again");
+  }
+}
+
+// Lag: per assigned partition, the high watermark (as of the last fetch) minus
+// the next offset applied; unknown until every partition has a watermark.
+void Consumer::Impl::UpdateLag() {
+  if (applied.empty() || brokers_down) {
+    counters.lag = -1;
+    return;
+  }
+  int64_t lag = 0;
+  for (const auto& [partition, next] : applied) {
+    int64_t low = 0, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high) ||
+        high < 0) {
+      counters.lag = -1;
+      return;
+    }
+    lag += std::max<int64_t>(0, high - std::max(next, low));
+  }
+  counters.lag = lag;
+}
+
+}  // namespace tally

@@ -1,0 +1,83 @@
+#pragma once
+
+// Consumer reads TaskAction messages from Kafka and applies them to the store
+// with exactly-once effect: the store, not Kafka, is the authority on what has
+// been applied. Each partition is positioned at the offset stored with the last
+// applied batch (the earliest offset when there is none); every batch is written
+// atomically with its partitions' next offsets; a crash at any moment loses
+// nothing and applies nothing twice. After each durable batch the offsets are
+// also committed to Kafka asynchronously, so the usual lag tools see the group.
+//
+// Lifecycle: Create(), then Run() on a thread of its own until Stop() is called
+// from any thread; Run() then applies what it holds, commits, and leaves the
+// group cleanly before returning. The store must outlive the consumer.
+// Threads: librdkafka's callbacks (rebalance, errors) run on the Run() thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aggregate/histogram.h"
+#include "aggregate/rejection.h"
+#include "aggregate/status.h"
+#include "aggregate/store.h"
+
+namespace tally {
+
+struct ConsumerOptions {
+  std::string brokers;  // host:port,...
+  std::string topic = "task-actions";
+  std::string group = "tally";
+  // Any librdkafka property (SASL, TLS, fetch sizes...); these win over tally's
+  // own defaults.
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+  // Rejected events are also produced here when set.
+  std::string dead_letter_topic;
+  // A batch is applied when it holds this many events, or this long after its
+  // first message, whichever comes first.
+  size_t batch_events = 10'000;
+  std::chrono::milliseconds batch_wait{100};
+};
+
+// What the consumer has done, for /metrics and /readyz. Written by the Run()
+// thread, read by anyone.
+struct ConsumerCounters {
+  std::atomic<uint64_t> consumed{0};  // events (array elements; a non-JSON message is one)
+  std::atomic<uint64_t> applied{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> conflicts{0};
+  std::atomic<uint64_t> rejected[kRejectReasonCount] = {};
+  std::atomic<uint64_t> dead_letters{0};
+  Histogram apply_batch_seconds;
+  std::atomic<int64_t> lag{-1};     // messages not yet applied in assigned partitions; -1 unknown
+  std::atomic<bool> ready{false};   // in the group, with an assignment, brokers reachable
+};
+
+class Consumer {
+ public:
+  // Checks the configuration (an unknown or malformed --kafka property is an
+  // InvalidArgument naming it) and creates the client; does not connect yet.
+  static Result<std::unique_ptr<Consumer>> Create(const ConsumerOptions& options, Store* store);
+  ~Consumer();
+
+  // Consumes and applies until Stop(). Returns OK after a clean stop, or the
+  // error that made applying impossible (a failed store write): nothing after it
+  // is applied or committed.
+  Status Run();
+  // Asks Run() to finish; returns at once. Any thread.
+  void Stop();
+
+  const ConsumerCounters& counters() const;
+
+  struct Impl;
+
+ private:
+  explicit Consumer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally

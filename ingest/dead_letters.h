@@ -1,0 +1,44 @@
+#pragma once
+
+// DeadLetters produces rejected events to a Kafka topic, each with headers
+// naming why it was rejected and where it came from (tally-reason,
+// tally-message, tally-source-topic, tally-source-partition,
+// tally-source-offset, and tally-source-element for an array element), keyed
+// like the original. Delivery is at least once: after a crash, events of a
+// batch not yet applied are sent again. Failures to deliver are logged, and
+// never stop ingestion. Private to ingest/; the consumer owns one.
+// Threads: the consumer's.
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "aggregate/rejection.h"
+#include "ingest/kafka_config.h"
+
+namespace tally {
+
+class DeadLetters {
+ public:
+  static Result<std::unique_ptr<DeadLetters>> Create(const std::string& brokers, const std::string& topic,
+                                                     const KafkaProperties& user);
+  ~DeadLetters();
+
+  // Queues the rejected event (its text, `body`) for delivery.
+  void Send(const Rejection& rejection, std::string_view source_topic, std::string_view key,
+            std::string_view body);
+  // Serves delivery reports; call often.
+  void Poll();
+  // Waits up to `timeout` for queued events to be delivered.
+  void Flush(std::chrono::milliseconds timeout);
+
+ private:
+  DeadLetters() = default;
+  rd_kafka_t* producer_ = nullptr;
+  std::string topic_;
+};
+
+}  // namespace tally
