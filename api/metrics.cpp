@@ -1,0 +1,180 @@
+#include "api/metrics.h"
+
+#include <charconv>
+#include <map>
+
+#include "aggregate/rejection.h"
+
+namespace tally {
+namespace {
+
+void AppendNumber(double v, std::string* out) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  (void)ec;  // 32 bytes hold any double's shortest form
+  out->append(buf, end);
+}
+
+void AppendUint(uint64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  (void)ec;
+  out->append(buf, end);
+}
+
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  (void)ec;
+  out->append(buf, end);
+}
+
+void Header(std::string_view name, std::string_view type, std::string_view help, std::string* out) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void Counter(std::string_view name, std::string_view help, uint64_t value, std::string* out) {
+  Header(name, "counter", help, out);
+  out->append(name).append(" ");
+  AppendUint(value, out);
+  out->append("\n");
+}
+
+void Gauge(std::string_view name, std::string_view help, int64_t value, std::string* out) {
+  Header(name, "gauge", help, out);
+  out->append(name).append(" ");
+  AppendInt(value, out);
+  out->append("\n");
+}
+
+// Label values are escaped as the text format says: backslash, quote, newline.
+void AppendLabelValue(std::string_view v, std::string* out) {
+  for (char c : v) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '"') {
+      out->append("\\\"");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+size_t HttpMetrics::StatusIndex(int http_status) {
+  for (size_t i = 0; i < kStatuses.size(); ++i) {
+    if (kStatuses[i] == http_status) return i;
+  }
+  return 6;  // 500
+}
+
+void HttpMetrics::ObserveRequest(Route route, int http_status, double seconds) {
+  const auto r = static_cast<size_t>(route);
+  requests_[r][StatusIndex(http_status)].fetch_add(1, std::memory_order_relaxed);
+  durations_[r].Observe(seconds);
+}
+
+uint64_t HttpMetrics::requests(Route route, int http_status) const {
+  return requests_[static_cast<size_t>(route)][StatusIndex(http_status)].load(std::memory_order_relaxed);
+}
+
+void AppendHistogram(std::string_view name, std::string_view help, std::string_view labels,
+                     const Histogram::Snapshot& h, bool with_header, std::string* out) {
+  if (with_header) Header(name, "histogram", help, out);
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < h.counts.size(); ++b) {
+    cumulative += h.counts[b];
+    out->append(name).append("_bucket{");
+    if (!labels.empty()) out->append(labels).append(",");
+    out->append("le=\"");
+    if (b < Histogram::kBounds.size()) {
+      AppendNumber(Histogram::kBounds[b], out);
+    } else {
+      out->append("+Inf");
+    }
+    out->append("\"} ");
+    AppendUint(cumulative, out);
+    out->append("\n");
+  }
+  const std::string braced = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
+  out->append(name).append("_sum").append(braced).append(" ");
+  AppendNumber(h.sum, out);
+  out->append("\n");
+  out->append(name).append("_count").append(braced).append(" ");
+  AppendUint(cumulative, out);
+  out->append("\n");
+}
+
+void HttpMetrics::Append(std::string* out) const {
+  Header("tally_http_requests_total", "counter", "HTTP requests answered, by route and HTTP status.", out);
+  for (size_t r = 0; r < kRouteCount; ++r) {
+    for (size_t s = 0; s < HttpMetrics::kStatuses.size(); ++s) {
+      const uint64_t n = requests_[r][s].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out->append("tally_http_requests_total{route=\"");
+      AppendLabelValue(RouteLabel(static_cast<Route>(r)), out);
+      out->append("\",code=\"");
+      AppendUint(static_cast<uint64_t>(kStatuses[s]), out);
+      out->append("\"} ");
+      AppendUint(n, out);
+      out->append("\n");
+    }
+  }
+  for (size_t r = 0; r < kRouteCount; ++r) {
+    std::string labels = "route=\"";
+    AppendLabelValue(RouteLabel(static_cast<Route>(r)), &labels);
+    labels += "\"";
+    AppendHistogram("tally_http_request_duration_seconds",
+                    "Time from a request's last byte read to its response ready, by route.", labels,
+                    durations_[r].Read(), r == 0, out);
+  }
+  Gauge("tally_http_connections_open", "HTTP connections open now.", open_connections(), out);
+  Counter("tally_http_connections_refused_total", "Connections answered 503 and closed: over the connection cap.",
+          refused_connections_.load(std::memory_order_relaxed), out);
+  Counter("tally_http_access_log_suppressed_total", "Access log lines dropped by the rate limit.",
+          log_suppressed_.load(std::memory_order_relaxed), out);
+}
+
+std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {
+  std::string out;
+  out.reserve(16 << 10);
+  Counter("tally_events_consumed_total", "Events read from Kafka (array elements; a non-JSON message counts once).",
+          ingest.consumed, &out);
+  Counter("tally_events_applied_total", "Events applied to the store as new records.", ingest.applied, &out);
+  Counter("tally_events_duplicate_total", "Events whose record id was applied before.", ingest.duplicates, &out);
+  Counter("tally_events_conflict_total", "Duplicates whose content differs from the applied record.",
+          ingest.conflicts, &out);
+  // Every known reason is listed, at 0 if need be, so rates need no absent-series care.
+  std::map<std::string, uint64_t> rejected;
+  for (uint8_t r = 0; r <= static_cast<uint8_t>(RejectReason::kTooManyKeys); ++r) {
+    rejected[std::string(Slug(static_cast<RejectReason>(r)))] = 0;
+  }
+  for (const auto& [reason, n] : ingest.rejected) rejected[reason] += n;
+  Header("tally_events_rejected_total", "counter", "Events rejected, by reason.", &out);
+  for (const auto& [reason, n] : rejected) {
+    out.append("tally_events_rejected_total{reason=\"");
+    AppendLabelValue(reason, &out);
+    out.append("\"} ");
+    AppendUint(n, &out);
+    out.append("\n");
+  }
+  Gauge("tally_consumer_lag", "Events in the assigned partitions not yet applied (-1: unknown).", ingest.lag, &out);
+  Gauge("tally_consumer_ready", "1 once the consumer has joined its group and has an assignment.",
+        ingest.ready ? 1 : 0, &out);
+  AppendHistogram("tally_apply_batch_duration_seconds", "Time to apply one batch to the store.", "",
+                  ingest.apply_batch_seconds, true, &out);
+  if (totals != nullptr) {
+    Gauge("tally_store_records", "Distinct records held in the store.", static_cast<int64_t>(totals->records), &out);
+    Gauge("tally_store_tasks", "Task views held in the store.", static_cast<int64_t>(totals->tasks), &out);
+    Gauge("tally_store_requests", "Annotation requests held in the store.", static_cast<int64_t>(totals->requests),
+          &out);
+  }
+  http.Append(&out);
+  return out;
+}
+
+}  // namespace tally

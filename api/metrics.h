@@ -1,0 +1,58 @@
+#pragma once
+
+// HttpMetrics counts what the server did (requests by route and HTTP status,
+// their durations by route, connections), and RenderMetrics writes every metric
+// of CONTRACT §3/§5 in Prometheus text format 0.0.4, joining the server's own
+// counters with the consumer's (IngestStatus, filled by app/) and the store's
+// totals.
+// Threads: Observe* from any thread, lock-free; RenderMetrics from any thread.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "aggregate/histogram.h"
+#include "aggregate/store.h"
+#include "api/routes.h"
+#include "api/server.h"
+
+namespace tally {
+
+class HttpMetrics {
+ public:
+  // The HTTP statuses the server answers with; anything else counts as 500.
+  static constexpr std::array<int, 8> kStatuses = {200, 400, 401, 404, 405, 413, 500, 503};
+
+  void ObserveRequest(Route route, int http_status, double seconds);
+  void ConnectionOpened() { open_connections_.fetch_add(1, std::memory_order_relaxed); }
+  void ConnectionClosed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+  void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
+  void AccessLinesSuppressed(uint64_t n) { log_suppressed_.fetch_add(n, std::memory_order_relaxed); }
+
+  uint64_t requests(Route route, int http_status) const;
+  int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+
+  // Appends the server's metrics (tally_http_*).
+  void Append(std::string* out) const;
+
+ private:
+  static size_t StatusIndex(int http_status);
+
+  std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>, kRouteCount> requests_{};
+  std::array<Histogram, kRouteCount> durations_{};
+  std::atomic<int64_t> open_connections_{0};
+  std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> log_suppressed_{0};
+};
+
+// The whole /metrics page: ingestion, store, HTTP. `totals` is null while the
+// store is not open.
+std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals);
+
+// Appends one histogram's HELP, TYPE and samples; `labels` is empty or like
+// `route="/x"` (without braces).
+void AppendHistogram(std::string_view name, std::string_view help, std::string_view labels,
+                     const Histogram::Snapshot& h, bool with_header, std::string* out);
+
+}  // namespace tally

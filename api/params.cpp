@@ -1,0 +1,311 @@
+#include "api/params.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "aggregate/task_action.h"
+
+namespace tally {
+namespace {
+
+using Kind = ParamSource::Value::Kind;
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// What a rejected value looked like, short enough for a message.
+std::string Shown(const ParamSource::Value& v) {
+  switch (v.kind) {
+    case Kind::kString:
+    case Kind::kInteger: {
+      std::string s = v.text.size() > 40 ? v.text.substr(0, 40) + "..." : v.text;
+      return v.kind == Kind::kString ? "\"" + s + "\"" : s;
+    }
+    case Kind::kNumber: return "a number with a fraction or exponent";
+    case Kind::kBool: return "a boolean";
+    case Kind::kNull: return "null";
+    case Kind::kArray: return "an array";
+    case Kind::kObject: return "an object";
+    case Kind::kBadEncoding: return "a malformed percent-escape";
+  }
+  return "?";
+}
+
+ParamSource::Value FromJson(simdjson::dom::element e, bool with_items) {
+  ParamSource::Value v;
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING:
+      v.kind = Kind::kString;
+      v.text = std::string(e.get_string().value_unsafe());
+      break;
+    case simdjson::dom::element_type::INT64:
+      v.kind = Kind::kInteger;
+      v.text = std::to_string(e.get_int64().value_unsafe());
+      break;
+    case simdjson::dom::element_type::UINT64:
+      v.kind = Kind::kInteger;
+      v.text = std::to_string(e.get_uint64().value_unsafe());
+      break;
+    case simdjson::dom::element_type::DOUBLE: v.kind = Kind::kNumber; break;
+    case simdjson::dom::element_type::BOOL: v.kind = Kind::kBool; break;
+    case simdjson::dom::element_type::NULL_VALUE: v.kind = Kind::kNull; break;
+    case simdjson::dom::element_type::OBJECT: v.kind = Kind::kObject; break;
+    case simdjson::dom::element_type::ARRAY:
+      v.kind = Kind::kArray;
+      if (with_items) {
+        simdjson::dom::array array;
+        if (!e.get_array().get(array)) {
+          for (simdjson::dom::element item : array) v.items.push_back(FromJson(item, false));
+        }
+      }
+      break;
+  }
+  return v;
+}
+
+// Whole numbers are decimal digits only (a leading zero is fine); larger than
+// 2^64-1 saturates, which every rule below treats as "very large".
+std::optional<uint64_t> ParseDigits(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
+  }
+  return n;
+}
+
+// The single occurrence of a plain parameter, or the error for several.
+Result<const ParamSource::Value*> Single(const std::vector<ParamSource::Value>* values, std::string_view name) {
+  if (values == nullptr) return static_cast<const ParamSource::Value*>(nullptr);
+  if (values->size() > 1) return InvalidParameter(name, "is given more than once");
+  const ParamSource::Value& v = values->front();
+  if (v.kind == Kind::kArray) return InvalidParameter(name, "must be a single value, not an array");
+  if (v.kind == Kind::kNull) return static_cast<const ParamSource::Value*>(nullptr);
+  return &v;
+}
+
+Result<std::string> RequiredId(const ParamSource& source, std::string_view name) {
+  auto value = source.String(name);
+  if (!value) return value.error();
+  if (!*value) return InvalidParameter(name, "is required");
+  if ((*value)->empty()) return InvalidParameter(name, "must not be empty");
+  if ((*value)->size() > kMaxStringBytes) return InvalidParameter(name, "must be at most 255 bytes");
+  return std::move(**value);
+}
+
+// A page number (>= 1, default 1) and a page size (>= 1, default 10, clamped).
+Result<Page> ParsePage(const ParamSource& source, std::string_view number_name, std::string_view size_name) {
+  Page page;
+  auto number = source.PositiveInteger(number_name);
+  if (!number) return number.error();
+  auto size = source.PositiveInteger(size_name);
+  if (!size) return size.error();
+  page.number = number->value_or(1);
+  page.size = static_cast<uint32_t>(std::min<uint64_t>(size->value_or(10), kMaxPageSize));
+  return page;
+}
+
+}  // namespace
+
+Status InvalidParameter(std::string_view name, std::string_view why) {
+  std::string message = "Invalid parameter: ";
+  message.append(name);
+  message.push_back(' ');
+  message.append(why);
+  return Status::InvalidArgument(std::move(message));
+}
+
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int hi = HexDigit(text[i + 1]), lo = HexDigit(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+ParamSource ParamSource::FromQuery(std::string_view query) {
+  ParamSource source;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    auto name = PercentDecode(pair.substr(0, eq));
+    if (!name) continue;  // cannot name a known parameter: ignored like any unknown one
+    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    Value value;
+    if (auto decoded = PercentDecode(raw)) {
+      value.text = std::move(*decoded);
+    } else {
+      value.kind = Kind::kBadEncoding;
+    }
+    if (name->size() > 2 && name->ends_with("[]")) {
+      name->resize(name->size() - 2);
+      Value array;
+      array.kind = Kind::kArray;
+      array.items.push_back(std::move(value));
+      value = std::move(array);
+    }
+    source.values_[std::move(*name)].push_back(std::move(value));
+  }
+  return source;
+}
+
+Result<ParamSource> ParamSource::FromJsonBody(std::string_view body) {
+  // One parser per thread, reused: it keeps its buffers between requests.
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(body);
+  simdjson::dom::element root;
+  if (auto error = parser.parse(padded).get(root)) {
+    return Status::InvalidArgument(std::string("Invalid parameter: the request body is not valid JSON (") +
+                                   simdjson::error_message(error) + ")");
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) {
+    return Status::InvalidArgument("Invalid parameter: the request body must be a JSON object");
+  }
+  ParamSource source;
+  source.from_body_ = true;
+  for (auto field : object) {
+    source.values_[std::string(field.key)].push_back(FromJson(field.value, true));
+  }
+  return source;
+}
+
+Result<ParamSource> ParamSource::FromRequest(std::string_view query, std::string_view body) {
+  if (std::all_of(body.begin(), body.end(), IsJsonSpace)) return FromQuery(query);
+  return FromJsonBody(body);
+}
+
+Result<std::optional<std::string>> ParamSource::String(std::string_view name) const {
+  auto it = values_.find(name);
+  auto single = Single(it == values_.end() ? nullptr : &it->second, name);
+  if (!single) return single.error();
+  const Value* v = *single;
+  if (v == nullptr) return std::optional<std::string>();
+  if (v->kind == Kind::kBadEncoding) return InvalidParameter(name, "has a malformed percent-escape");
+  if (v->kind != Kind::kString) return InvalidParameter(name, "must be a string, got " + Shown(*v));
+  return std::optional<std::string>(v->text);
+}
+
+Result<std::optional<uint64_t>> ParamSource::PositiveInteger(std::string_view name) const {
+  auto it = values_.find(name);
+  auto single = Single(it == values_.end() ? nullptr : &it->second, name);
+  if (!single) return single.error();
+  const Value* v = *single;
+  if (v == nullptr) return std::optional<uint64_t>();
+  std::optional<uint64_t> n;
+  if (v->kind == Kind::kString || v->kind == Kind::kInteger) n = ParseDigits(v->text);
+  if (!n || *n == 0) return InvalidParameter(name, "must be a whole number >= 1, got " + Shown(*v));
+  return n;
+}
+
+Result<std::optional<std::vector<std::string>>> ParamSource::StringArray(std::string_view name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return std::optional<std::vector<std::string>>();
+  const std::vector<Value>& values = it->second;
+  if (from_body_ && values.size() > 1) return InvalidParameter(name, "is given more than once");
+  if (values.size() == 1 && values.front().kind == Kind::kNull) return std::optional<std::vector<std::string>>();
+  // A lone plain query value is the comma form; repeated values and the
+  // bracket form are one id each, which is how an id containing a comma is sent.
+  const bool comma_form = !from_body_ && values.size() == 1 && values.front().kind == Kind::kString;
+  std::vector<std::string> out;
+  auto add = [&](const Value& v) -> Status {
+    if (v.kind == Kind::kBadEncoding) return InvalidParameter(name, "has a malformed percent-escape");
+    if (v.kind != Kind::kString) return InvalidParameter(name, "must hold strings, got " + Shown(v));
+    if (!comma_form) {
+      out.push_back(v.text);
+      return Status::OK();
+    }
+    std::string_view rest = v.text;
+    while (true) {
+      const size_t comma = rest.find(',');
+      out.emplace_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    return Status::OK();
+  };
+  for (const Value& v : values) {
+    if (v.kind == Kind::kArray) {
+      for (const Value& item : v.items) {
+        if (Status s = add(item); !s.ok()) return s;
+      }
+    } else if (Status s = add(v); !s.ok()) {
+      return s;
+    }
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<StatisticsParams> ParseStatisticsParams(const ParamSource& source) {
+  StatisticsParams params;
+  auto id = RequiredId(source, "annotationRequestId");
+  if (!id) return id.error();
+  params.annotation_request_id = std::move(*id);
+  auto page = ParsePage(source, "pageNumber", "pageSize");
+  if (!page) return page.error();
+  params.page = *page;
+  return params;
+}
+
+Result<RecordParams> ParseRecordParams(const ParamSource& source) {
+  constexpr std::string_view kName = "annotationRequestId";
+  RecordParams params;
+  auto ids = source.StringArray(kName);
+  if (!ids) return ids.error();
+  if (!*ids) return InvalidParameter(kName, "is required");
+  std::unordered_set<std::string_view> seen;
+  for (const std::string& id : **ids) {
+    if (id.empty()) return InvalidParameter(kName, "must not contain an empty id");
+    if (id.size() > kMaxStringBytes) return InvalidParameter(kName, "must contain ids of at most 255 bytes");
+    if (seen.insert(id).second) params.annotation_request_ids.push_back(id);
+  }
+  if (params.annotation_request_ids.empty()) return InvalidParameter(kName, "must list at least one id");
+  if (params.annotation_request_ids.size() > kMaxRecordRequests) {
+    return InvalidParameter(kName, "must list at most 100 distinct ids");
+  }
+  auto page = ParsePage(source, "offset", "limit");
+  if (!page) return page.error();
+  params.page = *page;
+  return params;
+}
+
+Result<TaskGetParams> ParseTaskGetParams(const ParamSource& source) {
+  TaskGetParams params;
+  auto campaign = RequiredId(source, "campaignId");
+  if (!campaign) return campaign.error();
+  auto request = RequiredId(source, "annotationRequestId");
+  if (!request) return request.error();
+  auto scene = RequiredId(source, "sceneId");
+  if (!scene) return scene.error();
+  params.campaign_id = std::move(*campaign);
+  params.annotation_request_id = std::move(*request);
+  params.scene_id = std::move(*scene);
+  return params;
+}
+
+}  // namespace tally

@@ -1,0 +1,327 @@
+#include "api/router.h"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "aggregate/json_writer.h"
+#include "aggregate/timestamp.h"
+#include "api/gzip.h"
+#include "api/handlers.h"
+#include "api/params.h"
+
+namespace tally {
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+boost::beast::string_view beast_sv(std::string_view s) { return {s.data(), s.size()}; }
+
+std::string FreshRequestId() {
+  thread_local std::mt19937_64 rng([] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(),
+                       static_cast<unsigned>(std::hash<std::thread::id>()(std::this_thread::get_id()))};
+    return std::mt19937_64(seed);
+  }());
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = rng();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = kHex[bits & 15];
+  }
+  return id;
+}
+
+bool ValidCallerId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool Authorized(const HttpRequest& request, const std::vector<std::string>& keys) {
+  if (keys.empty()) return true;
+  bool ok = false;
+  if (auto it = request.find(http::field::authorization); it != request.end()) {
+    std::string_view value = Trim(std::string_view(it->value().data(), it->value().size()));
+    constexpr std::string_view kBearer = "bearer ";
+    if (value.size() > kBearer.size()) {
+      bool scheme = true;
+      for (size_t i = 0; i < kBearer.size(); ++i) {
+        scheme &= static_cast<char>(std::tolower(static_cast<unsigned char>(value[i]))) == kBearer[i];
+      }
+      if (scheme) ok |= KeyMatches(Trim(value.substr(kBearer.size())), keys);
+    }
+  }
+  if (auto it = request.find("X-API-Key"); it != request.end()) {
+    ok |= KeyMatches(Trim(std::string_view(it->value().data(), it->value().size())), keys);
+  }
+  return ok;
+}
+
+std::string_view Header(const HttpRequest& request, http::field field) {
+  auto it = request.find(field);
+  if (it == request.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+std::string_view CallerRequestId(const HttpRequest& request) {
+  auto it = request.find("X-Request-Id");
+  if (it == request.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+void AppendNow(std::string* out) {
+  const auto now = std::chrono::system_clock::now();
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  AppendTimestamp(Timestamp{ms}, out);
+}
+
+int64_t LagOf(const ApiContext& context) {
+  return context.ingest_status ? context.ingest_status().lag : -1;
+}
+
+// Starts a response to `request` with the headers every response carries.
+HttpResponse Begin(const HttpRequest& request, int status, const std::string& request_id,
+                   std::string_view content_type) {
+  HttpResponse response{static_cast<http::status>(status), request.version() == 10 ? 10u : 11u};
+  response.set(http::field::content_type, beast_sv(content_type));
+  response.set("X-Request-Id", request_id);
+  response.keep_alive(request.keep_alive());
+  return response;
+}
+
+// Sets the length, and gzips bodies over 1 KiB for clients that accept it.
+void Finish(const HttpRequest& request, HttpResponse* response) {
+  if (response->body().size() > kGzipMinBytes) {
+    response->set(http::field::vary, "Accept-Encoding");
+    if (AcceptsGzip(Header(request, http::field::accept_encoding))) {
+      if (auto gz = Gzip(response->body())) {
+        response->body() = std::move(*gz);
+        response->set(http::field::content_encoding, "gzip");
+      }
+    }
+  }
+  response->prepare_payload();
+}
+
+// An envelope answer: {"code","message","data","date","requestId","success"}.
+Answer Envelope(const HttpRequest& request, Route route, ApiCode code, std::string_view message,
+                std::string_view data, std::string request_id, int64_t lag, int http_status = 0) {
+  Answer answer;
+  answer.route = route;
+  answer.code = static_cast<int>(code);
+  answer.response = Begin(request, http_status ? http_status : HttpStatusOf(code), request_id,
+                          "application/json; charset=utf-8");
+  std::string& body = answer.response.body();
+  body.reserve(data.size() + message.size() + 160);
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("code");
+  w.Int(static_cast<int>(code));
+  w.Key("message");
+  w.String(message);
+  w.Key("data");
+  w.Raw(data.empty() ? std::string_view("null") : data);
+  w.Key("date");
+  w.Raw("\"");
+  AppendNow(&body);
+  body.push_back('"');
+  w.Key("requestId");
+  w.String(request_id);
+  w.Key("success");
+  w.Bool(code == ApiCode::kSuccess);
+  w.EndObject();
+  answer.response.set("X-Tally-Lag", std::to_string(lag));
+  answer.request_id = std::move(request_id);
+  return answer;
+}
+
+Answer Plain(const HttpRequest& request, Route route, int status, std::string_view content_type,
+             std::string body, std::string request_id) {
+  Answer answer;
+  answer.route = route;
+  answer.response = Begin(request, status, request_id, content_type);
+  answer.response.body() = std::move(body);
+  answer.request_id = std::move(request_id);
+  return answer;
+}
+
+Answer Ops(const HttpRequest& request, Route route, const ApiContext& context, std::string request_id) {
+  switch (route) {
+    case Route::kHealthz:
+      return Plain(request, route, 200, "text/plain; charset=utf-8", "ok\n", std::move(request_id));
+    case Route::kReadyz: {
+      const IngestStatus status = context.ingest_status ? context.ingest_status() : IngestStatus{};
+      const bool ready = context.store != nullptr && status.ready;
+      std::string body;
+      JsonWriter w(&body);
+      w.BeginObject();
+      w.Key("ready");
+      w.Bool(ready);
+      w.Key("lag");
+      w.Int(status.lag);
+      w.Key("eventsApplied");
+      w.Uint(status.applied);
+      w.EndObject();
+      return Plain(request, route, ready ? 200 : 503, "application/json; charset=utf-8", std::move(body),
+                   std::move(request_id));
+    }
+    case Route::kMetrics: {
+      const IngestStatus status = context.ingest_status ? context.ingest_status() : IngestStatus{};
+      StoreTotals totals;
+      if (context.store != nullptr) totals = context.store->totals();
+      static const HttpMetrics kNoMetrics;
+      return Plain(request, route, 200, "text/plain; version=0.0.4; charset=utf-8",
+                   RenderMetrics(context.metrics ? *context.metrics : kNoMetrics, status,
+                                 context.store != nullptr ? &totals : nullptr),
+                   std::move(request_id));
+    }
+    case Route::kOpenApi:
+      return Plain(request, route, 200, "application/yaml; charset=utf-8", std::string(OpenApiYaml()),
+                   std::move(request_id));
+    default: break;
+  }
+  return Plain(request, route, 500, "text/plain; charset=utf-8", "unrouted\n", std::move(request_id));
+}
+
+Answer Business(const HttpRequest& request, Route route, std::string_view query, const ApiContext& context,
+                std::string request_id) {
+  const int64_t lag = LagOf(context);
+  if (context.store == nullptr) {
+    return Envelope(request, route, ApiCode::kInternal, kInternalMessage, {}, std::move(request_id), lag, 503);
+  }
+  auto source = ParamSource::FromRequest(query, request.body());
+  if (!source) {
+    return Envelope(request, route, ApiCode::kInvalidParameter, source.error().message(), {},
+                    std::move(request_id), lag);
+  }
+  std::string data;
+  Outcome outcome;
+  const Store& store = *context.store;
+  auto run = [&](auto parse, auto handle) -> Status {
+    auto params = parse(*source);
+    if (!params) return params.error();
+    const ReadView view = store.Snapshot();
+    outcome = handle(*params, view);
+    return Status::OK();
+  };
+  Status invalid;
+  switch (route) {
+    case Route::kStatistics:
+      invalid = run(ParseStatisticsParams, [&](const StatisticsParams& p, const ReadView& v) {
+        return HandleStatistics(p, store, v, &data);
+      });
+      break;
+    case Route::kStatisticsRecord:
+      invalid = run(ParseRecordParams, [&](const RecordParams& p, const ReadView& v) {
+        return HandleStatisticsRecord(p, store, v, &data);
+      });
+      break;
+    case Route::kTaskGet:
+      invalid = run(ParseTaskGetParams, [&](const TaskGetParams& p, const ReadView& v) {
+        return HandleTaskGet(p, store, v, context.view_url_base, &data);
+      });
+      break;
+    default: break;
+  }
+  if (!invalid.ok()) {
+    return Envelope(request, route, ApiCode::kInvalidParameter, invalid.message(), {}, std::move(request_id), lag);
+  }
+  if (outcome.code != ApiCode::kSuccess) data.clear();
+  Answer answer = Envelope(request, route, outcome.code, outcome.message, data, std::move(request_id), lag);
+  if (outcome.total_count) answer.response.set("X-Total-Count", std::to_string(*outcome.total_count));
+  return answer;
+}
+
+}  // namespace
+
+std::string RequestIdFor(std::string_view header) {
+  return ValidCallerId(header) ? std::string(header) : FreshRequestId();
+}
+
+bool KeyMatches(std::string_view given, const std::vector<std::string>& keys) {
+  // Every key is compared in full, whatever matched before: the time depends on
+  // the keys' lengths only, never on how much of a guess was right.
+  unsigned matched = 0;
+  for (const std::string& key : keys) {
+    size_t diff = given.size() ^ key.size();
+    for (size_t i = 0; i < key.size(); ++i) {
+      const char g = i < given.size() ? given[i] : 0;
+      diff |= static_cast<unsigned char>(g ^ key[i]);
+    }
+    matched |= static_cast<unsigned>(diff == 0);
+  }
+  return matched != 0;
+}
+
+Answer HandleRequest(const HttpRequest& request, const ApiContext& context) {
+  std::string request_id = RequestIdFor(CallerRequestId(request));
+  std::string_view target(request.target().data(), request.target().size());
+  const size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  if (const size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+
+  Answer answer;
+  const Route route = RouteOf(path);
+  if (route == Route::kOther) {
+    answer = Envelope(request, route, ApiCode::kNotFound,
+                      "Not found: no route " + std::string(path.substr(0, 200)), {}, std::move(request_id),
+                      LagOf(context));
+  } else if (request.method() != http::verb::get && request.method() != http::verb::post) {
+    answer = Envelope(request, route, ApiCode::kInvalidParameter,
+                      "Method not allowed: " + std::string(request.method_string()) + " " + std::string(path) +
+                          " takes GET or POST",
+                      {}, std::move(request_id), LagOf(context), 405);
+    answer.response.set(http::field::allow, beast_sv(kAllowedMethods));
+  } else if (!IsBusiness(route)) {
+    answer = Ops(request, route, context, std::move(request_id));
+  } else if (!Authorized(request, context.api_keys)) {
+    answer = Envelope(request, route, ApiCode::kUnauthorized,
+                      "Unauthorized: send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                      {}, std::move(request_id), LagOf(context));
+    answer.response.set(http::field::www_authenticate, "Bearer");
+  } else {
+    answer = Business(request, route, query, context, std::move(request_id));
+  }
+  Finish(request, &answer.response);
+  return answer;
+}
+
+Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const ApiContext& context) {
+  std::string_view target(request.target().data(), request.target().size());
+  const Route route = headers_too_large ? Route::kOther : RouteOf(target.substr(0, target.find('?')));
+  std::string request_id = RequestIdFor(CallerRequestId(request));
+  Answer answer = Envelope(request, route, ApiCode::kTooLarge,
+                           headers_too_large ? "Request headers too large: the limit is 16 KiB"
+                                             : "Request body too large: the limit is 1 MiB",
+                           {}, std::move(request_id), LagOf(context));
+  answer.response.keep_alive(false);
+  Finish(request, &answer.response);
+  return answer;
+}
+
+Answer OverCapacity(const HttpRequest& request, const ApiContext& context) {
+  std::string request_id = RequestIdFor(CallerRequestId(request));
+  std::string_view target(request.target().data(), request.target().size());
+  Answer answer = Envelope(request, RouteOf(target.substr(0, target.find('?'))), ApiCode::kInternal,
+                           kInternalMessage, {}, std::move(request_id), LagOf(context), 503);
+  answer.response.keep_alive(false);
+  answer.response.set(http::field::retry_after, "1");
+  Finish(request, &answer.response);
+  return answer;
+}
+
+}  // namespace tally

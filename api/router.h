@@ -1,0 +1,66 @@
+#pragma once
+
+// HandleRequest is the whole answer to one HTTP request, as a pure function of
+// the request and the server's context (Beast's handle_request): size limits
+// aside (the session enforces them while reading and answers with
+// LimitExceeded), it checks in the contract's order — route (4004), method (405,
+// code 4005, Allow), auth (4001), parameters (4005), existence (51008, 53003,
+// 56001) — runs the endpoint's handler on one store snapshot, wraps business
+// answers in the envelope, sets X-Request-Id, X-Tally-Lag, X-Total-Count, and
+// gzips large bodies for clients that accept it. No socket: tests call it
+// directly. Any thread.
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aggregate/store.h"
+#include "api/api_code.h"
+#include "api/metrics.h"
+#include "api/routes.h"
+#include "api/server.h"
+
+namespace tally {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+// What answers depend on besides the request. Constant while the server runs.
+struct ApiContext {
+  const Store* store = nullptr;  // null: not open yet (503 on business routes)
+  std::function<IngestStatus()> ingest_status;
+  std::vector<std::string> api_keys;  // empty: open
+  std::string view_url_base;          // without a trailing slash
+  const HttpMetrics* metrics = nullptr;
+};
+
+struct Answer {
+  HttpResponse response;
+  Route route = Route::kOther;
+  int code = 0;  // the envelope's code; 0 for ops endpoints
+  std::string request_id;
+};
+
+Answer HandleRequest(const HttpRequest& request, const ApiContext& context);
+
+// The 4013 answer to a request whose headers (`headers_too_large`) or body broke
+// the size limits; `request` holds whatever header was read (maybe nothing).
+Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const ApiContext& context);
+
+// The 503 answer on a connection over the server's connection cap.
+Answer OverCapacity(const HttpRequest& request, const ApiContext& context);
+
+// The caller's X-Request-Id if it is 1..64 characters of [A-Za-z0-9_-], else a
+// fresh 32-character lowercase hex id.
+std::string RequestIdFor(std::string_view header);
+
+// True if `given` equals one of `keys`, in time independent of where they differ.
+bool KeyMatches(std::string_view given, const std::vector<std::string>& keys);
+
+// The embedded schemas/openapi.yaml (generated at build time).
+std::string_view OpenApiYaml();
+
+}  // namespace tally

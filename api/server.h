@@ -1,0 +1,79 @@
+#pragma once
+
+// ApiServer is tally's HTTP API (CONTRACT §3): Helix's three endpoints
+// (/statistics, /statistics/record, /task/get) and the operations endpoints
+// (/healthz, /readyz, /metrics, /openapi.yaml), served by Boost.Beast on an
+// io_context run by a pool of threads. Requests are answered by the pure
+// function HandleRequest (api/router.h); this class only owns the sockets, the
+// threads, the limits and the shutdown.
+//
+// Lifecycle: Start() binds and serves at once; Stop() (or the destructor) stops
+// accepting, lets requests in flight finish (bounded), closes every connection
+// and joins the threads. The store and the ingest_status callback must outlive
+// the server.
+// Threads: Start, port and Stop from one controlling thread. ingest_status is
+// called from the HTTP threads, concurrently, once per business request and per
+// /readyz and /metrics scrape, so it must be thread-safe and cheap.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aggregate/histogram.h"
+#include "aggregate/status.h"
+#include "aggregate/store.h"
+
+namespace tally {
+
+// What /readyz, /metrics and the X-Tally-Lag header show of ingestion; app/ fills it
+// from the consumer's counters (api/ never includes ingest/).
+struct IngestStatus {
+  bool ready = false;      // consumer joined its group and has an assignment
+  int64_t lag = -1;        // events in assigned partitions not yet applied; -1 unknown
+  uint64_t consumed = 0, applied = 0, duplicates = 0, conflicts = 0;
+  std::vector<std::pair<std::string, uint64_t>> rejected;  // by reason slug
+  Histogram::Snapshot apply_batch_seconds;
+};
+
+struct ApiOptions {
+  std::string listen = "127.0.0.1:8080";   // host:port; port 0 picks a free one
+  int threads = 0;                          // 0: the core count
+  std::vector<std::string> api_keys;        // empty: the API is open
+  std::string view_url_base = "https://localhost";
+  std::chrono::seconds idle_timeout{30};
+  size_t max_connections = 10000;
+};
+
+class ApiServer {
+ public:
+  // Binds and starts serving. Errors: a malformed listen address (InvalidArgument
+  // naming it), address in use or not bindable (IOError naming it). `store` may be
+  // null while the store is not open yet: business endpoints then answer 503 (code
+  // 5000) and /readyz is not ready.
+  static Result<std::unique_ptr<ApiServer>> Start(const ApiOptions& options, const Store* store,
+                                                   std::function<IngestStatus()> ingest_status);
+
+  // The bound port (the chosen one when the options said 0).
+  uint16_t port() const;
+
+  // Stops accepting, lets requests in flight finish (bounded by a few seconds),
+  // closes connections, joins threads. Idempotent.
+  void Stop();
+
+  ~ApiServer();
+
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit ApiServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally
