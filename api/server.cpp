@@ -145,7 +145,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     busy_ = true;
     started_ = Clock::now();
-    if (over_capacity_) return Respond(OverCapacity(parser_->get(), server_->context));
+    if (over_capacity_) {
+      unread_ = true;
+      return Respond(OverCapacity(parser_->get(), server_->context));
+    }
     if (parser_->is_done()) return OnBody({}, 0);
     if (parser_->content_length() && *parser_->content_length() > kBodyLimit) return Refuse(false);
     const auto& request = parser_->get();
@@ -178,6 +181,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // 4013: the request broke a size limit; its rest is not read.
   void Refuse(bool headers) {
     started_ = Clock::now();
+    unread_ = true;
     Respond(LimitExceeded(parser_->get(), headers, server_->context));
   }
 
@@ -199,7 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWritten(beast::error_code ec, size_t) {
     if (ec) return Close();
-    if (!answer_.response.keep_alive()) return Linger();
+    if (!answer_.response.keep_alive()) return unread_ ? Linger() : Close();
     answer_ = Answer();
     ReadHeader();
   }
@@ -235,7 +239,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
   Clock::time_point started_;
-  bool busy_ = false;  // a request has been read and is not answered yet
+  bool busy_ = false;    // a request's header has been read and it is not answered yet
+  bool unread_ = false;  // the request being answered was not read to its end
   size_t lingered_ = 0;
   std::array<char, 16 * 1024> discard_;
 };

@@ -1,0 +1,111 @@
+// The server's small parts without a socket: gzip negotiation, the access log's
+// rate limit, key comparison, request ids, listen addresses.
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "api/access_log.h"
+#include "api/gzip.h"
+#include "api/listen_address.h"
+#include "api/router.h"
+
+namespace tally {
+namespace {
+
+TEST(GzipTest, NegotiatesLikeRfc9110) {
+  EXPECT_TRUE(AcceptsGzip("gzip"));
+  EXPECT_TRUE(AcceptsGzip("deflate, GZIP;q=0.5"));
+  EXPECT_TRUE(AcceptsGzip("*"));
+  EXPECT_TRUE(AcceptsGzip("br, x-gzip"));
+  EXPECT_FALSE(AcceptsGzip(""));
+  EXPECT_FALSE(AcceptsGzip("identity"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.000, *"));
+  EXPECT_FALSE(AcceptsGzip("*;q=0"));
+}
+
+TEST(GzipTest, RoundTrips) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "{\"id\":" + std::to_string(i) + "},";
+  auto gz = Gzip(text);
+  ASSERT_TRUE(gz);
+  EXPECT_LT(gz->size(), text.size() / 3);
+  std::string back(text.size(), '\0');
+  uLongf n = 0;
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(gz->data());
+  z.avail_in = static_cast<uInt>(gz->size());
+  z.next_out = reinterpret_cast<Bytef*>(back.data());
+  z.avail_out = static_cast<uInt>(back.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  n = z.total_out;
+  inflateEnd(&z);
+  EXPECT_EQ(back.substr(0, n), text);
+}
+
+TEST(AccessLogTest, RateLimitsAndReportsWhatItDropped) {
+  std::vector<std::string> lines;
+  AccessLog::Clock::time_point now{};
+  AccessLog log(10, 5, [&](std::string_view line) { lines.emplace_back(line); }, [&] { return now; });
+  AccessEntry e{"GET", "/statistics", 200, 2000, 321, 0.0015, "abc"};
+  uint64_t dropped = 0;
+  for (int i = 0; i < 1000; ++i) dropped += log.Log(e);  // a flood at one instant
+  EXPECT_EQ(lines.size(), 5u);                            // the burst
+  EXPECT_EQ(dropped, 995u);
+  EXPECT_EQ(lines[0],
+            R"({"log":"access","method":"GET","route":"/statistics","status":200,"code":2000,"bytes":321,)"
+            R"("durationMs":1.500,"requestId":"abc"})");
+  now += std::chrono::seconds(1);  // refills 10 tokens, capped at the burst
+  for (int i = 0; i < 1000; ++i) dropped += log.Log(e);
+  EXPECT_EQ(lines.size(), 10u);
+  EXPECT_NE(lines[5].find(R"("suppressedBefore":995)"), std::string::npos) << lines[5];
+  // Over a long flood the lines written grow with time, not with requests.
+  for (int s = 0; s < 100; ++s) {
+    now += std::chrono::milliseconds(100);
+    for (int i = 0; i < 1000; ++i) log.Log(e);
+  }
+  EXPECT_LE(lines.size(), 10u + 100u + 1u);
+}
+
+TEST(RouterTest, ComparesKeysExactly) {
+  const std::vector<std::string> keys = {"alpha", "beta-key"};
+  EXPECT_TRUE(KeyMatches("alpha", keys));
+  EXPECT_TRUE(KeyMatches("beta-key", keys));
+  EXPECT_FALSE(KeyMatches("alph", keys));
+  EXPECT_FALSE(KeyMatches("alphaa", keys));
+  EXPECT_FALSE(KeyMatches("", keys));
+  EXPECT_FALSE(KeyMatches(std::string("alpha\0", 6), keys));
+  EXPECT_FALSE(KeyMatches("alpha", {}));
+}
+
+TEST(RouterTest, MakesOrEchoesRequestIds) {
+  EXPECT_EQ(RequestIdFor("caller_ID-1"), "caller_ID-1");
+  for (std::string_view bad : {std::string_view(""), std::string_view("a b"), std::string_view("a.b")}) {
+    const std::string id = RequestIdFor(bad);
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+  EXPECT_NE(RequestIdFor(""), RequestIdFor(""));
+}
+
+TEST(ListenAddressTest, ParsesHostAndPort) {
+  auto a = ParseListenAddress("127.0.0.1:8080");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->port, 8080);
+  EXPECT_EQ(a->address.to_string(), "127.0.0.1");
+  auto v6 = ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->address.is_v6());
+  EXPECT_TRUE(ParseListenAddress("localhost:9000"));
+  EXPECT_TRUE(ParseListenAddress("0.0.0.0:65535"));
+  for (const char* bad : {"", "8080", "host:", ":8080", "1.2.3.4:65536", "1.2.3.4:-1", "::1:80", "no.such.host.invalid:80"}) {
+    auto r = ParseListenAddress(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(std::string("\"") + bad + "\""), std::string::npos) << r.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace tally

@@ -1,0 +1,764 @@
+// The API over loopback with a real HTTP client (CONTRACT §3 and §5 "HTTP"): each
+// endpoint in each parameter encoding, each rule and error code, the envelope,
+// auth, limits, keep-alive, timeouts, the connection cap, gzip, ops endpoints,
+// and shutdown.
+
+#include "api/server.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <poll.h>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/api/api_test_support.h"
+
+namespace tally::testing {
+namespace {
+
+using http::verb;
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(ApiOptions{}); }
+
+  void Start(ApiOptions options, const Store* store = SharedStore::Get()) {
+    server_.reset();
+    options.listen = "127.0.0.1:0";
+    options.threads = 2;
+    auto server = ApiServer::Start(options, store, [this] {
+      if (block_ingest_status_) {
+        std::unique_lock lock(mutex_);
+        entered_ = true;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !block_ingest_status_; });
+      }
+      std::lock_guard lock(mutex_);
+      return status_;
+    });
+    ASSERT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+    port_ = server_->port();
+  }
+
+  HttpClient Client() { return HttpClient(port_); }
+  HttpResult Get(const std::string& target, const std::vector<std::pair<std::string, std::string>>& h = {}) {
+    return Client().Get(target, h);
+  }
+  HttpResult Post(const std::string& target, const std::string& body,
+                  const std::vector<std::pair<std::string, std::string>>& h = {}) {
+    return Client().Post(target, body, h);
+  }
+  // GET with a body, as the seeds do.
+  HttpResult GetWithBody(const std::string& target, const std::string& body) {
+    return Client().Send(verb::get, target, body);
+  }
+
+  void SetStatus(IngestStatus s) {
+    std::lock_guard lock(mutex_);
+    status_ = std::move(s);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  IngestStatus status_;
+  std::atomic<bool> block_ingest_status_{false};
+  bool entered_ = false;
+  std::unique_ptr<ApiServer> server_;
+  uint16_t port_ = 0;
+};
+
+// ---- GET /statistics -------------------------------------------------------
+
+TEST_F(ApiServerTest, StatisticsReturnsTasksByTaskIdWithTotalCount) {
+  auto r = Get("/statistics?annotationRequestId=req-1&pageNumber=1&pageSize=30");
+  auto json = ExpectEnvelope(r, 200, 2000);
+  EXPECT_EQ(Str((*json)["message"]), "Success");
+  EXPECT_EQ(r.header("x-total-count"), "25");
+  auto data = (*json)["data"].get_array().value();
+  ASSERT_EQ(data.size(), 25u);
+  std::vector<std::string> ids;
+  for (auto task : data) ids.push_back(Digits(task["id"].value()));
+  EXPECT_EQ(ids.front(), "1");
+  EXPECT_EQ(ids[23], "24");
+  EXPECT_EQ(ids.back(), kBigTaskId);  // numeric order, written with all its digits
+  auto first = data.at(0).value();
+  EXPECT_EQ(json->Keys(first), (std::vector<std::string>{"id", "status", "project_id", "pool_id", "pool_type",
+                                                         "instance_info", "instance_num"}));
+  EXPECT_EQ(Int(first["status"].value()), 3);
+  EXPECT_EQ(Int(first["project_id"].value()), 1234);
+  EXPECT_EQ(Int(first["pool_id"].value()), 3001);
+  EXPECT_EQ(Int(first["pool_type"].value()), 1);
+  EXPECT_EQ(simdjson::minify(first["instance_info"].value()), R"({"box":3,"select-[e000f]":1})");
+  EXPECT_EQ(Int(first["instance_num"].value()), 4);
+  EXPECT_TRUE(data.at(6).value()["project_id"].is_null());  // task 7 has no project
+  EXPECT_TRUE(data.at(7).value()["pool_id"].is_null());     // task 8 has no pool
+}
+
+TEST_F(ApiServerTest, StatisticsPagesByPageNumber) {
+  auto json = ExpectEnvelope(Get("/statistics?annotationRequestId=req-1&pageNumber=3&pageSize=10"), 200, 2000);
+  auto data = (*json)["data"].get_array().value();
+  ASSERT_EQ(data.size(), 5u);
+  EXPECT_EQ(Digits(data.at(0).value()["id"].value()), "21");
+  auto defaults = ExpectEnvelope(Get("/statistics?annotationRequestId=req-1"), 200, 2000);
+  EXPECT_EQ((*defaults)["data"].get_array().value().size(), 10u);  // pageNumber 1, pageSize 10
+  auto past = Get("/statistics?annotationRequestId=req-1&pageNumber=4&pageSize=10");
+  auto past_json = ExpectEnvelope(past, 200, 2000);
+  EXPECT_EQ(simdjson::minify((*past_json)["data"]), "[]");
+  EXPECT_EQ(past.header("x-total-count"), "25");
+  auto huge = ExpectEnvelope(Get("/statistics?annotationRequestId=req-1&pageNumber=99999999999999999999999"), 200,
+                             2000);
+  EXPECT_EQ(simdjson::minify((*huge)["data"]), "[]");
+}
+
+TEST_F(ApiServerTest, StatisticsClampsPageSizeTo1000) {
+  auto r = Get("/statistics?annotationRequestId=big&pageSize=5000");
+  auto json = ExpectEnvelope(r, 200, 2000);
+  EXPECT_EQ((*json)["data"].get_array().value().size(), 1000u);
+  EXPECT_EQ(r.header("x-total-count"), "1005");
+  auto second = ExpectEnvelope(Get("/statistics?annotationRequestId=big&pageSize=5000&pageNumber=2"), 200, 2000);
+  EXPECT_EQ((*second)["data"].get_array().value().size(), 5u);
+}
+
+TEST_F(ApiServerTest, StatisticsTakesEveryEncoding) {
+  auto base = ParseJson(Get("/statistics?annotationRequestId=req-1&pageNumber=2&pageSize=3").body);
+  const std::string expected = simdjson::minify((*base)["data"]);
+  ASSERT_FALSE(expected.empty());
+  auto same = [&](const HttpResult& r) {
+    auto json = ExpectEnvelope(r, 200, 2000);
+    EXPECT_EQ(simdjson::minify((*json)["data"]), expected);
+    EXPECT_EQ(r.header("x-total-count"), "25");
+  };
+  same(GetWithBody("/statistics", R"({"annotationRequestId":"req-1","pageNumber":2,"pageSize":3})"));
+  same(Post("/statistics", R"({"annotationRequestId":"req-1","pageNumber":"2","pageSize":"03"})"));
+  same(Post("/statistics?annotationRequestId=req-1&pageNumber=2&pageSize=3", ""));
+  same(Post("/statistics?annotationRequestId=req-1&pageNumber=2&pageSize=3", " \n\t "));  // whitespace = empty
+  // A body, when sent, is used instead of the query.
+  same(Post("/statistics?annotationRequestId=nope", R"({"annotationRequestId":"req-1","pageNumber":2,"pageSize":3})"));
+  // Percent-decoding, of names too; unknown parameters ignored; a leading zero.
+  same(Get("/statistics?annotation%52equestId=req%2D1&pageNumber=02&pageSize=%33&foo=bar&foo=baz"));
+  // null takes the default.
+  auto nulls = ExpectEnvelope(Post("/statistics", R"({"annotationRequestId":"req-1","pageNumber":null,"pageSize":null,"x":[1,{}]})"), 200, 2000);
+  EXPECT_EQ((*nulls)["data"].get_array().value().size(), 10u);
+}
+
+TEST_F(ApiServerTest, StatisticsAnswers53003ForAnUnknownRequest) {
+  auto json = ExpectEnvelope(Get("/statistics?annotationRequestId=nope"), 404, 53003);
+  EXPECT_NE(Str((*json)["message"]).find("nope"), std::string::npos);
+  // '+' is a space: "req 1" is not "req-1".
+  ExpectEnvelope(Get("/statistics?annotationRequestId=req+1"), 404, 53003);
+}
+
+struct InvalidCase {
+  std::string target;  // GET with this target...
+  std::string body;    // ...and this body (if any)
+  std::string names;   // the message must name this parameter
+};
+
+void ExpectInvalid(ApiServerTest* test, HttpResult r, const InvalidCase& c) {
+  (void)test;
+  auto json = ExpectEnvelope(r, 400, 4005);
+  EXPECT_NE(Str((*json)["message"]).find(c.names), std::string::npos)
+      << c.target << " " << c.body << " -> " << Str((*json)["message"]);
+}
+
+TEST_F(ApiServerTest, StatisticsRefusesEachInvalidParameterWith4005) {
+  const std::string big(256, 'x');
+  const std::vector<InvalidCase> cases = {
+      {"/statistics", "", "annotationRequestId"},
+      {"/statistics?annotationRequestId=", "", "annotationRequestId"},
+      {"/statistics?annotationRequestId=" + big, "", "annotationRequestId"},
+      {"/statistics?annotationRequestId=a&annotationRequestId=b", "", "annotationRequestId"},
+      {"/statistics?annotationRequestId[]=req-1", "", "annotationRequestId"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=0", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=-1", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=abc", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=2.0", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=1e3", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=%2B1", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=1&pageNumber=2", "", "pageNumber"},
+      {"/statistics?annotationRequestId=req-1&pageSize=0", "", "pageSize"},
+      {"/statistics?annotationRequestId=req-1&pageSize=%zz", "", "pageSize"},
+      // Checked in the table's order: the first broken rule is reported.
+      {"/statistics?pageNumber=0", "", "annotationRequestId"},
+      {"/statistics?annotationRequestId=req-1&pageNumber=0&pageSize=0", "", "pageNumber"},
+      // Body forms.
+      {"/statistics", R"({"annotationRequestId":7})", "annotationRequestId"},
+      {"/statistics", R"({"annotationRequestId":["req-1"]})", "annotationRequestId"},
+      {"/statistics", R"({"annotationRequestId":null})", "annotationRequestId"},
+      {"/statistics", R"({"annotationRequestId":"req-1","annotationRequestId":"req-1"})", "annotationRequestId"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":2.0})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":1e3})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":-3})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":"+1"})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":""})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":true})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageNumber":[1]})", "pageNumber"},
+      {"/statistics", R"({"annotationRequestId":"req-1","pageSize":{}})", "pageSize"},
+      {"/statistics", R"({"annotationRequestId":"req-1",)", "body"},
+      {"/statistics", R"(["req-1"])", "body"},
+      {"/statistics", R"("req-1")", "body"},
+  };
+  for (const InvalidCase& c : cases) {
+    ExpectInvalid(this, c.body.empty() ? Get(c.target) : GetWithBody(c.target, c.body), c);
+    if (!c.body.empty()) ExpectInvalid(this, Post(c.target, c.body), c);
+  }
+}
+
+// ---- GET /statistics/record ---------------------------------------------------
+
+std::vector<std::string> RecordIds(const Json& json) {
+  std::vector<std::string> ids;
+  const simdjson::dom::array records = json["data"]["data"].get_array().value();
+  for (auto r : records) ids.push_back(Digits(r["id"].value()));
+  return ids;
+}
+
+TEST_F(ApiServerTest, RecordsMergeRequestsById) {
+  auto json = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1&annotationRequestId=req-2&limit=5"),
+                             200, 2000);
+  EXPECT_EQ(json->Keys((*json)["data"]), (std::vector<std::string>{"count", "data"}));
+  EXPECT_EQ(Int((*json)["data"]["count"].value()), 30);
+  EXPECT_EQ(RecordIds(*json), (std::vector<std::string>{"900", "950", "1001", "1002", "1003"}));
+  // offset is the page number.
+  auto page3 = ExpectEnvelope(
+      Get("/statistics/record?annotationRequestId=req-1&annotationRequestId=req-2&offset=6&limit=5"), 200, 2000);
+  EXPECT_EQ(RecordIds(*page3), (std::vector<std::string>{"1024", "1100", "2001", "3001", "6010"}));
+  auto past = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1&offset=7&limit=5"), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*past)["data"]), R"({"count":26,"data":[]})");
+  auto defaults = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1"), 200, 2000);
+  EXPECT_EQ(RecordIds(*defaults).size(), 10u);
+}
+
+TEST_F(ApiServerTest, RecordsHaveExactlyTheSeedFields) {
+  auto json = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1&limit=1"), 200, 2000);
+  auto record = (*json)["data"]["data"].at(0).value();
+  EXPECT_EQ(simdjson::minify(record),
+            R"({"id":1001,"status":3,"campaignId":"camp-1","taskId":1,"poolName":"Annotation Pool","poolType":1,)"
+            R"("folderId":4001,"aliceName":"daf","createdTime":"2025-04-01 08:00:01","actionType":13,)"
+            R"("instanceInfo":{"box":1,"select-[e000f]":1},"modifyInstanceNum":10,"modifyAttributesNum":5,)"
+            R"("instanceSum":20,"attributesSum":10})");
+  auto bare = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-2&limit=1"), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*bare)["data"]["data"].at(0).value()),
+            R"({"id":900,"status":1,"campaignId":"camp-1","taskId":77,"poolName":null,"poolType":0,)"
+            R"("folderId":null,"aliceName":null,"createdTime":"2025-04-01 08:15:00","actionType":0,)"
+            R"("instanceInfo":{},"modifyInstanceNum":null,"modifyAttributesNum":null,"instanceSum":null,)"
+            R"("attributesSum":null})");
+  auto big = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1&offset=25&limit=1"), 200, 2000);
+  EXPECT_EQ(Digits((*big)["data"]["data"].at(0).value()["taskId"].value()), kBigTaskId);
+}
+
+TEST_F(ApiServerTest, RecordsTakeEveryArrayEncoding) {
+  const std::vector<std::string> both = {"900", "950", "1001"};
+  auto check = [&](const HttpResult& r, const std::vector<std::string>& want, int64_t count) {
+    auto json = ExpectEnvelope(r, 200, 2000);
+    EXPECT_EQ(RecordIds(*json), want) << r.body;
+    EXPECT_EQ(Int((*json)["data"]["count"].value()), count);
+  };
+  check(Get("/statistics/record?annotationRequestId=req-1&annotationRequestId=req-2&limit=3"), both, 30);
+  check(Get("/statistics/record?annotationRequestId[]=req-1&annotationRequestId[]=req-2&limit=3"), both, 30);
+  check(Get("/statistics/record?annotationRequestId%5B%5D=req-1&annotationRequestId=req-2&limit=3"), both, 30);
+  check(Get("/statistics/record?annotationRequestId=req-1,req-2&limit=3"), both, 30);
+  check(Get("/statistics/record?annotationRequestId=req-1%2Creq-2&limit=3"), both, 30);
+  // Duplicates in the list are ignored.
+  check(Get("/statistics/record?annotationRequestId=req-2,req-1,req-2&limit=3"), both, 30);
+  check(GetWithBody("/statistics/record", R"({"annotationRequestId":["req-1","req-2"],"limit":3})"), both, 30);
+  check(Post("/statistics/record", R"({"annotationRequestId":["req-1","req-2","req-1"],"limit":"3","offset":1})"),
+        both, 30);
+  check(Post("/statistics/record", R"({"annotationRequestId":"req-2","limit":3})"), {"900", "950", "1100"}, 4);
+  check(Post("/statistics/record?annotationRequestId=req-2&limit=3", ""), {"900", "950", "1100"}, 4);
+}
+
+TEST_F(ApiServerTest, RecordsAnswer53003NamingTheUnknownIds) {
+  auto json = ExpectEnvelope(Get("/statistics/record?annotationRequestId=req-1,ghost-a,req-2,ghost-b"), 404, 53003);
+  const std::string message = Str((*json)["message"]);
+  EXPECT_NE(message.find("ghost-a"), std::string::npos) << message;
+  EXPECT_NE(message.find("ghost-b"), std::string::npos) << message;
+  EXPECT_EQ(message.find("req-1"), std::string::npos) << message;
+  // An id with a comma goes in the repeated form, where it is one id.
+  auto comma = ExpectEnvelope(Get("/statistics/record?annotationRequestId=a,b&annotationRequestId=req-1"), 404, 53003);
+  EXPECT_NE(Str((*comma)["message"]).find("a,b"), std::string::npos);
+}
+
+TEST_F(ApiServerTest, RecordsRefuseEachInvalidParameterWith4005) {
+  std::string hundred_and_one, hundred;
+  for (int i = 0; i < 101; ++i) {
+    (i == 0 ? hundred_and_one : hundred_and_one += ",") += "id" + std::to_string(i);
+    if (i < 100) (i == 0 ? hundred : hundred += ",") += "id" + std::to_string(i);
+  }
+  const std::vector<InvalidCase> cases = {
+      {"/statistics/record", "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=", "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=a,,b", "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=" + std::string(256, 'x'), "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=" + hundred_and_one, "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=req-1&offset=0", "", "offset"},
+      {"/statistics/record?annotationRequestId=req-1&offset=x", "", "offset"},
+      {"/statistics/record?annotationRequestId=req-1&offset=1&offset=2", "", "offset"},
+      {"/statistics/record?annotationRequestId=req-1&limit=0", "", "limit"},
+      {"/statistics/record?annotationRequestId=req-1&limit=1.5", "", "limit"},
+      {"/statistics/record?offset=0&limit=0", "", "annotationRequestId"},
+      {"/statistics/record?annotationRequestId=req-1&offset=0&limit=0", "", "offset"},
+      {"/statistics/record", R"({"annotationRequestId":[]})", "annotationRequestId"},
+      {"/statistics/record", R"({"annotationRequestId":[1]})", "annotationRequestId"},
+      {"/statistics/record", R"({"annotationRequestId":7})", "annotationRequestId"},
+      {"/statistics/record", R"({"annotationRequestId":[""]})", "annotationRequestId"},
+      {"/statistics/record", R"({"annotationRequestId":["req-1"],"limit":[3]})", "limit"},
+      {"/statistics/record", R"({"annotationRequestId":["req-1"],"offset":1e0})", "offset"},
+  };
+  for (const InvalidCase& c : cases) {
+    ExpectInvalid(this, c.body.empty() ? Get(c.target) : GetWithBody(c.target, c.body), c);
+    if (!c.body.empty()) ExpectInvalid(this, Post(c.target, c.body), c);
+  }
+  // 100 distinct ids are fine (here unknown, so 53003), and duplicates do not count.
+  ExpectEnvelope(Get("/statistics/record?annotationRequestId=" + hundred), 404, 53003);
+  ExpectEnvelope(Get("/statistics/record?annotationRequestId=" + hundred + ",id0,id1"), 404, 53003);
+}
+
+TEST_F(ApiServerTest, RecordsClampLimitTo1000) {
+  auto json = ExpectEnvelope(Get("/statistics/record?annotationRequestId=big&limit=1001"), 200, 2000);
+  EXPECT_EQ(Int((*json)["data"]["count"].value()), 1005);
+  EXPECT_EQ(RecordIds(*json).size(), 1000u);
+}
+
+// ---- POST /task/get -------------------------------------------------------------
+
+TEST_F(ApiServerTest, TaskGetAnswersViewUrlAndHelixStatus) {
+  auto json = ExpectEnvelope(
+      Post("/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":"scene-25"})"), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*json)["data"]),
+            R"({"viewUrl":"https://localhost/rosetta-open/task/1234/234234123133374715904/viewOnly","status":3})");
+  auto submitted = ExpectEnvelope(
+      Post("/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":"scene-1"})"), 200, 2000);
+  EXPECT_EQ(Int((*submitted)["data"]["status"].value()), 4);
+  auto check = ExpectEnvelope(Get("/task/get?campaignId=camp-1&annotationRequestId=req-1&sceneId=scene-2"), 200, 2000);
+  EXPECT_EQ(Int((*check)["data"]["status"].value()), 5);
+  auto complete = ExpectEnvelope(
+      GetWithBody("/task/get", R"({"campaignId":"camp-2","annotationRequestId":"req-3","sceneId":"scene-x"})"), 200,
+      2000);
+  EXPECT_EQ(simdjson::minify((*complete)["data"]),
+            R"({"viewUrl":"https://localhost/rosetta-open/task/55/9/viewOnly","status":11})");
+  auto no_project = ExpectEnvelope(
+      Post("/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":"scene-7"})"), 200, 2000);
+  EXPECT_TRUE((*no_project)["data"]["viewUrl"].is_null());
+}
+
+TEST_F(ApiServerTest, TaskGetUsesTheConfiguredViewUrlBase) {
+  ApiOptions options;
+  options.view_url_base = "https://helix.example/";
+  Start(options);
+  auto json = ExpectEnvelope(Get("/task/get?campaignId=camp-2&annotationRequestId=req-3&sceneId=scene-x"), 200, 2000);
+  EXPECT_EQ(Str((*json)["data"]["viewUrl"]), "https://helix.example/rosetta-open/task/55/9/viewOnly");
+}
+
+TEST_F(ApiServerTest, TaskGetChecksCampaignThenRequestThenScene) {
+  auto body = [](const std::string& c, const std::string& r, const std::string& s) {
+    return R"({"campaignId":")" + c + R"(","annotationRequestId":")" + r + R"(","sceneId":")" + s + R"("})";
+  };
+  ExpectEnvelope(Post("/task/get", body("ghost", "ghost", "ghost")), 404, 51008);
+  ExpectEnvelope(Post("/task/get", body("ghost", "req-1", "scene-1")), 404, 51008);
+  ExpectEnvelope(Post("/task/get", body("camp-1", "ghost", "ghost")), 404, 53003);
+  ExpectEnvelope(Post("/task/get", body("camp-2", "req-1", "scene-1")), 404, 53003);  // not in that campaign
+  ExpectEnvelope(Post("/task/get", body("camp-1", "req-1", "ghost")), 404, 56001);
+  ExpectEnvelope(Post("/task/get", body("camp-1", "req-3", "scene-x")), 404, 53003);
+  // req-2 is in both campaigns its records name.
+  ExpectEnvelope(Post("/task/get", body("camp-2", "req-2", "ghost")), 404, 56001);
+  auto json = ExpectEnvelope(Post("/task/get", body("camp-1", "req-1", "ghost")), 404, 56001);
+  EXPECT_EQ(Str((*json)["message"]).rfind("SceneId is not exists.", 0), 0u);
+}
+
+TEST_F(ApiServerTest, TaskGetRefusesEachInvalidParameterWith4005) {
+  const std::vector<InvalidCase> cases = {
+      {"/task/get", R"({"annotationRequestId":"req-1","sceneId":"scene-1"})", "campaignId"},
+      {"/task/get", R"({"campaignId":"","annotationRequestId":"req-1","sceneId":"scene-1"})", "campaignId"},
+      {"/task/get", R"({"campaignId":1001,"annotationRequestId":"req-1","sceneId":"scene-1"})", "campaignId"},
+      {"/task/get", R"({"campaignId":"camp-1","sceneId":"scene-1"})", "annotationRequestId"},
+      {"/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1"})", "sceneId"},
+      {"/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":null})", "sceneId"},
+      {"/task/get",
+       R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":")" + std::string(256, 's') + "\"}",
+       "sceneId"},
+      {"/task/get", "{}", "campaignId"},  // the first of the table is reported
+      {"/task/get", "{", "body"},
+  };
+  for (const InvalidCase& c : cases) {
+    ExpectInvalid(this, Post(c.target, c.body), c);
+    ExpectInvalid(this, GetWithBody(c.target, c.body), c);
+  }
+  ExpectInvalid(this, Get("/task/get?campaignId=camp-1&annotationRequestId=req-1"), {"", "", "sceneId"});
+  ExpectInvalid(this, Get("/task/get?campaignId=camp-1&campaignId=camp-1&annotationRequestId=req-1&sceneId=s"),
+                {"", "", "campaignId"});
+}
+
+// ---- envelope, request ids, lag --------------------------------------------------
+
+TEST_F(ApiServerTest, EveryResponseCarriesARequestId) {
+  std::set<std::string> seen;
+  for (const std::string target : {"/statistics?annotationRequestId=req-1", "/statistics", "/nope", "/healthz",
+                                    "/readyz", "/metrics", "/openapi.yaml"}) {
+    auto r = Get(target);
+    EXPECT_TRUE(IsFreshRequestId(r.header("x-request-id"))) << target << ": " << r.header("x-request-id");
+    seen.insert(r.header("x-request-id"));
+  }
+  EXPECT_EQ(seen.size(), 7u);  // new for every response
+}
+
+TEST_F(ApiServerTest, EchoesAValidCallerRequestId) {
+  const std::string id64(64, 'A');
+  for (const std::string& id : {std::string("abc-DEF_123"), id64, std::string("x")}) {
+    auto r = Get("/statistics?annotationRequestId=req-1", {{"X-Request-Id", id}});
+    auto json = ExpectEnvelope(r, 200, 2000);
+    EXPECT_EQ(Str((*json)["requestId"]), id);
+    EXPECT_EQ(r.header("x-request-id"), id);
+  }
+  for (const std::string& id : {id64 + "A", std::string("has space"), std::string("dot."), std::string("é")}) {
+    auto r = Get("/statistics?annotationRequestId=nope", {{"X-Request-Id", id}});
+    auto json = ExpectEnvelope(r, 404, 53003);
+    EXPECT_TRUE(IsFreshRequestId(Str((*json)["requestId"]))) << id;
+  }
+  EXPECT_EQ(Get("/healthz", {{"X-Request-Id", "ops-1"}}).header("x-request-id"), "ops-1");
+}
+
+TEST_F(ApiServerTest, DateIsServerUtcNow) {
+  auto json = ExpectEnvelope(Get("/statistics?annotationRequestId=req-1"), 200, 2000);
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char today[16];
+  std::strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+  EXPECT_EQ(Str((*json)["date"]).substr(0, 10), today);
+}
+
+TEST_F(ApiServerTest, CarriesTheLagOnBusinessResponses) {
+  EXPECT_EQ(Get("/statistics?annotationRequestId=req-1").header("x-tally-lag"), "-1");
+  IngestStatus s;
+  s.lag = 42;
+  SetStatus(s);
+  EXPECT_EQ(Get("/statistics?annotationRequestId=req-1").header("x-tally-lag"), "42");
+  EXPECT_EQ(Get("/statistics/record?annotationRequestId=ghost").header("x-tally-lag"), "42");
+  EXPECT_EQ(Post("/task/get", "{}").header("x-tally-lag"), "42");
+}
+
+// ---- routes, methods, auth ---------------------------------------------------------
+
+TEST_F(ApiServerTest, UnknownRoutesAnswer4004) {
+  for (const std::string target : {"/", "/statistics/", "/statistic", "/task", "/task/get/x", "/STATISTICS"}) {
+    ExpectEnvelope(Get(target), 404, 4004);
+  }
+  ExpectEnvelope(Client().Send(verb::delete_, "/nope"), 404, 4004);  // route before method
+}
+
+TEST_F(ApiServerTest, OtherMethodsAnswer405WithAllow) {
+  for (verb method : {verb::put, verb::delete_, verb::patch, verb::head, verb::options}) {
+    for (const std::string target : {"/statistics", "/statistics/record", "/task/get", "/healthz", "/metrics"}) {
+      HttpClient client(port_);
+      http::request<http::string_body> req{method, target, 11};
+      req.set(http::field::host, "x");
+      http::write(client.socket(), req);
+      http::response_parser<http::string_body> parser;
+      if (method == verb::head) parser.skip(true);
+      beast::flat_buffer buffer;
+      http::read(client.socket(), buffer, parser);
+      EXPECT_EQ(parser.get().result_int(), 405u) << target;
+      EXPECT_EQ(parser.get()[http::field::allow], "GET, POST");
+      if (method != verb::head) {
+        auto json = ParseJson(parser.get().body());
+        EXPECT_EQ(Int((*json)["code"]), 4005);
+      }
+    }
+  }
+}
+
+TEST_F(ApiServerTest, ApiKeysGuardBusinessEndpointsOnly) {
+  ApiOptions options;
+  options.api_keys = {"key-one", "key-two"};
+  Start(options);
+  const std::string target = "/statistics?annotationRequestId=req-1";
+  ExpectEnvelope(Get(target), 401, 4001);
+  ExpectEnvelope(Get(target, {{"Authorization", "Bearer wrong"}}), 401, 4001);
+  ExpectEnvelope(Get(target, {{"Authorization", "Bearer key-one2"}}), 401, 4001);
+  ExpectEnvelope(Get(target, {{"Authorization", "Bearer key-on"}}), 401, 4001);
+  ExpectEnvelope(Get(target, {{"Authorization", "Basic key-one"}}), 401, 4001);
+  ExpectEnvelope(Get(target, {{"X-API-Key", "nope"}}), 401, 4001);
+  ExpectEnvelope(Get(target, {{"Authorization", "Bearer key-one"}}), 200, 2000);
+  ExpectEnvelope(Get(target, {{"Authorization", "bearer key-two"}}), 200, 2000);
+  ExpectEnvelope(Get(target, {{"X-API-Key", "key-two"}}), 200, 2000);
+  ExpectEnvelope(Post("/task/get", "{}", {{"X-API-Key", "key-one"}}), 400, 4005);
+  // Auth comes after route and method, before parameters.
+  ExpectEnvelope(Post("/task/get", "{}"), 401, 4001);
+  ExpectEnvelope(Get("/nope"), 404, 4004);
+  EXPECT_EQ(Client().Send(verb::put, "/task/get").status, 405);
+  // Ops endpoints are open.
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/metrics").status, 200);
+  EXPECT_EQ(Get("/openapi.yaml").status, 200);
+  EXPECT_EQ(Get("/readyz").status, 503);
+}
+
+// ---- limits, connections -------------------------------------------------------------
+
+TEST_F(ApiServerTest, BodyOver1MiBAnswers4013) {
+  std::string ok_body = R"({"annotationRequestId":"req-1","pad":")";
+  ok_body += std::string((1 << 20) - ok_body.size() - 2, 'p') + "\"}";
+  ASSERT_EQ(ok_body.size(), size_t{1} << 20);
+  ExpectEnvelope(Post("/statistics", ok_body), 200, 2000);
+  const std::string too_big = ok_body + " ";
+  ExpectEnvelope(Post("/statistics", too_big), 413, 4013);
+  ExpectEnvelope(Post("/nope", too_big), 413, 4013);  // limits come before routes
+  // Chunked, with no length announced.
+  HttpClient chunked(port_);
+  chunked.WriteRaw("POST /statistics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::ostringstream chunk;
+  chunk << std::hex << too_big.size() << "\r\n" << too_big << "\r\n0\r\n\r\n";
+  std::thread writer([&] {
+    try {
+      chunked.WriteRaw(chunk.str());
+    } catch (...) {
+    }
+  });
+  auto r = chunked.Read();
+  writer.join();
+  ASSERT_TRUE(r);
+  ExpectEnvelope(*r, 413, 4013);
+  EXPECT_FALSE(r->keep_alive);
+}
+
+TEST_F(ApiServerTest, HeadersOver16KiBAnswer4013) {
+  ExpectEnvelope(Get("/statistics?annotationRequestId=req-1", {{"X-Pad", std::string(15000, 'h')}}), 200, 2000);
+  auto r = Get("/statistics?annotationRequestId=req-1", {{"X-Pad", std::string(17000, 'h')}});
+  ExpectEnvelope(r, 413, 4013);
+  EXPECT_FALSE(r.keep_alive);
+  auto long_target = Get("/statistics?annotationRequestId=" + std::string(17000, 'r'));
+  ExpectEnvelope(long_target, 413, 4013);
+}
+
+TEST_F(ApiServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
+  HttpClient client(port_);
+  for (int i = 0; i < 500; ++i) {
+    auto r = i % 3 == 0   ? client.Get("/statistics?annotationRequestId=req-1&pageSize=2")
+             : i % 3 == 1 ? client.Post("/statistics/record", R"({"annotationRequestId":["req-2"]})")
+                          : client.Get("/nope");
+    ASSERT_EQ(r.status, i % 3 == 2 ? 404 : 200) << i;
+    ASSERT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(server_->port(), port_);
+  // HTTP/1.0 and Connection: close end the connection after the answer.
+  auto closing = client.Get("/healthz", {{"Connection", "close"}});
+  EXPECT_EQ(closing.status, 200);
+  EXPECT_FALSE(closing.keep_alive);
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
+TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
+  ApiOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  Start(options);
+  HttpClient slow(port_, 10);
+  const auto start = std::chrono::steady_clock::now();
+  slow.WriteRaw("GET /statistics?annotationRequestId=req-1 HTTP/1.1\r\n");
+  bool cut = false;
+  // One header byte every 100 ms never completes a request within the timeout.
+  for (int i = 0; i < 50 && !cut; ++i) {
+    HttpClient other(port_);
+    EXPECT_EQ(other.Get("/statistics?annotationRequestId=req-1").status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    try {
+      slow.WriteRaw("X");
+    } catch (...) {
+      cut = true;
+    }
+    if (!cut) {
+      pollfd p{slow.socket().native_handle(), POLLIN, 0};
+      cut = ::poll(&p, 1, 0) > 0;  // EOF is readable
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(cut);
+  EXPECT_GE(seconds, 0.9);
+  EXPECT_LT(seconds, 3.0);
+  // An idle keep-alive connection is closed too.
+  HttpClient idle(port_);
+  EXPECT_EQ(idle.Get("/healthz").status, 200);
+  const auto idle_start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.ClosedByServer());
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count(), 3.0);
+}
+
+TEST_F(ApiServerTest, RefusesConnectionsOverTheCap) {
+  ApiOptions options;
+  options.max_connections = 2;
+  Start(options);
+  HttpClient a(port_), b(port_);
+  EXPECT_EQ(a.Get("/healthz").status, 200);
+  EXPECT_EQ(b.Get("/healthz").status, 200);
+  HttpClient c(port_);
+  auto refused = c.Get("/healthz");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_FALSE(refused.keep_alive);
+  EXPECT_EQ(Int((*ParseJson(refused.body))["code"]), 5000);
+  EXPECT_EQ(a.Get("/healthz").status, 200);  // the open ones are still served
+}
+
+TEST_F(ApiServerTest, GzipsLargeBodiesForClientsThatAcceptIt) {
+  const std::string target = "/statistics?annotationRequestId=req-1&pageSize=25";
+  auto plain = Get(target);
+  ASSERT_GT(plain.body.size(), 1024u);
+  EXPECT_FALSE(plain.has("content-encoding"));
+  auto gz = Get(target, {{"Accept-Encoding", "deflate, gzip;q=0.8"}});
+  ASSERT_EQ(gz.header("content-encoding"), "gzip");
+  EXPECT_LT(gz.body.size(), plain.body.size());
+  std::string inflated(plain.body.size() * 2, '\0');
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(gz.body.data());
+  z.avail_in = static_cast<uInt>(gz.body.size());
+  z.next_out = reinterpret_cast<Bytef*>(inflated.data());
+  z.avail_out = static_cast<uInt>(inflated.size());
+  ASSERT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  inflated.resize(z.total_out);
+  inflateEnd(&z);
+  auto json = ExpectEnvelope({200, {{"content-type", "application/json"}, {"x-request-id", gz.header("x-request-id")}, {"x-tally-lag", "-1"}}, inflated, true}, 200, 2000);
+  EXPECT_EQ((*json)["data"].get_array().value().size(), 25u);
+  EXPECT_FALSE(Get(target, {{"Accept-Encoding", "gzip;q=0"}}).has("content-encoding"));
+  EXPECT_FALSE(Get("/statistics?annotationRequestId=req-1&pageSize=1", {{"Accept-Encoding", "gzip"}})
+                   .has("content-encoding"));  // small bodies are sent as they are
+  EXPECT_EQ(Get("/metrics", {{"Accept-Encoding", "*"}}).header("content-encoding"), "gzip");
+}
+
+// ---- ops endpoints ----------------------------------------------------------------------
+
+TEST_F(ApiServerTest, HealthzIsOk) {
+  auto r = Get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_EQ(Post("/healthz", "").status, 200);
+}
+
+TEST_F(ApiServerTest, ReadyzFollowsTheConsumer) {
+  auto r = Get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, R"({"ready":false,"lag":-1,"eventsApplied":0})");
+  IngestStatus s;
+  s.ready = true;
+  s.lag = 3;
+  s.applied = 1234;
+  SetStatus(s);
+  r = Get("/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"ready":true,"lag":3,"eventsApplied":1234})");
+}
+
+TEST_F(ApiServerTest, StoreNotOpenAnswers503) {
+  Start(ApiOptions{}, nullptr);
+  IngestStatus s;
+  s.ready = true;
+  SetStatus(s);
+  auto json = ExpectEnvelope(Get("/statistics?annotationRequestId=req-1"), 503, 5000);
+  EXPECT_EQ(Str((*json)["message"]), "Service hiccuped, please try again later.");
+  EXPECT_EQ(Get("/readyz").status, 503);
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/metrics").status, 200);
+}
+
+TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
+  IngestStatus s;
+  s.consumed = 10;
+  s.applied = 7;
+  s.duplicates = 2;
+  s.conflicts = 1;
+  s.lag = 5;
+  s.rejected = {{"invalid_json", 1}, {"missing_field", 2}};
+  s.apply_batch_seconds.counts[3] = 4;
+  s.apply_batch_seconds.sum = 0.004;
+  SetStatus(s);
+  Get("/statistics?annotationRequestId=req-1");
+  Get("/nope");
+  auto r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  for (const std::string line :
+       {"tally_events_consumed_total 10", "tally_events_applied_total 7", "tally_events_duplicate_total 2",
+        "tally_events_conflict_total 1", "tally_events_rejected_total{reason=\"invalid_json\"} 1",
+        "tally_events_rejected_total{reason=\"missing_field\"} 2",
+        "tally_events_rejected_total{reason=\"too_large\"} 0", "tally_consumer_lag 5",
+        "tally_http_requests_total{route=\"/statistics\",code=\"200\"} 1",
+        "tally_http_requests_total{route=\"other\",code=\"404\"} 1",
+        "tally_http_request_duration_seconds_count{route=\"/statistics\"} 1",
+        "tally_http_request_duration_seconds_bucket{route=\"/task/get\",le=\"+Inf\"} 0",
+        "tally_apply_batch_duration_seconds_bucket{le=\"0.001\"} 4",
+        "tally_apply_batch_duration_seconds_count 4", "tally_store_records 1036", "tally_store_tasks 1032",
+        "# TYPE tally_http_request_duration_seconds histogram"}) {
+    EXPECT_NE(r.body.find(line + "\n"), std::string::npos) << line;
+  }
+}
+
+TEST_F(ApiServerTest, ServesTheOpenApiDocumentAsBuilt) {
+  auto r = Get("/openapi.yaml");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.header("content-type").starts_with("application/yaml"));
+  std::ifstream file(TALLY_SOURCE_DIR "/schemas/openapi.yaml", std::ios::binary);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_EQ(r.body, text.str());
+}
+
+// ---- start and stop ------------------------------------------------------------------------
+
+TEST_F(ApiServerTest, StartRefusesBadAddresses) {
+  for (const std::string listen : {"nonsense", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x", ":80", "::1:80"}) {
+    ApiOptions options;
+    options.listen = listen;
+    auto server = ApiServer::Start(options, SharedStore::Get(), {});
+    ASSERT_FALSE(server) << listen;
+    EXPECT_EQ(server.error().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(server.error().message().find(listen), std::string::npos);
+  }
+  ApiOptions taken;
+  taken.listen = "127.0.0.1:" + std::to_string(port_);
+  auto server = ApiServer::Start(taken, SharedStore::Get(), {});
+  ASSERT_FALSE(server);
+  EXPECT_EQ(server.error().code(), Status::Code::kIOError);
+  ApiOptions v6;
+  v6.listen = "[::1]:0";
+  auto ok = ApiServer::Start(v6, SharedStore::Get(), {});
+  if (ok) (*ok)->Stop();  // a machine without IPv6 may refuse; the syntax was accepted
+  else EXPECT_EQ(ok.error().code(), Status::Code::kIOError);
+}
+
+TEST_F(ApiServerTest, StopFinishesRequestsInFlightAndClosesIdleConnections) {
+  HttpClient idle(port_);
+  EXPECT_EQ(idle.Get("/healthz").status, 200);
+  // A business request blocks inside the server (in ingest_status) until released.
+  block_ingest_status_ = true;
+  HttpClient busy(port_);
+  busy.WriteRaw("GET /statistics?annotationRequestId=req-1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  {
+    std::unique_lock lock(mutex_);
+    ASSERT_TRUE(changed_.wait_for(lock, std::chrono::seconds(10), [this] { return entered_; }));
+  }
+  auto stopped = std::async(std::launch::async, [this] { server_->Stop(); });
+  EXPECT_TRUE(idle.ClosedByServer());  // idle connections close at once
+  EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  {
+    std::lock_guard lock(mutex_);
+    block_ingest_status_ = false;
+  }
+  changed_.notify_all();
+  auto r = busy.Read();
+  ASSERT_TRUE(r);
+  ExpectEnvelope(*r, 200, 2000);
+  EXPECT_FALSE(r->keep_alive);  // draining: the answer closes the connection
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  server_->Stop();  // idempotent
+  EXPECT_THROW(HttpClient{port_}, std::exception);
+}
+
+}  // namespace
+}  // namespace tally::testing
