@@ -5,7 +5,11 @@
 // 2 bad command line or configuration).
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
+
+#include "app/serve_config.h"
 
 namespace tally {
 
@@ -21,5 +25,18 @@ struct ReplayFlags {
 };
 
 int RunReplay(const ReplayFlags& flags);
+
+class Store;
+
+// Where `demo` joins `serve`: the brokers' address once known, then the HTTP
+// port and the store once serving. Called on the thread running RunServe.
+struct ServeHooks {
+  std::function<void(const std::string& brokers)> on_broker;
+  std::function<void(uint16_t port, const Store& store)> on_serving;
+};
+
+// Runs until SIGINT or SIGTERM (exit 0 after a clean stop) or until ingestion
+// fails (exit 1); bad settings exit 2 with a line naming the setting.
+int RunServe(const ServeConfig& config, const ServeHooks& hooks = {});
 
 }  // namespace tally

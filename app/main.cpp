@@ -43,11 +43,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
 
+  CLI::App* serve_cmd =
+      app.add_subcommand("serve", "Consume TaskAction events from Kafka into the store and serve the HTTP API");
+  ServeSettings serve(serve_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (*replay_cmd) return RunReplay(replay);
+  if (*serve_cmd) {
+    Result<ServeConfig> config = serve.Resolve();
+    if (!config) {
+      std::fprintf(stderr, "tally serve: %s\n", config.error().message().c_str());
+      return kExitUsage;
+    }
+    return RunServe(*config);
+  }
   return kExitUsage;
 }

@@ -61,11 +61,12 @@ struct Consumer::Impl {
   Status SubmitFilling();
   Status FlushAll();
   void Account(const ApplyResult& r, Batch* batch);
-  void CommitToKafka(const std::map<int32_t, int64_t>& next);
+  void CommitToKafka(const std::map<int32_t, int64_t>& next, bool async);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void OnError(int err, const char* reason);
   void UpdateLag();
   void ProbeBrokers();
+  void SetBrokersDown(bool down, const char* reason);
 };
 
 Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -158,9 +159,11 @@ Status Consumer::Impl::Run() {
     if (brokers_down) ProbeBrokers();
     if (dead_letters) dead_letters->Poll();
   }
-  // Stopping (or failed): what is held is applied (unless the store failed),
-  // then the group is left; revocation finds nothing left to apply.
+  // Stopping (or failed): what is held is applied (unless the store failed) and
+  // its offsets committed before the group is left (so the group's committed
+  // offsets match the store's); revocation then finds nothing left to apply.
   if (fatal.ok()) fatal = FlushAll();
+  if (fatal.ok() && !applied.empty()) CommitToKafka(applied, /*async=*/false);
   counters.ready = false;
   rd_kafka_consumer_close(rk);
   if (dead_letters) dead_letters->Flush(std::chrono::seconds(5));
@@ -172,10 +175,7 @@ Status Consumer::Impl::Consume(rd_kafka_message_t* m) {
     if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) OnError(m->err, rd_kafka_message_errstr(m));
     return Status::OK();
   }
-  if (brokers_down) {
-    brokers_down = false;
-    spdlog::info("kafka: brokers are reachable again");
-  }
+  if (brokers_down) SetBrokersDown(false, "");
   DecodedEvents& events = filling->events;
   if (events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
   const size_t before = events.size();
@@ -231,21 +231,21 @@ void Consumer::Impl::Account(const ApplyResult& r, Batch* batch) {
   for (const auto& [partition, next] : batch->next) {
     if (auto it = applied.find(partition); it != applied.end()) it->second = next;
   }
-  CommitToKafka(batch->next);
+  CommitToKafka(batch->next, /*async=*/true);
   batch->events.clear();
   batch->next.clear();
   if (batch == writing) writing = nullptr;
 }
 
-void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next) {
+void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next, bool async) {
   if (next.empty()) return;
   PartitionList list(static_cast<int>(next.size()));
   for (const auto& [partition, offset] : next) {
     rd_kafka_topic_partition_list_add(list.list, options.topic.c_str(), partition)->offset = offset;
   }
-  // Asynchronous and best effort: the store holds the truth; a failed commit
-  // (say, for a partition just revoked) only leaves the group's lag stale.
-  rd_kafka_commit(rk, list.list, /*async=*/1);
+  // Best effort: the store holds the truth; a failed commit (say, for a
+  // partition just revoked) only leaves the group's lag stale.
+  rd_kafka_commit(rk, list.list, async ? 1 : 0);
 }
 
 void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
@@ -292,12 +292,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
 void Consumer::Impl::OnError(int err, const char* reason) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT) {
-    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !brokers_down) {
-      brokers_down = true;
-      next_probe = Clock::now() + std::chrono::seconds(1);
-      counters.ready = false;
-      spdlog::warn("kafka: all brokers are down ({}); ingestion is stalled", reason);
-    }
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !brokers_down) SetBrokersDown(true, reason);
     return;
   }
   if (rd_kafka_fatal_error(rk, nullptr, 0)) {
@@ -315,8 +310,17 @@ void Consumer::Impl::ProbeBrokers() {
   const rd_kafka_metadata_t* metadata = nullptr;
   if (rd_kafka_metadata(rk, 0, nullptr, &metadata, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(metadata);
-    brokers_down = false;
-    counters.ready = !applied.empty();
+    SetBrokersDown(false, "");
+  }
+}
+
+void Consumer::Impl::SetBrokersDown(bool down, const char* reason) {
+  brokers_down = down;
+  counters.ready = !down && !applied.empty();
+  if (down) {
+    next_probe = Clock::now() + std::chrono::seconds(1);
+    spdlog::warn("kafka: all brokers are down ({}); ingestion is stalled", reason);
+  } else {
     spdlog::info("kafka: brokers are reachable again");
   }
 }

@@ -1,0 +1,156 @@
+// `tally serve`: the store, the Kafka consumer (or the embedded development
+// broker and a consumer of it) and the HTTP API, started in that order and
+// stopped in reverse on SIGINT or SIGTERM.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "aggregate/store.h"
+#include "api/listen_address.h"
+#include "api/server.h"
+#include "app/commands.h"
+#include "ingest/consumer.h"
+#include "ingest/dev_broker.h"
+#include "ingest/kafka_config.h"
+
+namespace tally {
+namespace {
+
+// What /readyz, /metrics and X-Tally-Lag show, from the consumer's counters.
+IngestStatus StatusOf(const ConsumerCounters& c) {
+  IngestStatus s;
+  s.ready = c.ready;
+  s.lag = c.lag;
+  s.consumed = c.consumed;
+  s.applied = c.applied;
+  s.duplicates = c.duplicates;
+  s.conflicts = c.conflicts;
+  for (size_t r = 0; r < kRejectReasonCount; ++r) {
+    s.rejected.emplace_back(Slug(static_cast<RejectReason>(r)), c.rejected[r].load());
+  }
+  s.apply_batch_seconds = c.apply_batch_seconds.Read();
+  return s;
+}
+
+void Say(const std::string& line) { std::fprintf(stderr, "tally serve: %s\n", line.c_str()); }
+
+}  // namespace
+
+int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
+  // SIGINT and SIGTERM are taken by sigtimedwait below: block them before any
+  // thread exists, so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (Result<ListenAddress> address = ParseListenAddress(config.listen); !address) {
+    Say("--listen: " + address.error().message());
+    return kExitUsage;
+  }
+  std::vector<std::pair<std::string, std::string>> kafka;
+  for (const std::string& property : config.kafka) {
+    Result<std::pair<std::string, std::string>> parsed = ParseKafkaProperty(property);
+    if (!parsed) {
+      Say(parsed.error().message());
+      return kExitUsage;
+    }
+    kafka.push_back(*parsed);
+  }
+
+  StoreOptions store_options;
+  store_options.path = config.data_dir;
+  store_options.memory_bytes = config.memory_mb << 20;
+  Result<std::unique_ptr<Store>> store = Store::Open(store_options);
+  if (!store) {
+    Say("--data-dir: " + store.error().message());
+    return store.error().code() == Status::Code::kIOError ? kExitUsage : kExitRuntime;
+  }
+
+  std::unique_ptr<DevBroker> broker;
+  std::string brokers = config.brokers;
+  if (brokers.empty()) {
+    Result<std::unique_ptr<DevBroker>> started = DevBroker::Start(1);
+    if (!started) {
+      Say(started.error().message());
+      return kExitRuntime;
+    }
+    broker = std::move(*started);
+    if (Status s = broker->CreateTopic(config.topic, config.partitions); !s.ok()) {
+      Say(s.message());
+      return kExitRuntime;
+    }
+    brokers = broker->bootstrap();
+    Say("no --brokers given: started an EMBEDDED DEVELOPMENT BROKER at " + brokers + " (topic " + config.topic +
+        ", " + std::to_string(config.partitions) + " partitions).");
+    Say("  It keeps NOTHING on disk: its messages are gone when tally stops. Produce TaskAction messages to it");
+    Say("  with any Kafka client (bootstrap.servers=" + brokers + "); use --brokers for a real cluster.");
+  }
+  if (hooks.on_broker) hooks.on_broker(brokers);
+
+  ConsumerOptions consumer_options;
+  consumer_options.brokers = brokers;
+  consumer_options.topic = config.topic;
+  consumer_options.group = config.group;
+  consumer_options.kafka_properties = kafka;
+  consumer_options.dead_letter_topic = config.dead_letter_topic;
+  consumer_options.batch_events = config.batch_events;
+  consumer_options.batch_wait = config.batch_wait;
+  Result<std::unique_ptr<Consumer>> consumer = Consumer::Create(consumer_options, store->get());
+  if (!consumer) {
+    Say(consumer.error().message());
+    return kExitUsage;
+  }
+
+  ApiOptions api_options;
+  api_options.listen = config.listen;
+  api_options.threads = config.threads;
+  api_options.api_keys = config.api_keys;
+  api_options.view_url_base = config.view_url_base;
+  api_options.idle_timeout = config.idle_timeout;
+  const ConsumerCounters* counters = &(*consumer)->counters();
+  Result<std::unique_ptr<ApiServer>> api =
+      ApiServer::Start(api_options, store->get(), [counters] { return StatusOf(*counters); });
+  if (!api) {
+    Say("--listen: " + api.error().message());
+    return api.error().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
+  }
+  Say("serving http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
+      std::to_string((*api)->port()) + " (data dir " + config.data_dir + ", topic " + config.topic + ", group " +
+      config.group + ")");
+  if (hooks.on_serving) hooks.on_serving((*api)->port(), **store);
+
+  std::atomic<bool> consumer_done{false};
+  Status consumer_status;
+  std::thread ingest([&] {
+    consumer_status = (*consumer)->Run();
+    consumer_done = true;
+  });
+
+  // Until a stop signal, or until ingestion fails.
+  int signal = 0;
+  while (!consumer_done && signal <= 0) {
+    const timespec wait{0, 200'000'000};
+    signal = sigtimedwait(&stop_signals, nullptr, &wait);
+  }
+  if (signal > 0) Say(std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+  // The current batch is applied and committed and the group left; then the
+  // HTTP server drains.
+  (*consumer)->Stop();
+  ingest.join();
+  (*api)->Stop();
+  if (!consumer_status.ok()) {
+    Say("ingestion failed: " + consumer_status.ToString());
+    return kExitRuntime;
+  }
+  Say("stopped cleanly");
+  return kExitOk;
+}
+
+}  // namespace tally

@@ -1,0 +1,58 @@
+#pragma once
+
+// The settings of `tally serve` (CONTRACT §4) and where they come from: a flag
+// beats the environment (TALLY_*), which beats the config file (--config FILE,
+// CLI11's format: `key = value` lines named like the long flags, an optional
+// [serve] section). A repeated flag (--api-key, --kafka) replaces the
+// environment's list; it does not add to it.
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aggregate/status.h"
+
+namespace tally {
+
+struct ServeConfig {
+  std::string brokers;  // empty: the embedded development broker
+  std::string topic = "task-actions";
+  std::string group = "tally";
+  std::string data_dir = "./tally-data";
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;  // HTTP threads; 0: the core count
+  std::vector<std::string> api_keys;
+  std::string view_url_base = "https://localhost";
+  std::string dead_letter_topic;
+  std::vector<std::string> kafka;  // PROP=VALUE
+  size_t memory_mb = 512;
+  int partitions = 8;  // of the topic the embedded broker creates
+  size_t batch_events = 10'000;
+  std::chrono::milliseconds batch_wait{100};
+  std::chrono::seconds idle_timeout{30};
+};
+
+// The flags of `serve` on a CLI11 subcommand, and their resolution.
+class ServeSettings {
+ public:
+  // Adds every setting's flag (and --config) to `command`; --help lists them all
+  // with their environment variables and defaults.
+  explicit ServeSettings(CLI::App* command);
+  ~ServeSettings();
+
+  // After parsing: the configuration from the flags, the environment and the
+  // config file. A bad value is an InvalidArgument naming the setting as it was
+  // given ("--threads", "TALLY_THREADS", "config.ini: threads").
+  Result<ServeConfig> Resolve() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally

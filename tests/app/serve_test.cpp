@@ -1,0 +1,247 @@
+// `tally serve` as a process, against an embedded broker hosted by the test (so
+// that killing tally does not kill the broker): kill -9 at random moments of a
+// stream, SIGTERM under load, a broker outage seen on /readyz, bad settings.
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "aggregate/store.h"
+#include "ingest/dev_broker.h"
+#include "tests/aggregate/model_check.h"
+#include "tests/ingest/kafka_test_util.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_get.h"
+#include "tests/support/temp_dir.h"
+
+namespace tally {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+
+constexpr int kPartitions = 8;
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto broker = DevBroker::Start(1);
+    ASSERT_TRUE(broker);
+    broker_ = std::move(*broker);
+    ASSERT_TRUE(broker_->CreateTopic("task-actions", kPartitions).ok());
+  }
+
+  // Starts tally serve on the test's broker; short group timeouts let a
+  // restarted instance take its partitions back quickly.
+  std::unique_ptr<ChildProcess> Serve(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {TALLY_BINARY,     "serve",
+                                     "--brokers",      broker_->bootstrap(),
+                                     "--data-dir",     dir_ / "data",
+                                     "--listen",       "127.0.0.1:0",
+                                     "--batch-wait-ms", "20",
+                                     "--kafka",        "session.timeout.ms=6000",
+                                     "--kafka",        "heartbeat.interval.ms=500",
+                                     "--memory-mb",    "64"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<ChildProcess>(args, dir_ / (name + ".log"));
+  }
+
+  static uint16_t PortOf(ChildProcess& child) {
+    auto port = child.WaitForOutput("serving http://127\\.0\\.0\\.1:([0-9]+)", 20s);
+    return port ? static_cast<uint16_t>(std::stoi(*port)) : 0;
+  }
+
+  // A /readyz field ("lag", "eventsApplied") as a number; nullopt without an answer.
+  static std::optional<int64_t> ReadyField(uint16_t port, const std::string& field, int* status = nullptr) {
+    const testing::HttpReply r = testing::HttpGet(port, "/readyz");
+    if (status) *status = r.status;
+    std::smatch m;
+    if (!std::regex_search(r.body, m, std::regex("\"" + field + "\":(-?[0-9]+)"))) return std::nullopt;
+    return std::stoll(m[1]);
+  }
+
+  // Waits until the instance has applied everything produced (lag 0, twice in a row).
+  static bool WaitCaughtUp(uint16_t port, std::chrono::seconds timeout) {
+    int zeros = 0;
+    return testing::WaitFor(
+        [&] {
+          const auto lag = ReadyField(port, "lag");
+          zeros = lag && *lag == 0 ? zeros + 1 : 0;
+          return zeros >= 2;
+        },
+        timeout);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<DevBroker> broker_;
+};
+
+TEST_F(ServeTest, KillNineAtRandomMomentsLosesAndDoublesNothing) {
+  const testing::TestStream stream = testing::MakeStream(7, kPartitions, 20, 50);
+  // The stream is produced over several seconds while tally is killed and restarted.
+  std::atomic<bool> produced{false};
+  std::thread producer([&] {
+    testing::TestProducer p(broker_->bootstrap());
+    for (size_t i = 0; i < stream.messages.size(); ++i) {
+      p.Send("task-actions", stream.messages[i]);
+      if (i % 200 == 0) std::this_thread::sleep_for(30ms);
+    }
+    p.Flush();
+    produced = true;
+  });
+  std::mt19937_64 rng(11);
+  int kills = 0;
+  for (int run = 0; run < 12; ++run) {
+    auto tally = Serve("run-" + std::to_string(run));
+    ASSERT_NE(PortOf(*tally), 0) << tally->Output();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1500));
+    tally->Signal(SIGKILL);
+    const auto status = tally->Wait(10s);
+    ASSERT_TRUE(status && WIFSIGNALED(*status)) << tally->Output();
+    ++kills;
+  }
+  producer.join();
+  ASSERT_TRUE(produced);
+  EXPECT_GE(kills, 10);
+
+  // The last run catches up and stops cleanly.
+  {
+    auto tally = Serve("final");
+    const uint16_t port = PortOf(*tally);
+    ASSERT_NE(port, 0) << tally->Output();
+    ASSERT_TRUE(WaitCaughtUp(port, 60s)) << tally->Output();
+    tally->Signal(SIGTERM);
+    ASSERT_TRUE(testing::ExitedWith(tally->Wait(10s), 0)) << tally->Output();
+  }
+  {
+    auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
+    ASSERT_TRUE(store) << store.error().ToString();
+    EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
+    EXPECT_EQ((*store)->Rejections((*store)->Snapshot(), 100000)->size(), stream.rejected);
+  }
+  // Nothing applied is consumed again: a restart finds nothing to apply and no
+  // duplicate of anything.
+  auto tally = Serve("again");
+  const uint16_t port = PortOf(*tally);
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(WaitCaughtUp(port, 30s));
+  const std::string metrics = testing::HttpGet(port, "/metrics").body;
+  EXPECT_NE(metrics.find("\ntally_events_applied_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\ntally_events_duplicate_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\ntally_events_consumed_total 0\n"), std::string::npos) << metrics;
+  tally->Signal(SIGTERM);
+  EXPECT_TRUE(testing::ExitedWith(tally->Wait(10s), 0));
+}
+
+TEST_F(ServeTest, SigtermUnderLoadExitsZeroWithinFiveSecondsAndCommitsOffsets) {
+  const testing::TestStream stream = testing::MakeStream(8, kPartitions, 20, 60);
+  auto tally = Serve("load");
+  const uint16_t port = PortOf(*tally);
+  ASSERT_NE(port, 0) << tally->Output();
+  std::atomic<bool> stop{false};
+  std::thread producer([&] {
+    testing::TestProducer p(broker_->bootstrap());
+    for (size_t i = 0; i < stream.messages.size() && !stop; ++i) p.Send("task-actions", stream.messages[i]);
+    p.Flush();
+  });
+  ASSERT_TRUE(testing::WaitFor([&] { return ReadyField(port, "eventsApplied").value_or(0) > 1000; }, 30s));
+  const auto start = std::chrono::steady_clock::now();
+  tally->Signal(SIGTERM);
+  const auto status = tally->Wait(10s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  producer.join();
+  ASSERT_TRUE(testing::ExitedWith(status, 0)) << tally->Output();
+  EXPECT_LT(took, 5s);
+
+  // The group's committed offsets are the store's.
+  std::map<int32_t, int64_t> stored;
+  {
+    auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
+    ASSERT_TRUE(store);
+    auto offsets = (*store)->Offsets("task-actions");
+    ASSERT_TRUE(offsets);
+    for (const auto& o : *offsets) stored[o.partition] = o.next;
+  }
+  ASSERT_FALSE(stored.empty());
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(), nullptr, 0);
+  rd_kafka_conf_set(conf, "group.id", "tally", nullptr, 0);
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  rd_kafka_t* reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, nullptr, 0);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(kPartitions);
+  for (int p = 0; p < kPartitions; ++p) rd_kafka_topic_partition_list_add(list, "task-actions", p);
+  ASSERT_EQ(rd_kafka_committed(reader, list, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& p = list->elems[i];
+    if (stored.count(p.partition)) {
+      EXPECT_EQ(p.offset, stored[p.partition]) << "partition " << p.partition;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(reader);
+}
+
+TEST_F(ServeTest, ReadyzAndLagShowABrokerOutage) {
+  const testing::TestStream stream = testing::MakeStream(9, kPartitions, 6, 30);
+  auto tally = Serve("outage");
+  const uint16_t port = PortOf(*tally);
+  ASSERT_NE(port, 0) << tally->Output();
+  testing::TestProducer producer(broker_->bootstrap());
+  const size_t half = stream.messages.size() / 2;
+  for (size_t i = 0; i < half; ++i) producer.Send("task-actions", stream.messages[i]);
+  producer.Flush();
+  ASSERT_TRUE(WaitCaughtUp(port, 30s));
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(broker_->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  int status = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return ReadyField(port, "lag", &status) == -1 && status == 503; }, 30s));
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(broker_->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  for (size_t i = half; i < stream.messages.size(); ++i) producer.Send("task-actions", stream.messages[i]);
+  producer.Flush();
+  ASSERT_TRUE(WaitCaughtUp(port, 60s)) << tally->Output();
+  EXPECT_EQ(testing::HttpGet(port, "/readyz").status, 200);
+  tally->Signal(SIGTERM);
+  ASSERT_TRUE(testing::ExitedWith(tally->Wait(10s), 0));
+  // The outage was logged when it began and when it ended, not per retry.
+  const std::string log = tally->Output();
+  size_t downs = 0;
+  for (size_t at = 0; (at = log.find("all brokers are down", at)) != std::string::npos; ++at) ++downs;
+  EXPECT_GE(downs, 1u);
+  EXPECT_LE(downs, 2u) << log;
+  auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
+  ASSERT_TRUE(store);
+  EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
+}
+
+TEST_F(ServeTest, BadSettingsExitTwoNamingTheSetting) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string named;
+  };
+  const std::vector<Case> cases = {
+      {{"--listen", "nonsense"}, {}, "--listen"},
+      {{"--kafka", "no.such.property=1"}, {}, "no.such.property"},
+      {{"--kafka", "fetch.wait.max.ms"}, {}, "--kafka"},
+      {{}, {"TALLY_THREADS=lots"}, "TALLY_THREADS"},
+      {{"--threads", "0"}, {}, "--threads"},
+      {{"--data-dir", "/proc/version"}, {}, "--data-dir"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {TALLY_BINARY, "serve", "--brokers", broker_->bootstrap(), "--data-dir",
+                                     dir_ / "bad", "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    ChildProcess tally(args, dir_ / "bad.log", c.env);
+    EXPECT_TRUE(testing::ExitedWith(tally.Wait(20s), 2)) << c.named << ": " << tally.Output();
+    EXPECT_NE(tally.Output().find(c.named), std::string::npos) << tally.Output();
+  }
+}
+
+}  // namespace
+}  // namespace tally
