@@ -1,0 +1,175 @@
+// The API side of the HTTP benchmark (bench/http/http_bench.sh):
+//
+//   http_bench_server load DIR RECORDS
+//       fills the store in DIR with generated events (ingest/workload.h) until it
+//       holds RECORDS records; does nothing if it already does.
+//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S]
+//       serves the store with ApiServer on a free 127.0.0.1 port and prints
+//       "port N", then the three benchmarked requests ("statistics TARGET",
+//       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
+//       events (another workload, record ids that do not collide) at that rate
+//       while it serves: "ingestion running". Stops on SIGTERM/SIGINT and prints
+//       on stderr how many events it applied.
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aggregate/store.h"
+#include "api/server.h"
+#include "ingest/workload.h"
+
+namespace {
+
+using namespace tally;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMemoryBytes = size_t{256} << 20;
+// The loaded store: 1000 requests over 3 campaigns, ~130 tasks each, ~8 events a task.
+WorkloadOptions LoadWorkload() {
+  WorkloadOptions w;
+  w.seed = 1;
+  w.requests = 1000;
+  w.tasks_per_request = 130;
+  return w;
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& dir) {
+  auto store = Store::Open(StoreOptions{dir, kMemoryBytes, false, {}});
+  if (!store) {
+    std::fprintf(stderr, "http_bench_server: %s\n", store.error().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*store);
+}
+
+int Load(const std::string& dir, uint64_t records) {
+  auto store = OpenStore(dir);
+  if (store->totals().records >= records) {
+    std::printf("store holds %llu records already\n", static_cast<unsigned long long>(store->totals().records));
+    return 0;
+  }
+  Workload workload(LoadWorkload());
+  std::vector<TaskAction> batch(10'000);
+  uint64_t total = store->totals().records;
+  const auto start = Clock::now();
+  while (total < records) {
+    size_t n = 0;
+    while (n < batch.size() && n < records - total && workload.Next(&batch[n])) ++n;
+    if (n == 0) break;
+    auto r = store->Apply(ApplyBatch{std::span(batch.data(), n), {}, "task-actions", {}});
+    if (!r) {
+      std::fprintf(stderr, "http_bench_server: %s\n", r.error().ToString().c_str());
+      return 1;
+    }
+    total = store->totals().records;
+  }
+  std::printf("loaded %llu records, %llu tasks, %llu requests in %.1f s\n",
+              static_cast<unsigned long long>(store->totals().records),
+              static_cast<unsigned long long>(store->totals().tasks),
+              static_cast<unsigned long long>(store->totals().requests),
+              std::chrono::duration<double>(Clock::now() - start).count());
+  return total >= records ? 0 : 1;
+}
+
+// Applies a second workload at `rate` events/s in batches every 100 ms until stopped.
+void Ingest(Store* store, double rate, const std::atomic<bool>* stop, std::atomic<uint64_t>* applied) {
+  WorkloadOptions options = LoadWorkload();
+  options.seed = 2;
+  options.requests = 100'000;
+  Workload workload(options);
+  constexpr Id::Rep kIdOffset = Id::Rep{1'000'000'000'000};  // beyond the loaded records' ids
+  const auto tick = std::chrono::milliseconds(100);
+  const size_t per_tick = static_cast<size_t>(rate / 10);
+  std::vector<TaskAction> batch(per_tick);
+  auto next = Clock::now();
+  while (!stop->load()) {
+    size_t n = 0;
+    while (n < per_tick && workload.Next(&batch[n])) {
+      batch[n].id = Id::FromRep(batch[n].id.value() + kIdOffset);
+      ++n;
+    }
+    if (n == 0) break;
+    auto r = store->Apply(ApplyBatch{std::span(batch.data(), n), {}, "task-actions", {}});
+    if (!r) {
+      std::fprintf(stderr, "http_bench_server: ingest: %s\n", r.error().ToString().c_str());
+      return;
+    }
+    applied->fetch_add(r->applied);
+    next += tick;
+    std::this_thread::sleep_until(next);
+  }
+}
+
+int Serve(const std::string& dir, int threads, double ingest_rate) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto store = OpenStore(dir);
+  std::atomic<uint64_t> applied{0};
+  std::atomic<bool> stop{false};
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  options.threads = threads;
+  auto server = ApiServer::Start(options, store.get(), [&applied] {
+    IngestStatus s;
+    s.ready = true;
+    s.lag = 0;
+    s.applied = applied.load(std::memory_order_relaxed);
+    return s;
+  });
+  if (!server) {
+    std::fprintf(stderr, "http_bench_server: %s\n", server.error().ToString().c_str());
+    return 1;
+  }
+  const Workload names(LoadWorkload());
+  const uint32_t r = 7;  // a request in the middle of the loaded stream
+  std::printf("port %u\n", (*server)->port());
+  std::printf("statistics /statistics?annotationRequestId=%s&pageNumber=2&pageSize=10\n", names.RequestId(r).c_str());
+  std::printf("record /statistics/record?annotationRequestId=%s&annotationRequestId=%s&annotationRequestId=%s"
+              "&offset=3&limit=100\n",
+              names.RequestId(r).c_str(), names.RequestId(r + 1).c_str(), names.RequestId(r + 2).c_str());
+  const uint64_t task = uint64_t{r} * LoadWorkload().tasks_per_request + 17;
+  std::printf("task {\"campaignId\":\"%s\",\"annotationRequestId\":\"%s\",\"sceneId\":\"%s\"}\n",
+              names.CampaignId(names.CampaignOf(r)).c_str(), names.RequestId(r).c_str(),
+              names.SceneId(task).c_str());
+  std::fflush(stdout);
+
+  std::thread ingest;
+  if (ingest_rate > 0) ingest = std::thread(Ingest, store.get(), ingest_rate, &stop, &applied);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  stop = true;
+  if (ingest.joinable()) ingest.join();
+  (*server)->Stop();
+  std::fprintf(stderr, "http_bench_server: applied %llu events while serving\n",
+               static_cast<unsigned long long>(applied.load()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 4 && std::strcmp(argv[1], "load") == 0) return Load(argv[2], std::strtoull(argv[3], nullptr, 10));
+  if (argc >= 3 && std::strcmp(argv[1], "serve") == 0) {
+    int threads = 0;
+    double rate = 0;
+    for (int i = 3; i + 1 < argc; i += 2) {
+      if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+      if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[i + 1]);
+    }
+    return Serve(argv[2], threads, rate);
+  }
+  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R]\n");
+  return 2;
+}
