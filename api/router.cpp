@@ -196,6 +196,15 @@ Answer Ops(const HttpRequest& request, Route route, const ApiContext& context, s
   return Plain(request, route, 500, "text/plain; charset=utf-8", "unrouted\n", std::move(request_id));
 }
 
+// A cache key that no two different requests share: the route, the page, and
+// each string with its length in front.
+std::string CacheKey(char route, Page page, const std::vector<std::string>& parts) {
+  std::string key(1, route);
+  key += std::to_string(page.number) + "/" + std::to_string(page.size);
+  for (const std::string& part : parts) key += "/" + std::to_string(part.size()) + ":" + part;
+  return key;
+}
+
 Answer Business(const HttpRequest& request, Route route, std::string_view query, const ApiContext& context,
                 std::string request_id) {
   const int64_t lag = LagOf(context);
@@ -207,42 +216,68 @@ Answer Business(const HttpRequest& request, Route route, std::string_view query,
     return Envelope(request, route, ApiCode::kInvalidParameter, source.error().message(), {},
                     std::move(request_id), lag);
   }
-  std::string data;
-  Outcome outcome;
   const Store& store = *context.store;
-  auto run = [&](auto parse, auto handle) -> Status {
+  std::shared_ptr<const ResponseCache::Entry> answer;
+  // Answers from the cache while the store's record count is unchanged (see
+  // response_cache.h), else from one snapshot.
+  auto run = [&](auto parse, auto key_of, auto handle) -> Status {
     auto params = parse(*source);
     if (!params) return params.error();
+    std::string key = key_of(*params);
+    const uint64_t version = store.totals().records;
+    if (context.cache != nullptr && (answer = context.cache->Find(key, version))) return Status::OK();
+    auto fresh = std::make_shared<ResponseCache::Entry>();
+    fresh->version = version;
     const ReadView view = store.Snapshot();
-    outcome = handle(*params, view);
+    fresh->outcome = handle(*params, view, &fresh->data);
+    if (fresh->outcome.code != ApiCode::kSuccess) fresh->data.clear();
+    answer = fresh;
+    if (context.cache != nullptr && fresh->outcome.code != ApiCode::kInternal) {
+      context.cache->Insert(std::move(key), std::move(fresh));
+    }
     return Status::OK();
   };
   Status invalid;
   switch (route) {
     case Route::kStatistics:
-      invalid = run(ParseStatisticsParams, [&](const StatisticsParams& p, const ReadView& v) {
-        return HandleStatistics(p, store, v, &data);
-      });
+      invalid = run(
+          ParseStatisticsParams,
+          [](const StatisticsParams& p) {
+            return CacheKey('s', p.page, {p.annotation_request_id});
+          },
+          [&](const StatisticsParams& p, const ReadView& v, std::string* data) {
+            return HandleStatistics(p, store, v, data);
+          });
       break;
     case Route::kStatisticsRecord:
-      invalid = run(ParseRecordParams, [&](const RecordParams& p, const ReadView& v) {
-        return HandleStatisticsRecord(p, store, v, &data);
-      });
+      invalid = run(
+          ParseRecordParams,
+          [](const RecordParams& p) {
+            return CacheKey('r', p.page, p.annotation_request_ids);
+          },
+          [&](const RecordParams& p, const ReadView& v, std::string* data) {
+            return HandleStatisticsRecord(p, store, v, data);
+          });
       break;
     case Route::kTaskGet:
-      invalid = run(ParseTaskGetParams, [&](const TaskGetParams& p, const ReadView& v) {
-        return HandleTaskGet(p, store, v, context.view_url_base, &data);
-      });
+      invalid = run(
+          ParseTaskGetParams,
+          [](const TaskGetParams& p) {
+            return CacheKey('t', Page{}, {p.campaign_id, p.annotation_request_id, p.scene_id});
+          },
+          [&](const TaskGetParams& p, const ReadView& v, std::string* data) {
+            return HandleTaskGet(p, store, v, context.view_url_base, data);
+          });
       break;
     default: break;
   }
   if (!invalid.ok()) {
     return Envelope(request, route, ApiCode::kInvalidParameter, invalid.message(), {}, std::move(request_id), lag);
   }
-  if (outcome.code != ApiCode::kSuccess) data.clear();
-  Answer answer = Envelope(request, route, outcome.code, outcome.message, data, std::move(request_id), lag);
-  if (outcome.total_count) answer.response.set("X-Total-Count", std::to_string(*outcome.total_count));
-  return answer;
+  const Outcome& outcome = answer->outcome;
+  Answer result = Envelope(request, route, outcome.code, outcome.message, answer->data, std::move(request_id), lag);
+  if (outcome.total_count) result.response.set("X-Total-Count", std::to_string(*outcome.total_count));
+  return result;
 }
 
 }  // namespace

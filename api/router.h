@@ -20,6 +20,7 @@
 #include "aggregate/store.h"
 #include "api/api_code.h"
 #include "api/metrics.h"
+#include "api/response_cache.h"
 #include "api/routes.h"
 #include "api/server.h"
 
@@ -35,6 +36,7 @@ struct ApiContext {
   std::vector<std::string> api_keys;  // empty: open
   std::string view_url_base;          // without a trailing slash
   const HttpMetrics* metrics = nullptr;
+  ResponseCache* cache = nullptr;  // null: every answer is computed
 };
 
 struct Answer {

@@ -46,6 +46,9 @@ struct ApiOptions {
   std::string view_url_base = "https://localhost";
   std::chrono::seconds idle_timeout{30};
   size_t max_connections = 10000;
+  // Keep answers while the store is unchanged (api/response_cache.h); off only
+  // to measure the uncached path.
+  bool cache_responses = true;
 };
 
 class ApiServer {

@@ -3,13 +3,14 @@
 //   http_bench_server load DIR RECORDS
 //       fills the store in DIR with generated events (ingest/workload.h) until it
 //       holds RECORDS records; does nothing if it already does.
-//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S]
+//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--no-cache]
 //       serves the store with ApiServer on a free 127.0.0.1 port and prints
 //       "port N", then the three benchmarked requests ("statistics TARGET",
 //       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
 //       events (another workload, record ids that do not collide) at that rate
 //       while it serves: "ingestion running". Stops on SIGTERM/SIGINT and prints
-//       on stderr how many events it applied.
+//       on stderr how many events it applied. --no-cache turns the response
+//       cache off, to measure every request reading the store.
 
 #include <signal.h>
 
@@ -108,7 +109,7 @@ void Ingest(Store* store, double rate, const std::atomic<bool>* stop, std::atomi
   }
 }
 
-int Serve(const std::string& dir, int threads, double ingest_rate) {
+int Serve(const std::string& dir, int threads, double ingest_rate, bool cache) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -121,6 +122,7 @@ int Serve(const std::string& dir, int threads, double ingest_rate) {
   ApiOptions options;
   options.listen = "127.0.0.1:0";
   options.threads = threads;
+  options.cache_responses = cache;
   auto server = ApiServer::Start(options, store.get(), [&applied] {
     IngestStatus s;
     s.ready = true;
@@ -164,12 +166,15 @@ int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "serve") == 0) {
     int threads = 0;
     double rate = 0;
-    for (int i = 3; i + 1 < argc; i += 2) {
-      if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-      if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[i + 1]);
+    bool cache = true;
+    for (int i = 3; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--no-cache") == 0) cache = false;
+      if (i + 1 >= argc) break;
+      if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
+      else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
     }
-    return Serve(argv[2], threads, rate);
+    return Serve(argv[2], threads, rate, cache);
   }
-  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R]\n");
+  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--no-cache]\n");
   return 2;
 }

@@ -109,3 +109,43 @@ TEST(ListenAddressTest, ParsesHostAndPort) {
 
 }  // namespace
 }  // namespace tally
+
+#include "api/response_cache.h"
+
+namespace tally {
+namespace {
+
+std::shared_ptr<const ResponseCache::Entry> Entry(uint64_t version, std::string data) {
+  auto e = std::make_shared<ResponseCache::Entry>();
+  e->version = version;
+  e->data = std::move(data);
+  return e;
+}
+
+TEST(ResponseCacheTest, AnswersOnlyForTheSameStoreVersion) {
+  ResponseCache cache;
+  cache.Insert("k", Entry(5, "five"));
+  ASSERT_TRUE(cache.Find("k", 5));
+  EXPECT_EQ(cache.Find("k", 5)->data, "five");
+  EXPECT_FALSE(cache.Find("k", 6));
+  EXPECT_FALSE(cache.Find("other", 5));
+  cache.Insert("k", Entry(7, "seven"));
+  cache.Insert("k", Entry(6, "six"));  // older than what is there: ignored
+  EXPECT_EQ(cache.Find("k", 7)->data, "seven");
+  EXPECT_FALSE(cache.Find("k", 6));
+}
+
+TEST(ResponseCacheTest, StaysWithinItsBounds) {
+  ResponseCache cache;
+  for (size_t i = 0; i < 3 * ResponseCache::kMaxEntries; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
+  size_t kept = 0;
+  for (size_t i = 0; i < 3 * ResponseCache::kMaxEntries; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
+  EXPECT_LE(kept, ResponseCache::kMaxEntries);
+  EXPECT_GT(kept, ResponseCache::kMaxEntries / 2);
+  EXPECT_TRUE(cache.Find("key" + std::to_string(3 * ResponseCache::kMaxEntries - 1), 1));  // recent ones stay
+  cache.Insert("huge", Entry(1, std::string(ResponseCache::kMaxEntryBytes, 'h')));
+  EXPECT_FALSE(cache.Find("huge", 1));
+}
+
+}  // namespace
+}  // namespace tally

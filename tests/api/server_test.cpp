@@ -762,3 +762,54 @@ TEST_F(ApiServerTest, StopFinishesRequestsInFlightAndClosesIdleConnections) {
 
 }  // namespace
 }  // namespace tally::testing
+
+namespace tally::testing {
+namespace {
+
+// The response cache must never show an answer older than the store: every
+// applied record is visible to the next request.
+TEST(ApiServerFreshnessTest, AnswersFollowNewRecordsDespiteTheCache) {
+  TempDir dir;
+  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(opened);
+  Store& store = **opened;
+  auto apply = [&](std::vector<TaskAction> actions) {
+    ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
+  };
+  TaskAction first = Action(1, "live", "camp", Id(1), 0);
+  first.scene_id = "scene-1";
+  apply({first});
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = ApiServer::Start(options, &store, [] { return IngestStatus{}; });
+  ASSERT_TRUE(server);
+  HttpClient client((*server)->port());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(client.Get("/statistics?annotationRequestId=live").header("x-total-count"), "1");
+  }
+  ExpectEnvelope(client.Get("/statistics/record?annotationRequestId=live,later"), 404, 53003);
+  ExpectEnvelope(client.Get("/task/get?campaignId=camp&annotationRequestId=later&sceneId=s"), 404, 53003);
+
+  TaskAction second = Action(2, "live", "camp", Id(2), 1);
+  TaskAction later = Action(3, "later", "camp", Id(5), 2);
+  later.scene_id = "s";
+  later.project_id = Id(9);
+  apply({second, later});
+  EXPECT_EQ(client.Get("/statistics?annotationRequestId=live").header("x-total-count"), "2");
+  auto records = ExpectEnvelope(client.Get("/statistics/record?annotationRequestId=live,later"), 200, 2000);
+  EXPECT_EQ(Int((*records)["data"]["count"].value()), 3);
+  auto task = ExpectEnvelope(client.Get("/task/get?campaignId=camp&annotationRequestId=later&sceneId=s"), 200, 2000);
+  EXPECT_EQ(Str((*task)["data"]["viewUrl"]), "https://localhost/rosetta-open/task/9/5/viewOnly");
+
+  // A newer record of a task changes its answer too (same counts of tasks).
+  TaskAction moved = Action(4, "later", "camp", Id(5), 3);
+  moved.scene_id = "s";
+  moved.pool_type = PoolType::kComplete;
+  apply({moved});
+  auto after = ExpectEnvelope(client.Get("/task/get?campaignId=camp&annotationRequestId=later&sceneId=s"), 200, 2000);
+  EXPECT_EQ(Int((*after)["data"]["status"].value()), 11);
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace tally::testing

@@ -1,0 +1,63 @@
+#pragma once
+
+// ResponseCache keeps the answers of recent business requests (the handler's
+// outcome and `data` JSON, never the envelope's date or requestId), keyed by the
+// route and the validated parameters, and tagged with the store's record count
+// when they were computed. Helix polls the same requests over and over; between
+// two applied batches the answers cannot change.
+//
+// Why the record count is a sound version: the views are a function of the set
+// of distinct records (CONTRACT §2), records are never removed or changed, so the
+// set changes exactly when the count grows. The store publishes the count after a
+// batch is readable, so an answer computed after reading count N reflects at
+// least those N records; it is served only while the count is still N.
+//
+// Bounded: at most kMaxEntries answers and kMaxBytes of data; answers larger than
+// kMaxEntryBytes are not kept. Least recently used entries go first.
+// Threads: any; sharded, one mutex per shard.
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "api/handlers.h"
+
+namespace tally {
+
+class ResponseCache {
+ public:
+  static constexpr size_t kShards = 16;
+  static constexpr size_t kMaxEntries = 8192;
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+  static constexpr size_t kMaxEntryBytes = size_t{512} << 10;
+
+  struct Entry {
+    uint64_t version = 0;  // the store's record count when computed
+    Outcome outcome;
+    std::string data;
+  };
+
+  // The answer for `key` computed at `version`, or null.
+  std::shared_ptr<const Entry> Find(std::string_view key, uint64_t version);
+  // Keeps an answer (replacing an older one for the key).
+  void Insert(std::string key, std::shared_ptr<const Entry> entry);
+
+ private:
+  struct Shard {
+    std::mutex mutex;
+    std::list<std::pair<std::string, std::shared_ptr<const Entry>>> lru;  // front: most recent; guarded by mutex
+    std::unordered_map<std::string_view, std::list<std::pair<std::string, std::shared_ptr<const Entry>>>::iterator> index;  // by mutex
+    size_t bytes = 0;                                                                                  // by mutex
+  };
+  Shard& ShardOf(std::string_view key);
+
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace tally
