@@ -199,14 +199,15 @@ class Session : public std::enable_shared_from_this<Session> {
         std::string_view(request.method_string().data(), request.method_string().size()), route, status,
         answer_.code, response.body().size(), seconds, answer_.request_id}));
     stream_.expires_after(server_->options.idle_timeout);
-    Serialize(response, &wire_);
-    asio::async_write(stream_, asio::buffer(wire_), beast::bind_front_handler(&Session::OnWritten, shared_from_this()));
+    SerializeHeader(response, &wire_);
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(wire_), asio::buffer(response.body())};
+    asio::async_write(stream_, buffers, beast::bind_front_handler(&Session::OnWritten, shared_from_this()));
   }
 
-  // The response as bytes, in one buffer: one plain write, instead of Beast's
-  // serializer walking a gather list of header pieces (measured: a tenth of the
-  // server's time at 50k requests/s).
-  static void Serialize(const HttpResponse& response, std::string* out) {
+  // The response's status line and header as bytes, written with the body in
+  // one gather write, instead of Beast's serializer walking a list of header
+  // pieces (measured: a tenth of the server's time at 50k requests/s).
+  static void SerializeHeader(const HttpResponse& response, std::string* out) {
     out->clear();
     out->append(response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     out->append(std::to_string(response.result_int()));
@@ -221,7 +222,6 @@ class Session : public std::enable_shared_from_this<Session> {
       out->append("\r\n");
     }
     out->append("\r\n");
-    out->append(response.body());
   }
 
   void OnWritten(beast::error_code ec, size_t) {
@@ -261,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
-  std::string wire_;  // answer_.response serialized; kept for the connection's next answers
+  std::string wire_;  // answer_.response's header serialized; its buffer is reused
   Clock::time_point started_;
   bool busy_ = false;    // a request's header has been read and it is not answered yet
   bool unread_ = false;  // the request being answered was not read to its end

@@ -91,7 +91,10 @@ failed=0
 run_mode() {
   local mode=$1
   shift
-  start tally "$bin/http_bench_server" serve "$data" "$@"
+  # Each mode starts from the same 1,000,000 records: ingestion writes to a copy.
+  rm -rf "$data.run"
+  cp -a "$data" "$data.run"
+  start tally "$bin/http_bench_server" serve "$data.run" "$@"
   local port st rec task
   port=$(awk '/^port /{print $2}' "$work/tally.out")
   st=$(awk '/^statistics /{print $2}' "$work/tally.out")
@@ -137,7 +140,9 @@ run_mode "idle"
 run_mode "ingesting ${ingest_rate}/s" --ingest-rate "$ingest_rate"
 
 # Every request reading the store: the response cache off.
-start tally "$bin/http_bench_server" serve "$data" --no-cache
+rm -rf "$data.run"
+cp -a "$data" "$data.run"
+start tally "$bin/http_bench_server" serve "$data.run" --no-cache
 port=$(awk '/^port /{print $2}' "$work/tally.out")
 st=$(awk '/^statistics /{print $2}' "$work/tally.out")
 read -r t_rps t_p50 t_p99 <<<"$(wrk_run "$port" GET "$st" "")"
@@ -146,5 +151,6 @@ printf '%-34s %9d %9s %6s | %8.3f %8.3f | %9.3f %9.3f |\n' "/statistics (idle, n
   "$t_p50" "$t_p99" "$h_p50" "$h_p99"
 stop "$tally_pid"
 pids=()
+rm -rf "$data.run"
 echo
 [ "$failed" -eq 0 ] && echo "all targets met" || echo "some targets missed"
