@@ -23,6 +23,19 @@ void OptionalId(JsonWriter& w, const std::optional<Id>& id) {
   }
 }
 
+// A view field taken from the latest record that carried it, or null.
+void OptionalId(JsonWriter& w, const std::optional<Stamped<Id>>& id) {
+  OptionalId(w, id ? std::optional<Id>(id->value) : std::nullopt);
+}
+
+void OptionalString(JsonWriter& w, const std::optional<std::string>& text) {
+  if (text) {
+    w.String(*text);
+  } else {
+    w.Null();
+  }
+}
+
 template <class T>
 void OptionalUint(JsonWriter& w, const std::optional<T>& n) {
   if (n) {
@@ -42,17 +55,9 @@ void AppendTaskJson(const TaskView& task, std::string* out) {
   w.Key("status");
   w.Int(static_cast<int32_t>(task.status));
   w.Key("project_id");
-  if (task.project_id) {
-    w.Id(task.project_id->value);
-  } else {
-    w.Null();
-  }
+  OptionalId(w, task.project_id);
   w.Key("pool_id");
-  if (task.pool_id) {
-    w.Id(task.pool_id->value);
-  } else {
-    w.Null();
-  }
+  OptionalId(w, task.pool_id);
   w.Key("pool_type");
   w.Int(static_cast<int32_t>(task.pool_type));
   w.Key("instance_info");
@@ -79,21 +84,13 @@ void AppendRecordJson(const TaskAction& r, std::string* out) {
   w.Key("taskId");
   w.Id(r.task_id);
   w.Key("poolName");
-  if (r.pool_name) {
-    w.String(*r.pool_name);
-  } else {
-    w.Null();
-  }
+  OptionalString(w, r.pool_name);
   w.Key("poolType");
   w.Int(static_cast<int32_t>(r.pool_type));
   w.Key("folderId");
   OptionalId(w, r.folder_id);
   w.Key("aliceName");
-  if (r.alice_name) {
-    w.String(*r.alice_name);
-  } else {
-    w.Null();
-  }
+  OptionalString(w, r.alice_name);
   w.Key("createdTime");
   w.Raw("\"");
   AppendTimestamp(r.created_time, out);

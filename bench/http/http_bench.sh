@@ -94,6 +94,7 @@ run_mode() {
   # Each mode starts from the same 1,000,000 records: ingestion writes to a copy.
   rm -rf "$data.run"
   cp -a "$data" "$data.run"
+  sync  # the copy's writeback must not run during the measurements
   start tally "$bin/http_bench_server" serve "$data.run" "$@"
   local port st rec task
   port=$(awk '/^port /{print $2}' "$work/tally.out")
@@ -142,6 +143,7 @@ run_mode "ingesting ${ingest_rate}/s" --ingest-rate "$ingest_rate"
 # Every request reading the store: the response cache off.
 rm -rf "$data.run"
 cp -a "$data" "$data.run"
+sync
 start tally "$bin/http_bench_server" serve "$data.run" --no-cache
 port=$(awk '/^port /{print $2}' "$work/tally.out")
 st=$(awk '/^statistics /{print $2}' "$work/tally.out")

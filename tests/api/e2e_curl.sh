@@ -6,25 +6,8 @@
 # Usage: e2e_curl.sh API_TEST_SERVER
 set -euo pipefail
 server_bin=$1
-work=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$server_bin" "$work/store" --api-key secret-1 --api-key secret-2 --lag 7 --ready >"$work/out" 2>"$work/err" &
-pid=$!
-port=
-for _ in $(seq 1 100); do  # up to 10 s
-  port=$(awk '/^port /{print $2}' "$work/out")
-  [ -n "$port" ] && break
-  kill -0 "$pid" || { cat "$work/err"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; cat "$work/err"; exit 1; }
-base="http://127.0.0.1:$port"
+source "$(dirname "$0")/test_server.sh"
+start_test_server "$server_bin" --api-key secret-1 --api-key secret-2 --lag 7 --ready
 auth=(-H "Authorization: Bearer secret-1")
 failures=0 checks=0
 
@@ -119,18 +102,9 @@ reused=$(curl -sS -v "${auth[@]}" "$base/healthz" "$base/statistics?annotationRe
   | grep -c 'Re-using existing connection' || true)
 if [ "$reused" -lt 2 ]; then echo "FAIL keep-alive: reused $reused times"; failures=$((failures + 1)); fi
 
-kill -TERM "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+stop_test_server
 checks=$((checks + 1))
-if kill -0 "$pid" 2>/dev/null; then
-  echo "FAIL server still running 10 s after SIGTERM"
-  failures=$((failures + 1))
-else
-  rc=0
-  wait "$pid" || rc=$?
-  pid=
-  if [ "$rc" -ne 0 ]; then echo "FAIL server exited $rc"; failures=$((failures + 1)); fi
-fi
+if [ "$server_rc" != 0 ]; then echo "FAIL server stop: $server_rc (want exit 0 within 10 s of SIGTERM)"; failures=$((failures + 1)); fi
 cat "$work/out" "$work/err" | grep -q '"log":"access"' || { echo "FAIL no access log line"; failures=$((failures + 1)); }
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

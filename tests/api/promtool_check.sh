@@ -5,24 +5,8 @@
 set -euo pipefail
 server_bin=$1
 command -v promtool >/dev/null || { echo "promtool not found: run scripts/setup"; exit 1; }
-work=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$server_bin" "$work/store" --ready --lag 0 >"$work/out" 2>"$work/err" &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(awk '/^port /{print $2}' "$work/out")
-  [ -n "$port" ] && break
-  kill -0 "$pid" || { cat "$work/err"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; exit 1; }
-base="http://127.0.0.1:$port"
+source "$(dirname "$0")/test_server.sh"
+start_test_server "$server_bin" --ready --lag 0
 for path in "/statistics?annotationRequestId=req-1" "/statistics/record?annotationRequestId=req-1" \
             "/task/get?campaignId=camp-1&annotationRequestId=req-1&sceneId=scene-1" "/statistics" "/nope" \
             "/healthz" "/readyz" "/openapi.yaml"; do
@@ -30,9 +14,8 @@ for path in "/statistics?annotationRequestId=req-1" "/statistics/record?annotati
 done
 curl -sS -o /dev/null -X PUT "$base/statistics"
 curl -sS "$base/metrics" >"$work/metrics"
-kill -TERM "$pid"
-wait "$pid"
-pid=
+stop_test_server
+[ "$server_rc" = 0 ] || { echo "server stop: $server_rc"; exit 1; }
 for name in tally_events_consumed_total tally_events_applied_total tally_events_duplicate_total \
             tally_events_conflict_total tally_events_rejected_total tally_consumer_lag \
             tally_http_requests_total tally_http_request_duration_seconds \
