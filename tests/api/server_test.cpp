@@ -564,8 +564,9 @@ TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
   const auto start = std::chrono::steady_clock::now();
   slow.WriteRaw("GET /statistics?annotationRequestId=req-1 HTTP/1.1\r\n");
   bool cut = false;
-  // One header byte every 100 ms never completes a request within the timeout.
-  for (int i = 0; i < 50 && !cut; ++i) {
+  // One header byte every 100 ms never completes a request within the timeout
+  // (bounded: 80 rounds, at least 8 s, if the server never cuts it off).
+  for (int i = 0; i < 80 && !cut; ++i) {
     HttpClient other(port_);
     EXPECT_EQ(other.Get("/statistics?annotationRequestId=req-1").status, 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -582,13 +583,13 @@ TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_TRUE(cut);
   EXPECT_GE(seconds, 0.9);
-  EXPECT_LT(seconds, 3.0);
+  EXPECT_LT(seconds, 6.0);  // 1 s and some slack for a loaded machine
   // An idle keep-alive connection is closed too.
   HttpClient idle(port_);
   EXPECT_EQ(idle.Get("/healthz").status, 200);
   const auto idle_start = std::chrono::steady_clock::now();
   EXPECT_TRUE(idle.ClosedByServer());
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count(), 3.0);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count(), 6.0);
 }
 
 TEST_F(ApiServerTest, RefusesConnectionsOverTheCap) {
