@@ -91,7 +91,12 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
       // Short fetch waits keep batches flowing; the defaults (500 ms) starve a
       // fast consumer on a quiet topic.
       {"fetch.wait.max.ms", "10"},
-      {"queued.min.messages", "20000"},
+      // librdkafka (2.0) stops fetching while the consumer queue holds more than
+      // queued.min.messages and looks again only when its broker thread next wakes,
+      // up to a second later: with a low threshold every store write that blocks
+      // this thread for a moment starves it. The queue stays bounded by
+      // queued.max.messages.kbytes (64 MiB).
+      {"queued.min.messages", "1000000"},
       {"log.connection.close", "false"},
   };
   Result<rd_kafka_conf_t*> conf = MakeKafkaConfig(defaults, options.kafka_properties);
