@@ -4,12 +4,16 @@
 // returns the process exit code (CONTRACT §4: 0 clean, 1 runtime failure,
 // 2 bad command line or configuration).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "aggregate/status.h"
 #include "app/serve_config.h"
+#include "ingest/delivery.h"
 
 namespace tally {
 
@@ -26,13 +30,62 @@ struct ReplayFlags {
 
 int RunReplay(const ReplayFlags& flags);
 
+struct ProduceFlags {
+  std::string brokers;  // or output
+  std::string output;   // FILE or "-": NDJSON, a message a line, instead of Kafka
+  std::string topic = "task-actions";
+  WorkloadOptions workload;
+  DeliveryOptions delivery;
+  double rate = 0;  // events/s; 0: as fast as the sink takes them
+  std::vector<std::string> kafka;  // PROP=VALUE
+};
+
+struct ProduceTotals {
+  uint64_t messages = 0;
+  uint64_t events = 0;    // sent, duplicates included
+  uint64_t distinct = 0;  // taken from the workload
+  double seconds = 0;
+};
+
+// How a caller steers Produce: `stop` ends it early (checked between messages);
+// `pace`, if set, is called before each message with the distinct events taken
+// so far and may block to hold the producer back; `progress` prints a progress
+// line on stderr while it runs.
+struct ProduceControl {
+  const std::atomic<bool>* stop = nullptr;
+  std::function<void(uint64_t distinct)> pace;
+  bool progress = true;
+};
+
+// Generates the flags' workload and sends it. Errors name what failed: a bad
+// --kafka property or an unwritable --output (InvalidArgument), undelivered
+// messages (IOError).
+Result<ProduceTotals> Produce(const ProduceFlags& flags, const ProduceControl& control);
+
+// `tally produce`.
+int RunProduce(const ProduceFlags& flags);
+
+struct DemoFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir;  // empty: a temporary directory, removed at exit
+  uint64_t events = 20'000;
+  uint64_t seed = 1;
+};
+
+// `tally demo`: serve on the embedded broker, produce a workload into it, print
+// curl commands once it is applied, serve until SIGINT/SIGTERM.
+int RunDemo(const DemoFlags& flags);
+
 class Store;
 
 // Where `demo` joins `serve`: the brokers' address once known, then the HTTP
-// port and the store once serving. Called on the thread running RunServe.
+// port and the store once serving, and once on the way out (on every path after
+// on_broker, when the consumer and the HTTP server have stopped but the store
+// and the broker are still up). Called on the thread running RunServe.
 struct ServeHooks {
   std::function<void(const std::string& brokers)> on_broker;
   std::function<void(uint16_t port, const Store& store)> on_serving;
+  std::function<void()> on_stopping;
 };
 
 // Runs until SIGINT or SIGTERM (exit 0 after a clean stop) or until ingestion

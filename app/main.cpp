@@ -43,6 +43,65 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
 
+  DemoFlags demo;
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo", "Serve on an embedded broker, produce a realistic workload into it, print curl commands to try");
+  demo_cmd->add_option("--listen", demo.listen, "HTTP address, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  demo_cmd->add_option("--data-dir", demo.data_dir,
+                       "Store directory, new or empty (default: a temporary one, removed at exit)");
+  demo_cmd->add_option("--events", demo.events, "Events to produce")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}))
+      ->capture_default_str();
+  demo_cmd->add_option("--seed", demo.seed, "Seed of the generated workload")->capture_default_str();
+
+  ProduceFlags produce;
+  CLI::App* produce_cmd = app.add_subcommand(
+      "produce", "Send a realistic generated TaskAction stream to Kafka (or write it as NDJSON)");
+  {
+    CLI::App* c = produce_cmd;
+    WorkloadOptions& w = produce.workload;
+    DeliveryOptions& d = produce.delivery;
+    CLI::Option* brokers =
+        c->add_option("--brokers", produce.brokers, "Kafka bootstrap servers, HOST:PORT[,...]");
+    CLI::Option* output = c->add_option("--output", produce.output,
+                                        "Write the messages to FILE (- for stdout), one per line, instead of Kafka");
+    brokers->excludes(output);
+    output->excludes(brokers);
+    c->add_option("--topic", produce.topic, "Topic to produce to")->capture_default_str();
+    c->add_option("--requests", w.requests, "Annotation requests")
+        ->check(CLI::Range(1u, 10'000'000u))
+        ->capture_default_str();
+    c->add_option("--tasks-per-request", w.tasks_per_request, "Tasks of each request")
+        ->check(CLI::Range(1u, 10'000'000u))
+        ->capture_default_str();
+    c->add_option("--campaigns", w.campaigns, "Campaigns the requests are spread over")
+        ->check(CLI::Range(1u, 1'000'000u))
+        ->capture_default_str();
+    c->add_option("--events", d.events, "Stop after this many events (0: when every task has completed)")
+        ->capture_default_str();
+    c->add_option("--seed", w.seed, "Seed: the same seed gives the same messages, byte for byte")
+        ->capture_default_str();
+    c->add_option("--rate", produce.rate, "Events per second (0: as fast as possible)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    c->add_option("--duplicates", d.duplicates, "Share of events sent twice, e.g. 0.05")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    c->add_option("--out-of-order", d.out_of_order, "Events that may overtake an event (0: in order)")
+        ->check(CLI::Range(0u, 1'000'000u))
+        ->capture_default_str();
+    c->add_option("--array", d.per_message, "Events per message; above 1 each message is a JSON array")
+        ->check(CLI::Range(1u, 1000u))
+        ->capture_default_str();
+    c->add_option("--kafka", produce.kafka, "librdkafka producer property PROP=VALUE (repeatable)");
+    c->callback([c, brokers, output] {
+      if (brokers->count() == 0 && output->count() == 0) {
+        throw CLI::RequiredError("--brokers or --output");
+      }
+    });
+  }
+
   CLI::App* serve_cmd =
       app.add_subcommand("serve", "Consume TaskAction events from Kafka into the store and serve the HTTP API");
   ServeSettings serve(serve_cmd);
@@ -53,6 +112,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (*replay_cmd) return RunReplay(replay);
+  if (*produce_cmd) return RunProduce(produce);
+  if (*demo_cmd) return RunDemo(demo);
   if (*serve_cmd) {
     Result<ServeConfig> config = serve.Resolve();
     if (!config) {

@@ -93,6 +93,14 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     Say("  with any Kafka client (bootstrap.servers=" + brokers + "); use --brokers for a real cluster.");
   }
   if (hooks.on_broker) hooks.on_broker(brokers);
+  // Whatever way this returns from here on, the hook runs first, while the
+  // store and the broker are still up.
+  struct AtExit {
+    const std::function<void()>& run;
+    ~AtExit() {
+      if (run) run();
+    }
+  } stopping{hooks.on_stopping};
 
   ConsumerOptions consumer_options;
   consumer_options.brokers = brokers;

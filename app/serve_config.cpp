@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 
+#include "api/listen_address.h"
+
 namespace tally {
 namespace {
 
@@ -55,7 +57,11 @@ std::vector<Setting> Settings() {
       {"data-dir", "TALLY_DATA_DIR", false, "Store directory (created if missing)", "./tally-data",
        [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->data_dir); }},
       {"listen", "TALLY_LISTEN", false, "HTTP address HOST:PORT", "127.0.0.1:8080",
-       [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->listen); }},
+       [](const std::string& v, ServeConfig* c) {
+         if (Result<ListenAddress> parsed = ParseListenAddress(v); !parsed) return parsed.error().message();
+         c->listen = v;
+         return std::string();
+       }},
       {"threads", "TALLY_THREADS", false, "HTTP threads", "the core count",
        [](const std::string& v, ServeConfig* c) { return Number(v, 1, 256, &c->threads); }},
       {"api-key", "TALLY_API_KEYS", true,
@@ -150,7 +156,8 @@ Result<ServeConfig> ServeSettings::Resolve() const {
     }
     for (const CLI::ConfigItem& item : items) {
       const bool ours = item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == "serve");
-      if (!ours) continue;  // another command's section
+      // "++" and "--" are CLI11's markers of a section's start and end.
+      if (!ours || item.name == "++" || item.name == "--") continue;  // or another command's section
       const bool known = std::any_of(impl.settings.begin(), impl.settings.end(),
                                      [&](const Setting& s) { return s.name == item.name; });
       if (!known) {

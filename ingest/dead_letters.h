@@ -9,15 +9,13 @@
 // never stop ingestion. Private to ingest/; the consumer owns one.
 // Threads: the consumer's.
 
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "aggregate/rejection.h"
-#include "ingest/kafka_config.h"
+#include "ingest/kafka_producer.h"
 
 namespace tally {
 
@@ -37,8 +35,11 @@ class DeadLetters {
 
  private:
   DeadLetters() = default;
-  rd_kafka_t* producer_ = nullptr;
+  void ReportFailures();
+
+  std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
+  uint64_t failures_reported_ = 0;
 };
 
 }  // namespace tally

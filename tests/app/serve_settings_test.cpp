@@ -1,0 +1,134 @@
+// Where `tally serve` settings come from: a flag beats the environment, which
+// beats the config file, which beats the default; every bad value, from any
+// source, is one InvalidArgument naming the setting as it was given.
+
+#include "app/serve_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace tally {
+namespace {
+
+class ServeSettingsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const std::string& name : set_) unsetenv(name.c_str());
+  }
+
+  void Env(const std::string& name, const std::string& value) {
+    setenv(name.c_str(), value.c_str(), 1);
+    set_.push_back(name);
+  }
+
+  std::string ConfigFile(const std::string& text) {
+    const std::string path = dir_ / "tally.toml";
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Parses `args` as `serve`'s command line and resolves the settings.
+  Result<ServeConfig> Resolve(std::vector<std::string> args) {
+    CLI::App app;
+    CLI::App* serve = app.add_subcommand("serve");
+    ServeSettings settings(serve);
+    args.insert(args.begin(), "serve");
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
+    app.parse(args);
+    return settings.Resolve();
+  }
+
+  std::string ErrorOf(std::vector<std::string> args) {
+    Result<ServeConfig> r = Resolve(std::move(args));
+    EXPECT_FALSE(r) << "accepted";
+    return r ? "" : r.error().message();
+  }
+
+  testing::TempDir dir_;
+  std::vector<std::string> set_;
+};
+
+TEST_F(ServeSettingsTest, FlagBeatsEnvironmentBeatsFileBeatsDefault) {
+  const std::string file = ConfigFile(
+      "topic = \"from-file\"\n"
+      "group = \"file-group\"\n"
+      "threads = 3\n"
+      "view-url-base = \"https://file.example\"\n");
+  Env("TALLY_TOPIC", "from-env");
+  Env("TALLY_THREADS", "5");
+  Result<ServeConfig> c = Resolve({"--config", file, "--topic", "from-flag"});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->topic, "from-flag");                        // flag over env and file
+  EXPECT_EQ(c->threads, 5);                                 // env over file
+  EXPECT_EQ(c->group, "file-group");                        // file over default
+  EXPECT_EQ(c->view_url_base, "https://file.example");
+  EXPECT_EQ(c->data_dir, "./tally-data");                   // default
+  EXPECT_EQ(c->listen, "127.0.0.1:8080");
+}
+
+TEST_F(ServeSettingsTest, ListsComeWholeFromOneSource) {
+  const std::string file = ConfigFile("api-key = [\"file-1\", \"file-2\"]\n");
+  Result<ServeConfig> from_file = Resolve({"--config", file});
+  ASSERT_TRUE(from_file) << from_file.error().message();
+  EXPECT_EQ(from_file->api_keys, (std::vector<std::string>{"file-1", "file-2"}));
+  Env("TALLY_API_KEYS", "env-1,env-2");
+  Result<ServeConfig> from_env = Resolve({"--config", file});
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->api_keys, (std::vector<std::string>{"env-1", "env-2"}));
+  Result<ServeConfig> from_flags = Resolve({"--config", file, "--api-key", "flag-1", "--api-key", "flag-2"});
+  ASSERT_TRUE(from_flags);
+  EXPECT_EQ(from_flags->api_keys, (std::vector<std::string>{"flag-1", "flag-2"}));
+}
+
+TEST_F(ServeSettingsTest, ConfigFileMayUseAServeSectionAndIgnoresOtherCommands) {
+  const std::string file = ConfigFile(
+      "[serve]\n"
+      "brokers = \"kafka:9092\"\n"
+      "memory-mb = 64\n"
+      "[produce]\n"
+      "rate = 10\n");
+  Result<ServeConfig> c = Resolve({"--config", file});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->brokers, "kafka:9092");
+  EXPECT_EQ(c->memory_mb, 64u);
+}
+
+TEST_F(ServeSettingsTest, EmptyEnvironmentVariableIsUnset) {
+  Env("TALLY_TOPIC", "");
+  Result<ServeConfig> c = Resolve({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->topic, "task-actions");
+}
+
+TEST_F(ServeSettingsTest, BadValuesNameTheSettingAsGiven) {
+  // Each kind of value, bad, from each kind of source.
+  EXPECT_EQ(ErrorOf({"--threads", "lots"}), "--threads: 'lots' is not a whole number");
+  EXPECT_EQ(ErrorOf({"--threads", "0"}), "--threads: '0' is out of range 1..256");
+  EXPECT_EQ(ErrorOf({"--memory-mb", "1.5"}), "--memory-mb: '1.5' is not a whole number");
+  EXPECT_EQ(ErrorOf({"--batch-wait-ms", "-1"}), "--batch-wait-ms: '-1' is out of range 1..60000");
+  EXPECT_EQ(ErrorOf({"--topic", ""}), "--topic: must not be empty");
+  EXPECT_EQ(ErrorOf({"--api-key", ""}), "--api-key: an API key must not be empty");
+  EXPECT_EQ(ErrorOf({"--kafka", "linger.ms"}), "--kafka: 'linger.ms' is not PROP=VALUE");
+
+  Env("TALLY_THREADS", "9999");
+  EXPECT_EQ(ErrorOf({}), "TALLY_THREADS: '9999' is out of range 1..256");
+  unsetenv("TALLY_THREADS");
+  Env("TALLY_API_KEYS", "good,,also-good");
+  EXPECT_EQ(ErrorOf({}), "TALLY_API_KEYS: an API key must not be empty");
+  unsetenv("TALLY_API_KEYS");
+
+  std::string file = ConfigFile("threads = \"x\"\n");
+  EXPECT_EQ(ErrorOf({"--config", file}), file + ": threads: 'x' is not a whole number");
+  file = ConfigFile("listen = [\"a:1\", \"b:2\"]\n");
+  EXPECT_EQ(ErrorOf({"--config", file}), file + ": listen: expected one value");
+  file = ConfigFile("no-such-setting = 1\n");
+  EXPECT_EQ(ErrorOf({"--config", file}), file + ": unknown setting 'no-such-setting'");
+  EXPECT_EQ(ErrorOf({"--config", dir_ / "missing.toml"}), "--config: cannot read " + (dir_ / "missing.toml"));
+}
+
+}  // namespace
+}  // namespace tally
