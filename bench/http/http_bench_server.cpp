@@ -3,7 +3,7 @@
 //   http_bench_server load DIR RECORDS
 //       fills the store in DIR with generated events (ingest/workload.h) until it
 //       holds RECORDS records; does nothing if it already does.
-//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--no-cache]
+//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--ingest-nice N] [--no-cache]
 //       serves the store with ApiServer on a free 127.0.0.1 port and prints
 //       "port N", then the three benchmarked requests ("statistics TARGET",
 //       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
@@ -13,6 +13,8 @@
 //       cache off, to measure every request reading the store.
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -81,7 +83,10 @@ int Load(const std::string& dir, uint64_t records) {
 }
 
 // Applies a second workload at `rate` events/s in batches every 100 ms until stopped.
-void Ingest(Store* store, double rate, const std::atomic<bool>* stop, std::atomic<uint64_t>* applied) {
+void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, std::atomic<uint64_t>* applied) {
+  // A lower priority for the apply thread keeps the HTTP threads' tails short
+  // when both want the CPU (what `tally serve` could do for its consumer).
+  if (nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
   WorkloadOptions options = LoadWorkload();
   options.seed = 2;
   options.requests = 100'000;
@@ -109,7 +114,7 @@ void Ingest(Store* store, double rate, const std::atomic<bool>* stop, std::atomi
   }
 }
 
-int Serve(const std::string& dir, int threads, double ingest_rate, bool cache) {
+int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, bool cache) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -148,7 +153,7 @@ int Serve(const std::string& dir, int threads, double ingest_rate, bool cache) {
   std::fflush(stdout);
 
   std::thread ingest;
-  if (ingest_rate > 0) ingest = std::thread(Ingest, store.get(), ingest_rate, &stop, &applied);
+  if (ingest_rate > 0) ingest = std::thread(Ingest, store.get(), ingest_rate, ingest_nice, &stop, &applied);
   int signal = 0;
   sigwait(&stop_signals, &signal);
   stop = true;
@@ -167,14 +172,16 @@ int main(int argc, char** argv) {
     int threads = 0;
     double rate = 0;
     bool cache = true;
+    int nice = 0;
     for (int i = 3; i < argc; ++i) {
       if (std::strcmp(argv[i], "--no-cache") == 0) cache = false;
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
+      else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
     }
-    return Serve(argv[2], threads, rate, cache);
+    return Serve(argv[2], threads, rate, nice, cache);
   }
-  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--no-cache]\n");
+  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n");
   return 2;
 }
