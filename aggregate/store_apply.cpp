@@ -1,5 +1,7 @@
 #include "aggregate/store_apply.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cassert>
@@ -78,6 +80,7 @@ Applier::~Applier() {
 }
 
 void Applier::WriterLoop() {
+  pthread_setname_np(pthread_self(), "tally:write");  // for top -H and profilers
   std::unique_lock lock(mutex_);
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || to_write_ != nullptr; });

@@ -2,6 +2,8 @@
 // Helix polls. main only parses the command line and hands over to a command.
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 
@@ -27,6 +29,10 @@ int main(int argc, char** argv) {
     return kExitRuntime;
   }
   ConfigureAllocatorForStore();
+  // Logs (and access logs) go to stderr: stdout is for what a command outputs
+  // (produce --output -, demo's curl commands).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tally"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   CLI::App app{"tally: exact, fast statistics of annotation task actions for Helix"};
   app.set_version_flag("--version", TALLY_VERSION);
   app.require_subcommand(1);

@@ -1,5 +1,7 @@
 #include "ingest/consumer.h"
 
+#include <pthread.h>
+
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
@@ -130,6 +132,7 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
 Status Consumer::Run() { return impl_->Run(); }
 
 Status Consumer::Impl::Run() {
+  pthread_setname_np(pthread_self(), "tally:ingest");  // for top -H and profilers
   {
     PartitionList topics(1);
     rd_kafka_topic_partition_list_add(topics.list, options.topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -138,6 +141,7 @@ Status Consumer::Impl::Run() {
     }
   }
   rd_kafka_message_t* messages[kMaxMessagesPerPoll];
+  Clock::time_point next_lag_update;
   while (!stop && fatal.ok()) {
     int timeout_ms = 100;
     if (filling->events.size() > 0 || !filling->next.empty()) {
@@ -145,22 +149,33 @@ Status Consumer::Impl::Run() {
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count()));
     }
-    const ssize_t n = rd_kafka_consume_batch_queue(queue, timeout_ms, messages, kMaxMessagesPerPoll);
+    // librdkafka's batch call waits until the array is full or the time is up,
+    // so: take what is there without waiting, and only when nothing is, wait
+    // for the first message to arrive.
+    ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages, kMaxMessagesPerPoll);
+    if (n == 0) n = rd_kafka_consume_batch_queue(queue, timeout_ms, messages, 1);
     for (ssize_t i = 0; i < n; ++i) {
       if (fatal.ok()) fatal = Consume(messages[i]);
       rd_kafka_message_destroy(messages[i]);
+      // A full batch goes now, even mid-array: batches stay near their size,
+      // which keeps building and writing in step.
+      if (fatal.ok() && filling->events.size() >= options.batch_events) fatal = SubmitFilling();
     }
     if (!fatal.ok()) break;
     const bool has_batch = filling->events.size() > 0 || !filling->next.empty();
-    if (has_batch && (filling->events.size() >= options.batch_events ||
-                      Clock::now() - filling->started >= options.batch_wait)) {
+    if (has_batch && Clock::now() - filling->started >= options.batch_wait) {
       fatal = SubmitFilling();
     } else if (!has_batch && writing && n == 0) {
       // Quiet: nothing to overlap the write with, so finish it now rather than
       // leave its offsets and counts unaccounted until the next message.
       fatal = FlushAll();
     }
-    UpdateLag();
+    // Watermarks change with each fetch, not each message: a few times a second
+    // is fresh enough, and cheaper than after every poll.
+    if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
+      UpdateLag();
+      next_lag_update = now + std::chrono::milliseconds(10);
+    }
     if (brokers_down) ProbeBrokers();
     if (dead_letters) dead_letters->Poll();
   }
