@@ -31,8 +31,8 @@
 #include "ingest/decode.h"
 #include "ingest/delivery.h"
 #include "ingest/dev_broker.h"
-#include "ingest/event_json.h"
 #include "ingest/workload.h"
+#include "tests/ingest/kafka_test_util.h"
 
 namespace {
 
@@ -232,18 +232,8 @@ Figure RunNoKafka(const Stream& s) {
 Figure RunBare(DevBroker& broker, const Stream& s, int round) {
   const std::string topic = "bare-" + std::to_string(round);
   (void)broker.CreateTopic(topic, kPartitions);
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", broker.bootstrap().c_str(), nullptr, 0);
-  rd_kafka_conf_set(conf, "group.id", ("bench-bare-" + std::to_string(round)).c_str(), nullptr, 0);
-  rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", nullptr, 0);
-  for (const auto& [k, v] : kConsumerSettings) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), nullptr, 0);
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, nullptr, 0);
-  rd_kafka_poll_set_consumer(consumer);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(consumer, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
+  rd_kafka_t* consumer = testing::SubscribeBareConsumer(broker.bootstrap(), "bench-bare-" + std::to_string(round),
+                                                        topic, kConsumerSettings);
   rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer);
   // Wait for the assignment as tally's run waits for readiness.
   const auto joining = Clock::now();

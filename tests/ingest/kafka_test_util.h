@@ -60,12 +60,17 @@ struct Consumed {
   std::string value;
   std::map<std::string, std::string> headers;
 };
-inline std::vector<Consumed> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t want,
-                                       std::chrono::seconds timeout) {
+// A plain consumer (no tally in it) in `group`, subscribed to `topic` from the
+// earliest offset, its events served by the consumer queue; `settings` are
+// further librdkafka properties. The caller closes and destroys it.
+inline rd_kafka_t* SubscribeBareConsumer(const std::string& bootstrap, const std::string& group,
+                                         const std::string& topic,
+                                         const std::vector<std::pair<std::string, std::string>>& settings = {}) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), nullptr, 0);
-  rd_kafka_conf_set(conf, "group.id", ("reader-" + topic).c_str(), nullptr, 0);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), nullptr, 0);
   rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", nullptr, 0);
+  for (const auto& [name, value] : settings) rd_kafka_conf_set(conf, name.c_str(), value.c_str(), nullptr, 0);
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, nullptr, 0);
   rd_kafka_poll_set_consumer(consumer);
@@ -73,6 +78,12 @@ inline std::vector<Consumed> ReadTopic(const std::string& bootstrap, const std::
   rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(consumer, topics);
   rd_kafka_topic_partition_list_destroy(topics);
+  return consumer;
+}
+
+inline std::vector<Consumed> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t want,
+                                       std::chrono::seconds timeout) {
+  rd_kafka_t* consumer = SubscribeBareConsumer(bootstrap, "reader-" + topic, topic);
   std::vector<Consumed> out;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
