@@ -86,6 +86,17 @@ TEST_F(ProduceTest, KafkaGetsTheMessagesAFileGets) {
   EXPECT_EQ(got, expected);
 }
 
+TEST_F(ProduceTest, RateHoldsTheProducerBack) {
+  // 1,000 events at 4,000/s take at least a quarter second; unlimited, far less
+  // (only the lower bound is asserted: a loaded machine only makes it slower).
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(testing::ExitedWith(
+      Produce({"--output", dir_ / "paced.ndjson", "--events", "1000", "--rate", "4000"}, "paced.log"), 0))
+      << output_;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 240ms);
+  EXPECT_EQ(Lines(Read("paced.ndjson")).size(), 1000u);
+}
+
 TEST_F(ProduceTest, UnreachableBrokersExitOneSayingWhat) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(testing::ExitedWith(Produce({"--brokers", "127.0.0.1:1", "--events", "50", "--kafka",
