@@ -89,7 +89,7 @@ void AppendNow(std::string* out) {
 }
 
 int64_t LagOf(const ApiContext& context) {
-  return context.ingest_status ? context.ingest_status().lag : -1;
+  return context.ingest.lag ? context.ingest.lag() : -1;
 }
 
 // Starts a response to `request` with the headers every response carries.
@@ -163,7 +163,7 @@ Answer Ops(const HttpRequest& request, Route route, const ApiContext& context, s
     case Route::kHealthz:
       return Plain(request, route, 200, "text/plain; charset=utf-8", "ok\n", std::move(request_id));
     case Route::kReadyz: {
-      const IngestStatus status = context.ingest_status ? context.ingest_status() : IngestStatus{};
+      const IngestStatus status = context.ingest.status ? context.ingest.status() : IngestStatus{};
       const bool ready = context.store != nullptr && status.ready;
       std::string body;
       JsonWriter w(&body);
@@ -179,7 +179,7 @@ Answer Ops(const HttpRequest& request, Route route, const ApiContext& context, s
                    std::move(request_id));
     }
     case Route::kMetrics: {
-      const IngestStatus status = context.ingest_status ? context.ingest_status() : IngestStatus{};
+      const IngestStatus status = context.ingest.status ? context.ingest.status() : IngestStatus{};
       StoreTotals totals;
       if (context.store != nullptr) totals = context.store->totals();
       static const HttpMetrics kNoMetrics;

@@ -32,7 +32,7 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // What answers depend on besides the request. Constant while the server runs.
 struct ApiContext {
   const Store* store = nullptr;  // null: not open yet (503 on business routes)
-  std::function<IngestStatus()> ingest_status;
+  IngestSource ingest;
   std::vector<std::string> api_keys;  // empty: open
   std::string view_url_base;          // without a trailing slash
   const HttpMetrics* metrics = nullptr;

@@ -343,14 +343,14 @@ void ApiServer::Impl::StopImpl() {
 }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, const Store* store,
-                                                     std::function<IngestStatus()> ingest_status) {
+                                                     IngestSource ingest) {
   auto endpoint = ParseListenAddress(options.listen);
   if (!endpoint) return endpoint.error();
   const int thread_count =
       options.threads > 0 ? options.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   auto impl = std::make_unique<Impl>(options, thread_count);
   impl->context.store = store;
-  impl->context.ingest_status = std::move(ingest_status);
+  impl->context.ingest = std::move(ingest);
   impl->context.api_keys = options.api_keys;
   impl->context.view_url_base = options.view_url_base;
   while (!impl->context.view_url_base.empty() && impl->context.view_url_base.back() == '/') {

@@ -9,11 +9,10 @@
 //
 // Lifecycle: Start() binds and serves at once; Stop() (or the destructor) stops
 // accepting, lets requests in flight finish (bounded), closes every connection
-// and joins the threads. The store and the ingest_status callback must outlive
-// the server.
-// Threads: Start, port and Stop from one controlling thread. ingest_status is
-// called from the HTTP threads, concurrently, once per business request and per
-// /readyz and /metrics scrape, so it must be thread-safe and cheap.
+// and joins the threads. The store and the ingest source's functions must
+// outlive the server.
+// Threads: Start, port and Stop from one controlling thread. The ingest
+// source's functions are called from the HTTP threads, concurrently.
 
 #include <chrono>
 #include <cstdint>
@@ -39,6 +38,15 @@ struct IngestStatus {
   Histogram::Snapshot apply_batch_seconds;
 };
 
+// Where the API reads the state of ingestion (app/ fills it from the consumer's
+// counters). Either may be empty: lag is then unknown (-1), the status default.
+struct IngestSource {
+  // For X-Tally-Lag on every business response: keep it to an atomic load.
+  std::function<int64_t()> lag;
+  // For /readyz and /metrics.
+  std::function<IngestStatus()> status;
+};
+
 struct ApiOptions {
   std::string listen = "127.0.0.1:8080";   // host:port; port 0 picks a free one
   int threads = 0;                          // 0: the core count
@@ -58,7 +66,7 @@ class ApiServer {
   // null while the store is not open yet: business endpoints then answer 503 (code
   // 5000) and /readyz is not ready.
   static Result<std::unique_ptr<ApiServer>> Start(const ApiOptions& options, const Store* store,
-                                                   std::function<IngestStatus()> ingest_status);
+                                                   IngestSource ingest);
 
   // The bound port (the chosen one when the options said 0).
   uint16_t port() const;

@@ -124,7 +124,9 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.idle_timeout = config.idle_timeout;
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
-      ApiServer::Start(api_options, store->get(), [counters] { return StatusOf(*counters); });
+      ApiServer::Start(api_options, store->get(),
+                       IngestSource{[counters] { return counters->lag.load(std::memory_order_relaxed); },
+                                    [counters] { return StatusOf(*counters); }});
   if (!api) {
     Say("--listen: " + api.error().message());
     return api.error().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;

@@ -26,7 +26,6 @@ int main(int argc, char** argv) {
   auto t1 = Clock::now();
   ApiContext context;
   context.store = store->get();
-  context.ingest_status = [] { return IngestStatus{}; };
   HttpRequest request{boost::beast::http::verb::get, target, 11};
   size_t bytes = 0;
   for (int i = 0; i < kN; ++i) bytes += HandleRequest(request, context).response.body().size();

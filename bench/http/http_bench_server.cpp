@@ -128,13 +128,13 @@ int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_ni
   options.listen = "127.0.0.1:0";
   options.threads = threads;
   options.cache_responses = cache;
-  auto server = ApiServer::Start(options, store.get(), [&applied] {
-    IngestStatus s;
-    s.ready = true;
-    s.lag = 0;
-    s.applied = applied.load(std::memory_order_relaxed);
-    return s;
-  });
+  auto server = ApiServer::Start(options, store.get(), IngestSource{[] { return int64_t{0}; }, [&applied] {
+                                   IngestStatus s;
+                                   s.ready = true;
+                                   s.lag = 0;
+                                   s.applied = applied.load(std::memory_order_relaxed);
+                                   return s;
+                                 }});
   if (!server) {
     std::fprintf(stderr, "http_bench_server: %s\n", server.error().ToString().c_str());
     return 1;

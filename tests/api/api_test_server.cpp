@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   }
   if (!testing::FillTestStore(store->get())) return 1;
   status.applied = (*store)->totals().records;
-  auto server = ApiServer::Start(options, store->get(), [&status] { return status; });
+  auto server =
+      ApiServer::Start(options, store->get(), IngestSource{[&status] { return status.lag; }, [&status] { return status; }});
   if (!server) {
     std::fprintf(stderr, "api_test_server: %s\n", server.error().ToString().c_str());
     return 1;

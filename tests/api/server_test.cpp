@@ -32,7 +32,7 @@ class ApiServerTest : public ::testing::Test {
     server_.reset();
     options.listen = "127.0.0.1:0";
     options.threads = 2;
-    auto server = ApiServer::Start(options, store, [this] {
+    auto status = [this] {
       if (block_ingest_status_) {
         std::unique_lock lock(mutex_);
         entered_ = true;
@@ -41,7 +41,8 @@ class ApiServerTest : public ::testing::Test {
       }
       std::lock_guard lock(mutex_);
       return status_;
-    });
+    };
+    auto server = ApiServer::Start(options, store, IngestSource{[status] { return status().lag; }, status});
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
     port_ = server_->port();
@@ -736,7 +737,7 @@ TEST_F(ApiServerTest, StartRefusesBadAddresses) {
 TEST_F(ApiServerTest, StopFinishesRequestsInFlightAndClosesIdleConnections) {
   HttpClient idle(port_);
   EXPECT_EQ(idle.Get("/healthz").status, 200);
-  // A business request blocks inside the server (in ingest_status) until released.
+  // A business request blocks inside the server (reading the lag) until released.
   block_ingest_status_ = true;
   HttpClient busy(port_);
   busy.WriteRaw("GET /statistics?annotationRequestId=req-1 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -782,7 +783,7 @@ TEST(ApiServerFreshnessTest, AnswersFollowNewRecordsDespiteTheCache) {
   apply({first});
   ApiOptions options;
   options.listen = "127.0.0.1:0";
-  auto server = ApiServer::Start(options, &store, [] { return IngestStatus{}; });
+  auto server = ApiServer::Start(options, &store, IngestSource{});
   ASSERT_TRUE(server);
   HttpClient client((*server)->port());
   for (int i = 0; i < 3; ++i) {
