@@ -29,6 +29,10 @@ Status Invalid(std::string_view what) {
   return Status::InvalidArgument(std::string(what));
 }
 
+// The first and last millisecond of years 0001..9999 in UTC.
+constexpr int64_t kMinMillis = -62'135'596'800'000;
+constexpr int64_t kMaxMillis = 253'402'300'799'999;
+
 constexpr std::string_view kForms =
     "expected \"YYYY-MM-DD HH:MM:SS\" or ISO-8601 \"YYYY-MM-DDTHH:MM:SS[.fff]Z\" "
     "(or with an offset like +08:00)";
@@ -121,7 +125,13 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   }
   const int64_t days = DaysFromCivil(static_cast<int>(year), month, day);
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return Timestamp{seconds * 1000 + millis};
+  const Timestamp utc{seconds * 1000 + millis};
+  // Output is always four-digit years, so an offset must not carry the time out
+  // of 0001..9999 ("9999-12-31T23:30:00-01:00" would be year 10000 in UTC).
+  if (utc.millis < kMinMillis || utc.millis > kMaxMillis) {
+    return Invalid("the time in UTC must be within years 0001..9999");
+  }
+  return utc;
 }
 
 void AppendTimestamp(Timestamp t, std::string* out) {
@@ -134,10 +144,9 @@ void AppendTimestamp(Timestamp t, std::string* out) {
   const CivilDate date = CivilFromDays(days);
   const int64_t secs = rest / 1000;
   char buf[32];
-  // Years are 0000..10000: 0001..9999 moved by at most one day by the offset.
+  // ParseTimestamp keeps years within 0001..9999 in UTC.
   const unsigned y = static_cast<unsigned>(date.year);
   size_t at = 0;
-  if (y >= 10000) buf[at++] = static_cast<char>('0' + y / 10000);
   for (unsigned div : {1000u, 100u, 10u, 1u}) buf[at++] = static_cast<char>('0' + y / div % 10);
   auto two = [&](unsigned value) {
     buf[at++] = static_cast<char>('0' + value / 10);

@@ -8,6 +8,9 @@
 #include <functional>
 #include <optional>
 
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
 #include "api/listen_address.h"
 
 namespace tally {
@@ -69,6 +72,10 @@ std::vector<Setting> Settings() {
        "(none)",
        [](const std::string& v, ServeConfig* c) {
          if (v.empty()) return std::string("an API key must not be empty");
+         // HTTP drops the spaces around a header value, so such a key could never match.
+         if (boost::algorithm::trim_copy(v) != v) {
+           return "'" + v + "': an API key must not begin or end with whitespace";
+         }
          c->api_keys.push_back(v);
          return std::string();
        }},
@@ -105,13 +112,12 @@ std::vector<Setting> Settings() {
   };
 }
 
+// The items of a comma-separated variable, each without the spaces around it
+// ("alpha, beta" is two keys, not "alpha" and " beta").
 std::vector<std::string> SplitCommas(const std::string& text) {
   std::vector<std::string> out;
-  size_t from = 0;
-  for (size_t comma; (comma = text.find(',', from)) != std::string::npos; from = comma + 1) {
-    out.push_back(text.substr(from, comma - from));
-  }
-  out.push_back(text.substr(from));
+  boost::algorithm::split(out, text, [](char c) { return c == ','; });
+  for (std::string& item : out) boost::algorithm::trim(item);
   return out;
 }
 

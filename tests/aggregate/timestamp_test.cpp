@@ -63,9 +63,22 @@ TEST(TimestampTest, NamesWhatIsWrong) {
 }
 
 TEST(TimestampTest, FormatsTheEdgesOfTheCalendar) {
-  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("0001-01-01T00:30:00+01:00")), "0000-12-31 23:30:00");
-  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("9999-12-31T23:30:00-01:00")), "10000-01-01 00:30:00");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("0001-01-01 00:00:00")), "0001-01-01 00:00:00");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("9999-12-31T23:59:59.999Z")), "9999-12-31 23:59:59");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("0001-01-01T00:30:00-01:00")), "0001-01-01 01:30:00");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("9999-12-31T23:30:00+01:00")), "9999-12-31 22:30:00");
   EXPECT_EQ(FormatTimestamp(*ParseTimestamp("1969-12-31 23:59:59")), "1969-12-31 23:59:59");
+}
+
+// Every answer prints four-digit years: an offset that carries the time out of
+// 0001..9999 in UTC is rejected, not served as year 0000 or 10000.
+TEST(TimestampTest, RejectsOffsetsThatLeaveTheCalendar) {
+  for (const char* text : {"9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00",
+                           "9999-12-31T23:59:59.999-00:01", "0001-01-01T00:00:00+0001"}) {
+    auto t = ParseTimestamp(text);
+    ASSERT_FALSE(t) << text;
+    EXPECT_NE(t.error().message().find("0001..9999"), std::string::npos) << t.error().message();
+  }
 }
 
 TEST(TimestampTest, CivilDaysRoundTrip) {

@@ -79,6 +79,11 @@ TEST_F(ServeSettingsTest, ListsComeWholeFromOneSource) {
   Result<ServeConfig> from_env = Resolve({"--config", file});
   ASSERT_TRUE(from_env);
   EXPECT_EQ(from_env->api_keys, (std::vector<std::string>{"env-1", "env-2"}));
+  Env("TALLY_API_KEYS", "alpha, beta ,\tgamma");  // spaces around items are not part of a key
+  Result<ServeConfig> spaced = Resolve({});
+  ASSERT_TRUE(spaced) << spaced.error().message();
+  EXPECT_EQ(spaced->api_keys, (std::vector<std::string>{"alpha", "beta", "gamma"}));
+  Env("TALLY_API_KEYS", "env-1,env-2");
   Result<ServeConfig> from_flags = Resolve({"--config", file, "--api-key", "flag-1", "--api-key", "flag-2"});
   ASSERT_TRUE(from_flags);
   EXPECT_EQ(from_flags->api_keys, (std::vector<std::string>{"flag-1", "flag-2"}));
@@ -119,7 +124,10 @@ TEST_F(ServeSettingsTest, BadValuesNameTheSettingAsGiven) {
   unsetenv("TALLY_THREADS");
   Env("TALLY_API_KEYS", "good,,also-good");
   EXPECT_EQ(ErrorOf({}), "TALLY_API_KEYS: an API key must not be empty");
+  Env("TALLY_API_KEYS", "good, ");
+  EXPECT_EQ(ErrorOf({}), "TALLY_API_KEYS: an API key must not be empty");
   unsetenv("TALLY_API_KEYS");
+  EXPECT_EQ(ErrorOf({"--api-key", " alpha"}), "--api-key: ' alpha': an API key must not begin or end with whitespace");
 
   std::string file = ConfigFile("threads = \"x\"\n");
   EXPECT_EQ(ErrorOf({"--config", file}), file + ": threads: 'x' is not a whole number");

@@ -11,6 +11,7 @@ keys) and the x-maxUtf8Bytes keyword, implemented here as a validator extension.
 import decimal
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -77,10 +78,27 @@ def max_utf8_bytes(validator, limit, instance, schema):
         yield jsonschema.ValidationError(f"{instance[:40]!r}... is over {limit} UTF-8 bytes")
 
 
+def utc_years(validator, bounds, instance, schema):
+    """The year of a well-formed createdTime once its offset is applied (x-utcYears)."""
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)[ Tt](\d\d):(\d\d):\d\d(?:\.\d+)?([Zz]|[+-]\d\d:?\d\d)?",
+                     instance) if isinstance(instance, str) else None
+    if m is None or m.group(6) in (None, "Z", "z"):
+        return  # the pattern judges the form; without an offset the year is as written
+    zone = m.group(6).replace(":", "")
+    offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * (-1 if zone[0] == "-" else 1)
+    year, month, day, hour, minute = (int(m.group(i)) for i in range(1, 6))
+    minutes = hour * 60 + minute - offset  # minutes into the written day, in UTC
+    last_day = 31 if month == 12 else 0
+    if year == bounds[1] and month == 12 and day == last_day and minutes >= 24 * 60:
+        yield jsonschema.ValidationError(f"{instance!r} is after year {bounds[1]} in UTC")
+    if year == bounds[0] and month == 1 and day == 1 and minutes < 0:
+        yield jsonschema.ValidationError(f"{instance!r} is before year {bounds[0]} in UTC")
+
+
 def make_validator(schema):
     base = jsonschema.validators.validator_for(schema)
     base.check_schema(schema)
-    cls = jsonschema.validators.extend(base, {"x-maxUtf8Bytes": max_utf8_bytes})
+    cls = jsonschema.validators.extend(base, {"x-maxUtf8Bytes": max_utf8_bytes, "x-utcYears": utc_years})
     return cls(schema)
 
 
