@@ -35,7 +35,11 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   CLI::App app{"tally: exact, fast statistics of annotation task actions for Helix"};
   app.set_version_flag("--version", TALLY_VERSION);
-  app.require_subcommand(1);
+  // At most one command, and "none" is checked after parsing: CLI11 checks
+  // requirements before leftovers, so with require_subcommand(1) `tally frobnicate`
+  // and `tally --no-such-flag` would only hear "A subcommand is required" instead
+  // of what was not understood.
+  app.require_subcommand(0, 1);
 
   ReplayFlags replay;
   CLI::App* replay_cmd =
@@ -114,6 +118,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) throw CLI::RequiredError::Subcommand(1);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
