@@ -133,10 +133,19 @@ void HttpMetrics::Append(std::string* out) const {
                     durations_[r].Read(), r == 0, out);
   }
   Gauge("tally_http_connections_open", "HTTP connections open now.", open_connections(), out);
-  Counter("tally_http_connections_refused_total", "Connections answered 503 and closed: over the connection cap.",
+  Counter("tally_http_connections_refused_total", "Connections closed at once: over the connection cap and its reserve.",
           refused_connections_.load(std::memory_order_relaxed), out);
   Counter("tally_http_access_log_suppressed_total", "Access log lines dropped by the rate limit.",
           log_suppressed_.load(std::memory_order_relaxed), out);
+  Counter("tally_http_connections_evicted_total",
+          "Longest-idle connections closed to admit new ones (at the cap, or out of file descriptors).",
+          evicted_connections_.load(std::memory_order_relaxed), out);
+  Counter("tally_http_accept_failures_total", "Failed accepts (out of file descriptors or memory); retried after 50 ms.",
+          accept_failures_.load(std::memory_order_relaxed), out);
+  Gauge("tally_http_queries_in_flight", "Business queries running or waiting for a query thread.",
+        queries_in_flight_ ? queries_in_flight_() : 0, out);
+  Counter("tally_http_queries_rejected_total", "Business requests answered 503: the query queue was full.",
+          rejected_queries_.load(std::memory_order_relaxed), out);
 }
 
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "aggregate/histogram.h"
@@ -29,6 +30,11 @@ class HttpMetrics {
   void ConnectionClosed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
   void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
   void AccessLinesSuppressed(uint64_t n) { log_suppressed_.fetch_add(n, std::memory_order_relaxed); }
+  void ConnectionEvicted() { evicted_connections_.fetch_add(1, std::memory_order_relaxed); }
+  void AcceptFailed() { accept_failures_.fetch_add(1, std::memory_order_relaxed); }
+  void QueryRejected() { rejected_queries_.fetch_add(1, std::memory_order_relaxed); }
+  // Where the gauge of queries running or waiting comes from; set once, before serving.
+  void SetQueriesInFlight(std::function<int64_t()> gauge) { queries_in_flight_ = std::move(gauge); }
 
   uint64_t requests(Route route, int http_status) const;
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
@@ -44,6 +50,10 @@ class HttpMetrics {
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> log_suppressed_{0};
+  std::atomic<uint64_t> evicted_connections_{0};
+  std::atomic<uint64_t> accept_failures_{0};
+  std::atomic<uint64_t> rejected_queries_{0};
+  std::function<int64_t()> queries_in_flight_;
 };
 
 // The whole /metrics page: ingestion, store, HTTP. `totals` is null while the

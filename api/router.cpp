@@ -8,6 +8,7 @@
 #include "aggregate/timestamp.h"
 #include "api/gzip.h"
 #include "api/handlers.h"
+#include "api/http_framing.h"
 #include "api/params.h"
 
 namespace tally {
@@ -205,8 +206,11 @@ std::string CacheKey(char route, Page page, const std::vector<std::string>& part
   return key;
 }
 
-Answer Business(const HttpRequest& request, Route route, std::string_view query, const ApiContext& context,
-                std::string request_id) {
+// The answer of a business route; nullopt, when `may_query` is false, if it
+// needs a store query (it is not in the cache).
+std::optional<Answer> Business(const HttpRequest& request, Route route, std::string_view query,
+                               const ApiContext& context, std::string& request_id, bool may_query) {
+  if (!may_query && context.cache == nullptr && context.store != nullptr) return std::nullopt;
   const int64_t lag = LagOf(context);
   if (context.store == nullptr) {
     return Envelope(request, route, ApiCode::kInternal, kInternalMessage, {}, std::move(request_id), lag, 503);
@@ -226,6 +230,7 @@ Answer Business(const HttpRequest& request, Route route, std::string_view query,
     std::string key = key_of(*params);
     const uint64_t version = store.totals().records;
     if (context.cache != nullptr && (answer = context.cache->Find(key, version))) return Status::OK();
+    if (!may_query) return Status::OK();  // answer stays null: a query thread computes it
     auto fresh = std::make_shared<ResponseCache::Entry>();
     fresh->version = version;
     const ReadView view = store.Snapshot();
@@ -274,6 +279,7 @@ Answer Business(const HttpRequest& request, Route route, std::string_view query,
   if (!invalid.ok()) {
     return Envelope(request, route, ApiCode::kInvalidParameter, invalid.message(), {}, std::move(request_id), lag);
   }
+  if (answer == nullptr) return std::nullopt;
   const Outcome& outcome = answer->outcome;
   Answer result = Envelope(request, route, outcome.code, outcome.message, answer->data, std::move(request_id), lag);
   if (outcome.total_count) result.response.set("X-Total-Count", std::to_string(*outcome.total_count));
@@ -301,13 +307,12 @@ bool KeyMatches(std::string_view given, const std::vector<std::string>& keys) {
   return matched != 0;
 }
 
-Answer HandleRequest(const HttpRequest& request, const ApiContext& context) {
+namespace {
+
+std::optional<Answer> Handle(const HttpRequest& request, const ApiContext& context, bool may_query) {
   std::string request_id = RequestIdFor(CallerRequestId(request));
-  std::string_view target(request.target().data(), request.target().size());
-  const size_t question = target.find('?');
-  std::string_view path = target.substr(0, question);
-  std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
-  if (const size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+  const TargetParts target = SplitTarget(std::string_view(request.target().data(), request.target().size()));
+  const std::string_view path = target.path;
 
   Answer answer;
   const Route route = RouteOf(path);
@@ -329,15 +334,40 @@ Answer HandleRequest(const HttpRequest& request, const ApiContext& context) {
                       {}, std::move(request_id), LagOf(context));
     answer.response.set(http::field::www_authenticate, "Bearer");
   } else {
-    answer = Business(request, route, query, context, std::move(request_id));
+    std::optional<Answer> business = Business(request, route, target.query, context, request_id, may_query);
+    if (!business) return std::nullopt;
+    answer = std::move(*business);
   }
   Finish(request, &answer.response);
   return answer;
 }
 
+Route RouteOfTarget(const HttpRequest& request) {
+  return RouteOf(SplitTarget(std::string_view(request.target().data(), request.target().size())).path);
+}
+
+}  // namespace
+
+Answer HandleRequest(const HttpRequest& request, const ApiContext& context) {
+  return *Handle(request, context, true);
+}
+
+std::optional<Answer> AnswerWithoutQuery(const HttpRequest& request, const ApiContext& context) {
+  return Handle(request, context, false);
+}
+
+bool IsBusinessRequest(const HttpRequest& request) { return IsBusiness(RouteOfTarget(request)); }
+
+Answer BadRequest(const HttpRequest& request, std::string_view message, const ApiContext& context) {
+  Answer answer = Envelope(request, Route::kOther, ApiCode::kInvalidParameter, message, {},
+                           RequestIdFor(CallerRequestId(request)), LagOf(context));
+  answer.response.keep_alive(false);
+  Finish(request, &answer.response);
+  return answer;
+}
+
 Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const ApiContext& context) {
-  std::string_view target(request.target().data(), request.target().size());
-  const Route route = headers_too_large ? Route::kOther : RouteOf(target.substr(0, target.find('?')));
+  const Route route = headers_too_large ? Route::kOther : RouteOfTarget(request);
   std::string request_id = RequestIdFor(CallerRequestId(request));
   Answer answer = Envelope(request, route, ApiCode::kTooLarge,
                            headers_too_large ? "Request headers too large: the limit is 16 KiB"
@@ -348,12 +378,11 @@ Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const A
   return answer;
 }
 
-Answer OverCapacity(const HttpRequest& request, const ApiContext& context) {
+Answer Overloaded(const HttpRequest& request, const ApiContext& context, bool close) {
   std::string request_id = RequestIdFor(CallerRequestId(request));
-  std::string_view target(request.target().data(), request.target().size());
-  Answer answer = Envelope(request, RouteOf(target.substr(0, target.find('?'))), ApiCode::kInternal,
-                           kInternalMessage, {}, std::move(request_id), LagOf(context), 503);
-  answer.response.keep_alive(false);
+  Answer answer = Envelope(request, RouteOfTarget(request), ApiCode::kInternal, kInternalMessage, {},
+                           std::move(request_id), LagOf(context), 503);
+  if (close) answer.response.keep_alive(false);
   answer.response.set(http::field::retry_after, "1");
   Finish(request, &answer.response);
   return answer;

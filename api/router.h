@@ -13,6 +13,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +53,22 @@ Answer HandleRequest(const HttpRequest& request, const ApiContext& context);
 // the size limits; `request` holds whatever header was read (maybe nothing).
 Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const ApiContext& context);
 
-// The 503 answer on a connection over the server's connection cap.
-Answer OverCapacity(const HttpRequest& request, const ApiContext& context);
+// HandleRequest's answer when it needs no store query (operations endpoints,
+// errors found before the query, answers in the response cache); nullopt when
+// it does: the server then runs HandleRequest on a query thread.
+std::optional<Answer> AnswerWithoutQuery(const HttpRequest& request, const ApiContext& context);
+
+// True if the request's target routes to a business endpoint.
+bool IsBusinessRequest(const HttpRequest& request);
+
+// The 400 answer (code 4005, Connection: close) to a request whose framing or
+// syntax is refused; `message` says what is wrong.
+Answer BadRequest(const HttpRequest& request, std::string_view message, const ApiContext& context);
+
+// The 503 answer (code 5000, Retry-After: 1) when the server is overloaded: the
+// query queue is full, or a connection over the cap asks for a business route.
+// `close` ends the connection after it.
+Answer Overloaded(const HttpRequest& request, const ApiContext& context, bool close);
 
 // The caller's X-Request-Id if it is 1..64 characters of [A-Za-z0-9_-], else a
 // fresh 32-character lowercase hex id.

@@ -1,8 +1,10 @@
 #include "api/server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -15,11 +17,14 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 
 #include "api/access_log.h"
+#include "api/connection_table.h"
+#include "api/http_framing.h"
 #include "api/listen_address.h"
 #include "api/metrics.h"
+#include "api/open_file_limit.h"
+#include "api/query_pool.h"
 #include "api/router.h"
 
 namespace tally {
@@ -38,10 +43,19 @@ constexpr size_t kBodyLimit = 1024 * 1024;   // body <= 1 MiB
 // answer instead of a reset (a "lingering close", as nginx does).
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 4 * 1024 * 1024;
-// Connections over the cap get one short-lived 503; past this many of those at
-// once, further ones are closed without a word.
-constexpr int kMaxOverCapacityAnswers = 64;
-constexpr auto kOverCapacityTimeout = std::chrono::seconds(2);
+// When the cap is reached and every connection has been asked to close already,
+// this many more are admitted for the operations endpoints (a business request
+// on one gets 503): a probe still gets in while the evicted ones finish their
+// answers. Past those, further ones are closed without a word.
+constexpr size_t kReserveConnections = 64;
+constexpr auto kReserveTimeout = std::chrono::seconds(2);
+// Out of file descriptors (EMFILE, ENFILE, ...): accepting again at once would
+// spin. The acceptor waits this long, and closes this many of the longest-idle
+// connections each time, so that new clients (a probe) can get in; the failure
+// is logged at most once a second, with a count.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
+constexpr size_t kEvictWhenOutOfFiles = 4;
+constexpr auto kAcceptLogInterval = std::chrono::seconds(1);
 // How long Stop() waits for requests in flight.
 constexpr auto kDrainTime = std::chrono::seconds(5);
 // Access log: at most this many lines a second after a burst (a flood of
@@ -54,15 +68,17 @@ class Session;
 }  // namespace
 
 struct ApiServer::Impl {
-  Impl(const ApiOptions& opts, int thread_count)
+  Impl(const ApiOptions& opts, int thread_count, int query_threads)
       : options(opts),
         ioc(std::in_place, thread_count),
+        work(asio::make_work_guard(*ioc)),
         acceptor(std::in_place, asio::make_strand(*ioc)),
+        accept_timer(std::in_place, acceptor->get_executor()),
+        queries(std::in_place, query_threads, opts.query_queue),
         access_log(kAccessLinesPerSecond, kAccessLineBurst) {}
 
   void Accept();
-  void Register(Session* s, const std::shared_ptr<Session>& shared);
-  void Unregister(Session* s);
+  void OnAcceptFailed(const beast::error_code& ec);
   void StopImpl();
 
   const ApiOptions options;
@@ -71,17 +87,23 @@ struct ApiServer::Impl {
   ResponseCache cache;
   uint16_t bound_port = 0;
 
-  // Sessions, to drain them on Stop. Declared before the io_context so that
-  // sessions destroyed with it can still unregister.
-  std::mutex mutex;
-  std::condition_variable drained;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mutex
+  // Declared before the io_context so that sessions destroyed with it can
+  // still leave the table.
+  ConnectionTable connections;
   std::atomic<bool> draining{false};
-  std::atomic<int> over_capacity{0};
   bool stopped = false;  // controlling thread only
 
+  // Accept failures since the last line logged; the acceptor's strand only.
+  uint64_t accept_failures = 0;
+  Clock::time_point last_accept_log{};
+
   std::optional<asio::io_context> ioc;
-  std::optional<tcp::acceptor> acceptor;  // reset before ioc
+  // Keeps the I/O threads running while no socket operation is pending (all
+  // connections waiting for their queries, say).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;       // reset before ioc
+  std::optional<asio::steady_timer> accept_timer;  // on the acceptor's strand; reset before ioc
+  std::optional<QueryPool> queries;            // reset before ioc: its jobs hold sessions
   std::vector<std::thread> threads;
   AccessLog access_log;
 };
@@ -89,70 +111,107 @@ struct ApiServer::Impl {
 namespace {
 
 // Session serves one connection: reads a request (header, then body, within the
-// limits and one deadline), hands it to HandleRequest, writes the answer, and
-// repeats while keep-alive holds. Only reading, writing and timing out live here.
-// Runs on its own strand; owned by the handlers in flight (shared_from_this).
-class Session : public std::enable_shared_from_this<Session> {
+// limits and one deadline), answers it — at once when no store query is needed,
+// else on a query thread (QueryPool) — writes the answer, and repeats while
+// keep-alive holds. Only reading, writing, timing out and the HTTP framing
+// rules live here. Runs on its own strand; owned by the handlers in flight
+// (shared_from_this).
+class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ApiServer::Impl* server, bool over_capacity)
-      : stream_(std::move(socket)), server_(server), over_capacity_(over_capacity) {
-    if (!over_capacity_) server_->metrics.ConnectionOpened();
+  Session(tcp::socket&& socket, ApiServer::Impl* server, bool reserve)
+      : stream_(std::move(socket)), server_(server), reserve_(reserve) {
+    server_->metrics.ConnectionOpened();
   }
 
-  ~Session() {
-    if (over_capacity_) {
-      server_->over_capacity.fetch_sub(1, std::memory_order_relaxed);
-    } else {
-      server_->metrics.ConnectionClosed();
-    }
-    server_->Unregister(this);
+  ~Session() override {
+    server_->metrics.ConnectionClosed();
+    if (registered_) server_->connections.Remove(handle_);
   }
 
   void Run() {
-    server_->Register(this, shared_from_this());
+    handle_ = server_->connections.Add(weak_from_this(), reserve_ ? ConnectionTable::Kind::kReserve
+                                                                  : ConnectionTable::Kind::kRegular);
+    registered_ = true;
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
   }
 
-  // Called on Stop (posted to the session's strand): an idle connection closes
-  // now; a request in flight is answered, with Connection: close.
-  void Drain() {
-    if (!busy_) {
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream_.socket().close(ignored);
-    }
+  void Drain() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Close();
+    });
   }
 
-  auto executor() { return stream_.get_executor(); }
+  void Evict() override {
+    evicted_.store(true);
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reading_) self->Close();
+    });
+  }
 
  private:
   void ReadHeader() {
-    if (server_->draining.load()) return Close();
+    if (server_->draining.load() || evicted_.load()) return Close();
+    server_->connections.Idle(handle_);
     busy_ = false;
+    reading_ = true;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
+    header_scanned_ = 0;
     // One deadline for the whole request: a client that trickles bytes is cut
     // off like an idle one.
-    stream_.expires_after(over_capacity_ ? std::chrono::duration_cast<std::chrono::seconds>(kOverCapacityTimeout)
-                                         : server_->options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    stream_.expires_after(reserve_ ? std::chrono::duration_cast<std::chrono::seconds>(kReserveTimeout)
+                                   : server_->options.idle_timeout);
+    FeedHeader();
   }
 
-  void OnHeader(beast::error_code ec, size_t) {
+  // Beast's parser takes a header only once it is whole, so the raw bytes are
+  // looked at first, for what it would accept silently (obs-fold: it joins the
+  // lines). Then the parser takes them from the buffer; what follows the header
+  // (a body, a pipelined request) stays there.
+  void FeedHeader() {
+    const std::string_view bytes(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const size_t end = bytes.find("\r\n\r\n", header_scanned_);
+    if (end == std::string_view::npos) {
+      if (bytes.size() > kHeaderLimit) return Refuse(true);
+      header_scanned_ = bytes.size() < 3 ? 0 : bytes.size() - 3;
+      return stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 64 * 1024)),
+                                     beast::bind_front_handler(&Session::OnHeaderBytes, shared_from_this()));
+    }
+    if (HasObsFold(bytes.substr(0, end + 2))) {
+      return Reject("Bad request: a header line starts with a space or a tab (obsolete line folding)");
+    }
+    beast::error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (!ec && !parser_->is_header_done()) ec = http::error::bad_field;  // a whole header it did not take
+    OnHeader(ec);
+  }
+
+  void OnHeaderBytes(beast::error_code ec, size_t n) {
+    if (ec) return Close();  // end of stream, timeout, reset
+    buffer_.commit(n);
+    FeedHeader();
+  }
+
+  void OnHeader(beast::error_code ec) {
     if (ec == http::error::header_limit) return Refuse(true);
     if (ec == http::error::body_limit) return Refuse(false);
+    if (IsMalformed(ec)) return Reject("Bad request: malformed HTTP request (" + ec.message() + ")");
     if (ec) return Close();
     busy_ = true;
     started_ = Clock::now();
-    if (over_capacity_) {
-      unread_ = true;
-      return Respond(OverCapacity(parser_->get(), server_->context));
+    const auto& request = parser_->get();
+    if (std::string problem = FramingProblem(request.base(), parser_->chunked()); !problem.empty()) {
+      return Reject(problem);
+    }
+    if (reserve_ && IsBusinessRequest(request)) {
+      unread_ = !parser_->is_done();
+      reading_ = false;
+      return Respond(Overloaded(request, server_->context, true));
     }
     if (parser_->is_done()) return OnBody({}, 0);
     if (parser_->content_length() && *parser_->content_length() > kBodyLimit) return Refuse(false);
-    const auto& request = parser_->get();
     if (auto it = request.find(http::field::expect); it != request.end() && beast::iequals(it->value(), "100-continue")) {
       // curl and others wait for this before sending a body over 1 KiB.
       continue_.emplace(http::status::continue_, request.version());
@@ -174,22 +233,51 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec, size_t) {
     if (ec == http::error::body_limit) return Refuse(false);
+    if (IsMalformed(ec)) return Reject("Bad request: malformed HTTP request body (" + ec.message() + ")");
     if (ec) return Close();
+    reading_ = false;
+    server_->connections.Busy(handle_);
     started_ = Clock::now();
-    Respond(HandleRequest(parser_->get(), server_->context));
+    const auto& request = parser_->get();
+    if (std::optional<Answer> answer = AnswerWithoutQuery(request, server_->context)) {
+      return Respond(std::move(*answer));
+    }
+    // The query runs on a query thread; the session does nothing else until
+    // its answer comes back to the strand.
+    const bool queued = server_->queries->TrySubmit([self = shared_from_this()] {
+      Answer answer = HandleRequest(self->parser_->get(), self->server_->context);
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+        self->Respond(std::move(answer));
+      });
+    });
+    if (!queued) {
+      server_->metrics.QueryRejected();
+      Respond(Overloaded(request, server_->context, false));
+    }
   }
 
   // 4013: the request broke a size limit; its rest is not read.
   void Refuse(bool headers) {
     started_ = Clock::now();
     unread_ = true;
+    reading_ = false;
     Respond(LimitExceeded(parser_->get(), headers, server_->context));
   }
 
+  // 400: the request's framing or syntax is refused; its rest is not read (it
+  // could be read as another request).
+  void Reject(std::string_view message) {
+    started_ = Clock::now();
+    unread_ = true;
+    reading_ = false;
+    Respond(BadRequest(parser_->get(), message, server_->context));
+  }
+
   void Respond(Answer answer) {
+    reading_ = false;
     answer_ = std::move(answer);
     auto& response = answer_.response;
-    if (server_->draining.load() || over_capacity_) response.keep_alive(false);
+    if (server_->draining.load() || evicted_.load() || reserve_) response.keep_alive(false);
     const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     const std::string_view route = RouteLabel(answer_.route);
     const int status = static_cast<int>(response.result_int());
@@ -249,6 +337,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    reading_ = false;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -256,55 +345,70 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   ApiServer::Impl* server_;
-  const bool over_capacity_;
+  const bool reserve_;  // admitted over the cap: operations endpoints only, one request
+  ConnectionTable::Handle handle_;
+  bool registered_ = false;
+  std::atomic<bool> evicted_{false};
   beast::flat_buffer buffer_;
+  size_t header_scanned_ = 0;  // buffer_ holds no header end before this offset
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
   std::string wire_;  // answer_.response's header serialized; its buffer is reused
   Clock::time_point started_;
-  bool busy_ = false;    // a request's header has been read and it is not answered yet
-  bool unread_ = false;  // the request being answered was not read to its end
+  bool busy_ = false;     // a request's header has been read and it is not answered yet
+  bool reading_ = false;  // waiting for or reading a request: an eviction closes at once
+  bool unread_ = false;   // the request being answered was not read to its end
   size_t lingered_ = 0;
   std::array<char, 16 * 1024> discard_;
 };
 
 }  // namespace
 
-void ApiServer::Impl::Register(Session* s, const std::shared_ptr<Session>& shared) {
-  std::lock_guard lock(mutex);
-  sessions.emplace(s, shared);
-}
-
-void ApiServer::Impl::Unregister(Session* s) {
-  std::lock_guard lock(mutex);
-  sessions.erase(s);
-  if (sessions.empty()) drained.notify_all();
-}
-
 void ApiServer::Impl::Accept() {
   acceptor->async_accept(asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-    if (!ec) {
-      size_t open;
-      {
-        std::lock_guard lock(mutex);
-        open = sessions.size() - static_cast<size_t>(over_capacity.load());
-      }
-      if (open < options.max_connections) {
-        std::make_shared<Session>(std::move(socket), this, false)->Run();
-      } else if (over_capacity.fetch_add(1) < kMaxOverCapacityAnswers) {
-        metrics.ConnectionRefused();
-        std::make_shared<Session>(std::move(socket), this, true)->Run();
-      } else {
-        over_capacity.fetch_sub(1);
-        metrics.ConnectionRefused();
-        beast::error_code ignored;
-        socket.close(ignored);
-      }
-    } else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-      spdlog::warn("api: accept failed: {}", ec.message());
+    if (ec == asio::error::connection_aborted) return Accept();  // the client left first
+    if (ec) return OnAcceptFailed(ec);
+    std::shared_ptr<Connection> victim;
+    const ConnectionTable::Kind kind =
+        connections.Admit(options.max_connections, kReserveConnections, &victim);
+    if (victim) {
+      metrics.ConnectionEvicted();
+      victim->Evict();
     }
+    if (kind == ConnectionTable::Kind::kRefused) {
+      metrics.ConnectionRefused();
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), this, kind == ConnectionTable::Kind::kReserve)->Run();
+    }
+    Accept();
+  });
+}
+
+// Out of file descriptors (or kernel memory): accepting again at once fails
+// again at once. Waits instead, closing the longest-idle connections meanwhile,
+// and says so at most once a second.
+void ApiServer::Impl::OnAcceptFailed(const beast::error_code& ec) {
+  ++accept_failures;
+  metrics.AcceptFailed();
+  const Clock::time_point now = Clock::now();
+  if (now - last_accept_log >= kAcceptLogInterval) {
+    spdlog::warn("api: accept failed: {} ({} failures since the last such line); retrying every {} ms, closing "
+                 "the longest-idle connections",
+                 ec.message(), accept_failures, kAcceptBackoff.count());
+    accept_failures = 0;
+    last_accept_log = now;
+  }
+  for (auto& idle : connections.TakeLongestIdle(kEvictWhenOutOfFiles)) {
+    metrics.ConnectionEvicted();
+    idle->Evict();
+  }
+  accept_timer->expires_after(kAcceptBackoff);
+  accept_timer->async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor->is_open()) return;
     Accept();
   });
 }
@@ -317,27 +421,21 @@ void ApiServer::Impl::StopImpl() {
   asio::post(acceptor->get_executor(), [this, &closed] {
     beast::error_code ignored;
     acceptor->close(ignored);
+    accept_timer->cancel();
     closed.set_value();
   });
   closed.get_future().wait();
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock(mutex);
-    for (auto& [raw, weak] : sessions) {
-      if (auto s = weak.lock()) open.push_back(std::move(s));
-    }
-  }
-  // Outside the lock: dropping the last reference destroys a session, which
-  // unregisters itself.
-  for (auto& s : open) asio::post(s->executor(), [s] { s->Drain(); });
-  open.clear();
-  {
-    std::unique_lock lock(mutex);
-    drained.wait_for(lock, kDrainTime, [this] { return sessions.empty(); });
-  }
+  // Outside the table's lock: dropping the last reference destroys a session,
+  // which leaves the table.
+  for (auto& s : connections.All()) s->Drain();
+  connections.WaitEmpty(kDrainTime);
+  work.reset();
   ioc->stop();
   for (std::thread& t : threads) t.join();
   threads.clear();
+  queries->Stop();
+  queries.reset();  // destroys the queries not started, and the sessions they hold
+  accept_timer.reset();
   acceptor.reset();
   ioc.reset();  // destroys what is left of the sessions while this object lives
 }
@@ -346,9 +444,18 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
                                                      IngestSource ingest) {
   auto endpoint = ParseListenAddress(options.listen);
   if (!endpoint) return endpoint.error();
+  // Every connection holds a descriptor; RocksDB and Kafka need theirs too.
+  if (const uint64_t files = RaiseOpenFileLimit(); files != 0 && files < options.max_connections + 256) {
+    spdlog::warn("api: the open-file limit ({}) is below the connection cap ({}) and some margin: when it is "
+                 "reached, the longest-idle connections are closed to admit new ones",
+                 files, options.max_connections);
+  }
   const int thread_count =
       options.threads > 0 ? options.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  auto impl = std::make_unique<Impl>(options, thread_count);
+  const int query_threads = options.query_threads > 0
+                                ? options.query_threads
+                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  auto impl = std::make_unique<Impl>(options, thread_count, query_threads);
   impl->context.store = store;
   impl->context.ingest = std::move(ingest);
   impl->context.api_keys = options.api_keys;
@@ -357,6 +464,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
     impl->context.view_url_base.pop_back();
   }
   impl->context.metrics = &impl->metrics;
+  impl->metrics.SetQueriesInFlight([pool = &*impl->queries] { return static_cast<int64_t>(pool->in_flight()); });
   if (options.cache_responses) impl->context.cache = &impl->cache;
 
   beast::error_code ec;

@@ -3,9 +3,11 @@
 // ApiServer is tally's HTTP API (CONTRACT §3): Helix's three endpoints
 // (/statistics, /statistics/record, /task/get) and the operations endpoints
 // (/healthz, /readyz, /metrics, /openapi.yaml), served by Boost.Beast on an
-// io_context run by a pool of threads. Requests are answered by the pure
-// function HandleRequest (api/router.h); this class only owns the sockets, the
-// threads, the limits and the shutdown.
+// io_context run by a pool of threads; store queries run on a bounded pool of
+// their own (api/query_pool.h), so the operations endpoints answer whatever the
+// business traffic does. Requests are answered by the pure function
+// HandleRequest (api/router.h); this class only owns the sockets, the threads,
+// the limits and the shutdown.
 //
 // Lifecycle: Start() binds and serves at once; Stop() (or the destructor) stops
 // accepting, lets requests in flight finish (bounded), closes every connection
@@ -53,7 +55,12 @@ struct ApiOptions {
   std::vector<std::string> api_keys;        // empty: the API is open
   std::string view_url_base = "https://localhost";
   std::chrono::seconds idle_timeout{30};
+  // At the cap a new connection closes the longest-idle one (see README "Operations").
   size_t max_connections = 10000;
+  // Store queries of business requests run on their own threads (0: the core
+  // count), at most query_queue more wait; past that: 503, code 5000, Retry-After.
+  int query_threads = 0;
+  size_t query_queue = 256;
   // Keep answers while the store is unchanged (api/response_cache.h); off only
   // to measure the uncached path.
   bool cache_responses = true;

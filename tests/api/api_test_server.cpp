@@ -4,9 +4,12 @@
 // SIGINT, then stops the server cleanly and exits 0.
 //
 // Usage: api_test_server DIR [--listen HOST:PORT] [--api-key KEY]... [--idle-timeout S]
-//                            [--lag N] [--ready]
+//                            [--lag N] [--ready] [--max-fds N]
+// --max-fds lowers the open-file limit (soft and hard) to N before anything
+// opens, to flood the server past it.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +43,13 @@ int main(int argc, char** argv) {
       options.idle_timeout = std::chrono::seconds(std::atoi(argv[++i]));
     } else if (flag == "--lag" && has_value) {
       status.lag = std::atoll(argv[++i]);
+    } else if (flag == "--max-fds" && has_value) {
+      const rlim_t n = std::strtoull(argv[++i], nullptr, 10);
+      const rlimit limit{n, n};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        std::perror("api_test_server: setrlimit");
+        return 1;
+      }
     } else if (flag == "--ready") {
       status.ready = true;
     } else {

@@ -593,21 +593,6 @@ TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count(), 6.0);
 }
 
-TEST_F(ApiServerTest, RefusesConnectionsOverTheCap) {
-  ApiOptions options;
-  options.max_connections = 2;
-  Start(options);
-  HttpClient a(port_), b(port_);
-  EXPECT_EQ(a.Get("/healthz").status, 200);
-  EXPECT_EQ(b.Get("/healthz").status, 200);
-  HttpClient c(port_);
-  auto refused = c.Get("/healthz");
-  EXPECT_EQ(refused.status, 503);
-  EXPECT_FALSE(refused.keep_alive);
-  EXPECT_EQ(Int((*ParseJson(refused.body))["code"]), 5000);
-  EXPECT_EQ(a.Get("/healthz").status, 200);  // the open ones are still served
-}
-
 TEST_F(ApiServerTest, GzipsLargeBodiesForClientsThatAcceptIt) {
   const std::string target = "/statistics?annotationRequestId=req-1&pageSize=25";
   auto plain = Get(target);
