@@ -122,6 +122,9 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.api_keys = config.api_keys;
   api_options.view_url_base = config.view_url_base;
   api_options.idle_timeout = config.idle_timeout;
+  api_options.max_connections = config.max_connections;
+  api_options.query_threads = config.query_threads;
+  api_options.query_queue = config.query_queue;
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),

@@ -109,6 +109,15 @@ std::vector<Setting> Settings() {
          c->idle_timeout = std::chrono::seconds(s);
          return error;
        }},
+      {"max-connections", "", false, "HTTP connections open at once; at the cap the longest-idle one is closed",
+       "10000",
+       [](const std::string& v, ServeConfig* c) {
+         return Number(v, size_t{1}, size_t{1'000'000}, &c->max_connections);
+       }},
+      {"query-threads", "", false, "Threads running the store queries of business requests", "the core count",
+       [](const std::string& v, ServeConfig* c) { return Number(v, 1, 256, &c->query_threads); }},
+      {"query-queue", "", false, "Business requests waiting for a query thread, at most; past it: 503", "256",
+       [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{100'000}, &c->query_queue); }},
   };
 }
 

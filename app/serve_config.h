@@ -34,6 +34,9 @@ struct ServeConfig {
   size_t batch_events = 10'000;
   std::chrono::milliseconds batch_wait{100};
   std::chrono::seconds idle_timeout{30};
+  size_t max_connections = 10000;
+  int query_threads = 0;  // 0: the core count
+  size_t query_queue = 256;
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.

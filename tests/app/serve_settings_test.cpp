@@ -102,6 +102,22 @@ TEST_F(ServeSettingsTest, ConfigFileMayUseAServeSectionAndIgnoresOtherCommands) 
   EXPECT_EQ(c->memory_mb, 64u);
 }
 
+TEST_F(ServeSettingsTest, HttpOverloadLimitsComeFromFlagsAndFile) {
+  Result<ServeConfig> defaults = Resolve({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->max_connections, 10000u);
+  EXPECT_EQ(defaults->query_threads, 0);
+  EXPECT_EQ(defaults->query_queue, 256u);
+  const std::string file = ConfigFile("[serve]\nquery-queue = 0\nmax-connections = 50\n");
+  Result<ServeConfig> c = Resolve({"--config", file, "--query-threads", "3", "--max-connections", "20"});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->query_threads, 3);
+  EXPECT_EQ(c->query_queue, 0u);
+  EXPECT_EQ(c->max_connections, 20u);
+  EXPECT_EQ(ErrorOf({"--max-connections", "0"}), "--max-connections: '0' is out of range 1..1000000");
+  EXPECT_EQ(ErrorOf({"--query-threads", "0"}), "--query-threads: '0' is out of range 1..256");
+}
+
 TEST_F(ServeSettingsTest, EmptyEnvironmentVariableIsUnset) {
   Env("TALLY_TOPIC", "");
   Result<ServeConfig> c = Resolve({});
