@@ -10,7 +10,8 @@
 //       events (another workload, record ids that do not collide) at that rate
 //       while it serves: "ingestion running". Stops on SIGTERM/SIGINT and prints
 //       on stderr how many events it applied. --no-cache turns the response
-//       cache off, to measure every request reading the store.
+//       cache off, to measure every request reading the store. Also printed:
+//       "ids ID,...", 100 loaded annotation request ids.
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -150,6 +151,10 @@ int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_ni
   std::printf("task {\"campaignId\":\"%s\",\"annotationRequestId\":\"%s\",\"sceneId\":\"%s\"}\n",
               names.CampaignId(names.CampaignOf(r)).c_str(), names.RequestId(r).c_str(),
               names.SceneId(task).c_str());
+  // 100 loaded requests (the first of the stream), for the heavy-query bench.
+  std::string ids;
+  for (uint32_t i = 0; i < 100; ++i) ids += (i ? "," : "") + names.RequestId(i);
+  std::printf("ids %s\n", ids.c_str());
   std::fflush(stdout);
 
   std::thread ingest;
