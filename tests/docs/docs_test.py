@@ -286,8 +286,8 @@ def check_http_api(root):
             check(f"`{name}`" in doc or f"\"{name}\"" in doc,
                   f"field {name} of {schema} is not in docs/http-api.md")
     for header in components.get("headers", {}):
-        name = {"XRequestId": "X-Request-Id", "XTallyLag": "X-Tally-Lag", "XTotalCount": "X-Total-Count"}.get(
-            header, header)
+        name = {"XRequestId": "X-Request-Id", "XTallyLag": "X-Tally-Lag", "XTotalCount": "X-Total-Count",
+                "RetryAfter": "Retry-After"}.get(header, header)
         check(f"`{name}" in doc, f"response header {name} is not in docs/http-api.md")
 
     # The Helix status table against /task/get's status enum.
