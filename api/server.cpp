@@ -43,10 +43,10 @@ constexpr size_t kBodyLimit = 1024 * 1024;   // body <= 1 MiB
 // answer instead of a reset (a "lingering close", as nginx does).
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 4 * 1024 * 1024;
-// When the cap is reached and every connection has been asked to close already,
-// this many more are admitted for the operations endpoints (a business request
-// on one gets 503): a probe still gets in while the evicted ones finish their
-// answers. Past those, further ones are closed without a word.
+// At the cap a new connection closes the longest-idle one; when none is idle
+// (every connection is being answered), this many more are admitted for one
+// request each, for the operations endpoints (a business request on one gets
+// 503): a probe still gets in. Past those, further ones are closed at once.
 constexpr size_t kReserveConnections = 64;
 constexpr auto kReserveTimeout = std::chrono::seconds(2);
 // Out of file descriptors (EMFILE, ENFILE, ...): accepting again at once would
@@ -62,8 +62,6 @@ constexpr auto kDrainTime = std::chrono::seconds(5);
 // requests costs ~4 KB/s of log, not the disk).
 constexpr double kAccessLinesPerSecond = 20;
 constexpr double kAccessLineBurst = 200;
-
-class Session;
 
 }  // namespace
 
