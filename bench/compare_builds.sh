@@ -38,7 +38,7 @@ ndjson="$data/events-$events.ndjson"
 replay() {
   rm -rf "$work/store"
   "$1/tally" replay --data-dir "$work/store" --memory-mb 256 "$ndjson" 2>&1 |
-    grep -oE '\(([0-9]+) events/s\)' | grep -oE '[0-9]+'
+    grep -oE 'done: .*\(([0-9]+) events/s\)' | grep -oE '[0-9]+ events/s' | cut -d' ' -f1
 }
 
 # serve_rates BUILD [--no-cache] -> "statistics_rps record_rps task_rps"
