@@ -233,4 +233,25 @@ bool DecodeRejection(std::string_view in, Rejection* x) {
   return ReadOwned(r, &x->field) && ReadOwned(r, &x->message) && ReadOwned(r, &x->excerpt) && r.empty();
 }
 
+void EncodeRejectTally(const RejectTally& x, std::string* out) {
+  PutString(x.mark, out);
+  PutVarint(x.counts.size(), out);
+  for (uint64_t n : x.counts) PutVarint(n, out);
+}
+
+bool DecodeRejectTally(std::string_view in, RejectTally* x) {
+  ByteReader r(in);
+  std::string_view mark;
+  uint64_t reasons;
+  if (!r.String(&mark) || !r.Varint(&reasons) || reasons > x->counts.size()) return false;
+  x->mark.assign(mark);
+  x->counts.fill(0);
+  for (uint64_t i = 0; i < reasons; ++i) {
+    uint64_t n;
+    if (!r.Varint(&n)) return false;
+    x->counts[i] = n;
+  }
+  return r.empty();
+}
+
 }  // namespace tally

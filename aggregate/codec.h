@@ -5,6 +5,7 @@
 // (the store reports Corruption). Part of the on-disk format: bump
 // kFormatVersion (keys.h) to change any of them.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,5 +44,17 @@ bool DecodeStamp(std::string_view in, Stamp* stamp);
 // A rejection but its origin and element, which its key holds.
 void EncodeRejection(const Rejection& rejection, std::string* out);
 bool DecodeRejection(std::string_view in, Rejection* rejection);
+
+// A partition's rejection tally (meta rejects/<partition>): the rejected key
+// (keys.h) of the newest rejection counted, the point up to which re-read events
+// are not counted again, and counts by reason.
+struct RejectTally {
+  std::string mark;  // empty before the first
+  std::array<uint64_t, kRejectReasonCount> counts{};
+
+  friend bool operator==(const RejectTally&, const RejectTally&) = default;
+};
+void EncodeRejectTally(const RejectTally& tally, std::string* out);
+bool DecodeRejectTally(std::string_view in, RejectTally* tally);
 
 }  // namespace tally

@@ -22,8 +22,11 @@
 // | requests    | annotationRequestId                  | request meta (codec.h)         |
 // | ranks       | request_no · kind (1 byte)           | rank segments (codec.h)        |
 // | campaigns   | len · campaignId · request_no        | empty                          |
-// | rejected    | partition · offset · element         | rejection (codec.h)            |
-// | meta        | "format", "next_request_no", "totals", "offset/<topic>/<partition>" |  |
+// | rejected    | partition · offset · element         | rejection (codec.h): only the  |
+// |             |                                      | latest kKeptRejections of each |
+// |             |                                      | partition                      |
+// | meta        | "format", "next_request_no", "totals", "offset/<topic>/<partition>", |
+// |             | "rejects/<partition>" (RejectTally, codec.h: counts by reason)        |
 
 #include <cstdint>
 #include <optional>
@@ -130,17 +133,41 @@ inline std::string Campaign(std::string_view campaign_id, RequestNo no) {
 // partition · offset · element, each shifted so that byte order is numeric order
 // (partition -1, `tally replay`, sorts first; a whole-message rejection sorts
 // before the message's elements).
+// Within a partition, key order is the order in which Kafka delivers events.
+inline constexpr size_t kRejectedKeyBytes = 16;
+inline std::string RejectedPartition(int32_t partition) {
+  std::string key;
+  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, &key);
+  return key;
+}
+// Above every rejected key of the partition.
+inline std::string RejectedPartitionEnd(int32_t partition) {
+  std::string key = RejectedPartition(partition);
+  key.append(kRejectedKeyBytes - key.size() + 1, '\xff');
+  return key;
+}
+inline void AppendRejected(const Origin& origin, std::optional<uint32_t> element, std::string* key) {
+  PutFixed32BE(static_cast<uint32_t>(origin.partition) ^ 0x80000000u, key);
+  PutFixed64BE(static_cast<uint64_t>(origin.offset) ^ 0x8000000000000000ull, key);
+  PutFixed32BE(element ? *element + 1 : 0, key);
+}
 inline std::string Rejected(const Origin& origin, std::optional<uint32_t> element) {
   std::string key;
-  PutFixed32BE(static_cast<uint32_t>(origin.partition) ^ 0x80000000u, &key);
-  PutFixed64BE(static_cast<uint64_t>(origin.offset) ^ 0x8000000000000000ull, &key);
-  PutFixed32BE(element ? *element + 1 : 0, &key);
+  AppendRejected(origin, element, &key);
   return key;
 }
 
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kNextRequestKey = "next_request_no";
 inline constexpr std::string_view kTotalsKey = "totals";
+
+// meta: a partition's rejection tally (RejectTally, codec.h).
+inline constexpr std::string_view kRejectsPrefix = "rejects/";
+inline std::string Rejects(int32_t partition) {
+  std::string key(kRejectsPrefix);
+  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, &key);
+  return key;
+}
 
 inline std::string OffsetPrefix(std::string_view topic) {
   std::string key = "offset/";

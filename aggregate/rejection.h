@@ -32,6 +32,11 @@ std::string_view Slug(RejectReason reason);
 // The excerpt kept of a rejected event.
 inline constexpr size_t kRejectionExcerptBytes = 4096;
 
+// Rejected events the store keeps per partition, the latest ones (with their
+// excerpts): older ones are deleted as new ones come. Their counts by reason are
+// kept whole (Store::RejectionCounts).
+inline constexpr size_t kKeptRejections = 1000;
+
 // Where an event came from: a Kafka partition and offset, or (for `tally replay`)
 // partition -1 and the line number.
 struct Origin {

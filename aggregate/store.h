@@ -15,6 +15,7 @@
 // whatever the data size: RocksDB's block cache (memtables, indexes and filters
 // are charged to it) and the apply thread's caches of hot views.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,7 +64,8 @@ struct ApplyResult {
   uint64_t applied = 0;     // records new to the store
   uint64_t duplicates = 0;  // records applied before (earlier, or earlier in this batch)
   uint64_t conflicts = 0;   // duplicates whose content differs from the applied copy
-  uint64_t rejected = 0;
+  uint64_t rejected = 0;           // rejections in the batch
+  uint64_t rejections_counted = 0;  // of them, not counted by an earlier batch
   uint64_t keys_written = 0;
   uint64_t bytes_written = 0;  // of the WriteBatch
   double seconds = 0;          // building it plus writing it (not time spent waiting)
@@ -90,6 +92,16 @@ struct TaskLookup {
   enum class Missing { kNone, kCampaign, kRequest, kScene };
   Missing missing = Missing::kNone;
   TaskView task;  // when missing == kNone
+};
+
+// Rejected events the store has counted for one partition (-1: `tally replay`),
+// by reason (index: RejectReason). Each position (partition, offset, element) is
+// counted once, however often it is read again.
+struct PartitionRejections {
+  int32_t partition = 0;
+  std::array<uint64_t, kRejectReasonCount> by_reason{};
+
+  friend bool operator==(const PartitionRejections&, const PartitionRejections&) = default;
 };
 
 struct StoreTotals {
@@ -159,8 +171,11 @@ class Store {
                               std::string_view request, std::string_view scene) const;
   // The next offset of every partition of `topic` that has one.
   Result<std::vector<PartitionOffset>> Offsets(std::string_view topic) const;
-  // Stored rejections in (partition, offset) order, at most `limit`.
+  // Stored rejections in (partition, offset) order, at most `limit`: the latest
+  // kKeptRejections of each partition.
   Result<std::vector<Rejection>> Rejections(const ReadView& view, size_t limit) const;
+  // Every rejection the store has counted, by partition (in order) and reason.
+  Result<std::vector<PartitionRejections>> RejectionCounts(const ReadView& view) const;
 
   // Totals as of the last applied batch (for gauges); any thread, no I/O.
   StoreTotals totals() const;

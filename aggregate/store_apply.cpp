@@ -114,6 +114,7 @@ Status Applier::Fail(Status status) {
   failed_ = status;
   requests_.Clear();
   tasks_.Clear();
+  rejects_.clear();
   return status;
 }
 
@@ -208,11 +209,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   }
   if (Status s = FinishRequests(slot); !s.ok()) return s;
 
-  for (const Rejection& r : batch.rejections) {
-    value_.clear();
-    EncodeRejection(r, &value_);
-    Put(slot, store_->rejected, keys::Rejected(r.origin, r.element), value_);
-  }
+  if (Status s = AddRejections(batch, slot); !s.ok()) return s;
   for (const PartitionOffset& o : batch.next_offsets) {
     value_.clear();
     PutFixed64BE(static_cast<uint64_t>(o.next), &value_);
@@ -572,6 +569,106 @@ Status Applier::ReadIds(rocksdb::ColumnFamilyHandle* family, RequestNo no, Id fr
     ids->push_back(*id);
   }
   return FromRocks(it->status(), "reading a segment of a rank index");
+}
+
+// Rejections are counted once per position: one at or before its partition's
+// mark was counted by an earlier batch (a message read again after a crash, or
+// split over batches and read again from its start) and is skipped. Of the new
+// ones, only the latest kKeptRejections of each partition are written, and
+// older stored ones are deleted with one range deletion per partition: a flood
+// costs the disk a bounded amount whatever its size.
+Status Applier::AddRejections(const ApplyBatch& batch, Slot& slot) {
+  counted_.clear();
+  reject_partitions_.clear();
+  RejectState* state = nullptr;
+  int32_t partition = 0;
+  for (uint32_t i = 0; i < batch.rejections.size(); ++i) {
+    const Rejection& r = batch.rejections[i];
+    if (!state || r.origin.partition != partition) {
+      partition = r.origin.partition;
+      Result<RejectState*> found = Rejects(partition);
+      if (!found) return found.error();
+      state = *found;
+      if (!state->listed) {
+        reject_partitions_.emplace_back(partition, state);
+        state->listed = true;
+      }
+    }
+    key_.clear();
+    keys::AppendRejected(r.origin, r.element, &key_);
+    if (!state->tally.mark.empty() && key_ <= state->tally.mark) continue;
+    state->tally.mark = key_;
+    ++state->tally.counts[static_cast<size_t>(r.reason)];
+    ++state->counted;
+    counted_.emplace_back(i, state);
+  }
+  slot.result.rejections_counted = counted_.size();
+  for (const auto& [i, s] : counted_) {
+    if (s->counted - s->seen++ > kKeptRejections) continue;  // not among the latest
+    const Rejection& r = batch.rejections[i];
+    key_.clear();
+    keys::AppendRejected(r.origin, r.element, &key_);
+    value_.clear();
+    EncodeRejection(r, &value_);
+    Put(slot, store_->rejected, key_, value_);
+    s->kept.push_back(key_);
+    if (s->kept.size() > kKeptRejections) {
+      s->kept.pop_front();
+      s->excess = true;
+    }
+  }
+  for (auto& [p, s] : reject_partitions_) {
+    if (s->excess) {
+      // Every stored key of the partition below the oldest kept one. A
+      // WriteBatch refuses only keys over 4 GiB.
+      const std::string begin = keys::RejectedPartition(p);
+      const rocksdb::Status d = slot.batch.DeleteRange(store_->rejected, begin, s->kept.front());
+      assert(d.ok());
+      d.PermitUncheckedError();
+      s->excess = false;
+    }
+    value_.clear();
+    EncodeRejectTally(s->tally, &value_);
+    Put(slot, store_->meta, keys::Rejects(p), value_);
+    s->counted = 0;
+    s->seen = 0;
+    s->listed = false;
+  }
+  return Status::OK();
+}
+
+// A partition's state, read from the store the first time it is needed. No
+// batch in flight has touched a partition that is not in rejects_ yet.
+Result<Applier::RejectState*> Applier::Rejects(int32_t partition) {
+  if (auto it = rejects_.find(partition); it != rejects_.end()) return &it->second;
+  RejectState state;
+  std::string value;
+  const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), store_->meta, keys::Rejects(partition), &value);
+  if (s.ok()) {
+    if (!DecodeRejectTally(value, &state.tally)) return Status::Corruption("unreadable rejection counts");
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading rejection counts");
+  }
+  // The newest stored keys, from the end of the partition.
+  const std::string lower = keys::RejectedPartition(partition);
+  const std::string upper = keys::RejectedPartitionEnd(partition);
+  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db->NewIterator(ro, store_->rejected));
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    if (state.kept.size() == kKeptRejections) {
+      state.excess = true;
+      break;
+    }
+    state.kept.emplace_front(it->key().data(), it->key().size());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading stored rejections");
+  // A store from before counts were kept: what it holds counts as seen.
+  if (state.tally.mark.empty() && !state.kept.empty()) state.tally.mark = state.kept.back();
+  return &rejects_.emplace(partition, std::move(state)).first->second;
 }
 
 }  // namespace tally

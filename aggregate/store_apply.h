@@ -19,6 +19,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +77,20 @@ class Applier {
     bool scene_dirty = false;
   };
 
+  // A partition's rejections as the apply thread holds them: its tally (what
+  // the batches built so far make of it) and the keys of its stored rejections,
+  // oldest first, at most kKeptRejections. Loaded on first need, never evicted
+  // (a few KiB per partition).
+  struct RejectState {
+    RejectTally tally;
+    std::deque<std::string> kept;
+    bool excess = false;  // stored rejections older than `kept` remain: delete them
+    // This batch: how many it counts, and how many of those were met so far.
+    bool listed = false;
+    size_t counted = 0;
+    size_t seen = 0;
+  };
+
   // A copy of a record that a duplicate in the batch is compared with: stored,
   // or in the batch being written.
   struct FirstCopy {
@@ -103,6 +119,8 @@ class Applier {
   Result<bool> SameAsFirst(const TaskAction& a, FirstCopy* copy);
   Status ApplyRecord(const TaskAction& record, Slot& slot);
   Status FinishRequests(Slot& slot);
+  Status AddRejections(const ApplyBatch& batch, Slot& slot);
+  Result<RejectState*> Rejects(int32_t partition);
   Status UpdateRanks(RequestState& request, bool tasks, Slot& slot);
   Status ReadIds(rocksdb::ColumnFamilyHandle* family, RequestNo no, Id from, std::optional<Id> to,
                  std::vector<Id>* ids);
@@ -135,10 +153,13 @@ class Applier {
   Epoch built_ = 0;          // epochs of the last batch built and written
   Epoch written_ = 0;
   StoreTotals totals_;       // after the last batch built
+  std::map<int32_t, RejectState> rejects_;  // by partition
   Status failed_;            // sticky
 
   // Scratch, reused between batches.
   std::vector<uint32_t> fresh_;  // indexes of the batch's records new to the store
+  std::vector<std::pair<uint32_t, RejectState*>> counted_;  // the batch's rejections to count
+  std::vector<std::pair<int32_t, RejectState*>> reject_partitions_;
   std::string key_;
   std::string value_;
   std::vector<std::pair<Id, uint32_t>> by_id_;

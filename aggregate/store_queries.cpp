@@ -286,4 +286,22 @@ Result<std::vector<Rejection>> Store::Rejections(const ReadView& view, size_t li
   return out;
 }
 
+Result<std::vector<PartitionRejections>> Store::RejectionCounts(const ReadView& view) const {
+  std::vector<PartitionRejections> out;
+  const std::string_view prefix = keys::kRejectsPrefix;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->meta));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && View(it->key()).starts_with(prefix);
+       it->Next()) {
+    ByteReader key(View(it->key()).substr(prefix.size()));
+    uint32_t partition;
+    RejectTally tally;
+    if (!key.Fixed32BE(&partition) || !key.empty() || !DecodeRejectTally(View(it->value()), &tally)) {
+      return Status::Corruption("unreadable rejection counts");
+    }
+    out.push_back({static_cast<int32_t>(partition ^ 0x80000000u), tally.counts});
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading rejection counts");
+  return out;
+}
+
 }  // namespace tally

@@ -77,6 +77,14 @@ TEST(StoreCrashTest, SigkillAtRandomMomentsLosesAndDoublesNothing) {
   auto rejections = (*store)->Rejections((*store)->Snapshot(), 100000);
   ASSERT_TRUE(rejections);
   EXPECT_EQ(rejections->size(), poison);
+  // Counted exactly once, however often the child was killed.
+  auto counts = (*store)->RejectionCounts((*store)->Snapshot());
+  ASSERT_TRUE(counts);
+  uint64_t counted = 0;
+  for (const PartitionRejections& p : *counts) {
+    for (uint64_t n : p.by_reason) counted += n;
+  }
+  EXPECT_EQ(counted, poison);
   std::cout << "killed the child " << killed << " times (" << before_write << " between build and write)\n";
 }
 

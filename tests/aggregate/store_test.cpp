@@ -142,6 +142,93 @@ TEST(StoreTest, StoresRejectionsWithOriginAndExcerpt) {
   EXPECT_EQ(store->totals().records, 0u);
 }
 
+Rejection Rejected(int32_t partition, int64_t offset, std::optional<uint32_t> element, RejectReason reason) {
+  return Rejection{Origin{partition, offset}, element, reason, "event", "event: bad",
+                   "[" + std::to_string(offset) + "]"};
+}
+
+uint64_t CountOf(const std::vector<PartitionRejections>& counts, int32_t partition, RejectReason reason) {
+  for (const PartitionRejections& p : counts) {
+    if (p.partition == partition) return p.by_reason[static_cast<size_t>(reason)];
+  }
+  return 0;
+}
+
+// A flood of rejections keeps the latest kKeptRejections of each partition on
+// disk and exact counts by reason.
+TEST(StoreTest, KeepsTheLatestRejectionsOfEachPartitionAndExactCounts) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  const auto reason = [](int64_t offset) { return offset % 3 == 0 ? RejectReason::kWrongType : RejectReason::kMissingField; };
+  int64_t offset = 0;
+  for (const int64_t batch : {1500, 700, 400}) {  // one batch alone holds more than are kept
+    std::vector<Rejection> rejections;
+    for (int64_t end = offset + batch; offset < end; ++offset) rejections.push_back(Rejected(3, offset, std::nullopt, reason(offset)));
+    rejections.push_back(Rejected(5, offset, 0, RejectReason::kTooLong));
+    std::vector<PartitionOffset> offsets = {{3, offset}, {5, offset + 1}};
+    auto r = Apply(*store, {}, rejections, offsets);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->rejections_counted, rejections.size());
+  }
+  store.reset();
+  store = OpenOrDie(dir.path());  // and across restarts
+  {
+    std::vector<Rejection> more;
+    for (int64_t end = offset + 300; offset < end; ++offset) more.push_back(Rejected(3, offset, std::nullopt, reason(offset)));
+    ASSERT_TRUE(Apply(*store, {}, more, {{3, offset}}));
+  }
+  auto stored = store->Rejections(store->Snapshot(), 100000);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), kKeptRejections + 3);
+  for (size_t i = 0; i < kKeptRejections; ++i) {
+    EXPECT_EQ((*stored)[i].origin, (Origin{3, offset - static_cast<int64_t>(kKeptRejections) + static_cast<int64_t>(i)}));
+  }
+  EXPECT_EQ(stored->back().origin.partition, 5);
+  auto counts = store->RejectionCounts(store->Snapshot());
+  ASSERT_TRUE(counts);
+  ASSERT_EQ(counts->size(), 2u);
+  uint64_t wrong_type = 0;
+  for (int64_t o = 0; o < offset; ++o) wrong_type += reason(o) == RejectReason::kWrongType;
+  EXPECT_EQ(CountOf(*counts, 3, RejectReason::kWrongType), wrong_type);
+  EXPECT_EQ(CountOf(*counts, 3, RejectReason::kMissingField), static_cast<uint64_t>(offset) - wrong_type);
+  EXPECT_EQ(CountOf(*counts, 5, RejectReason::kTooLong), 3u);
+}
+
+// A batch read again after a crash (the store restarted) counts nothing twice:
+// neither a batch applied whole, nor a message split over batches whose first
+// part was applied.
+TEST(StoreTest, RejectionsReadAgainAfterACrashAreNotCountedTwice) {
+  TempDir dir;
+  std::vector<Rejection> batch;
+  for (int64_t o = 0; o < 1200; ++o) batch.push_back(Rejected(1, o, std::nullopt, RejectReason::kInvalidJson));
+  // Message 60 of partition 2, an array of 3000 rejected elements: its first
+  // 2000 are applied with the partition's offset still at 60.
+  std::vector<Rejection> message;
+  for (uint32_t e = 0; e < 3000; ++e) message.push_back(Rejected(2, 60, e, RejectReason::kWrongType));
+  {
+    auto store = OpenOrDie(dir.path());
+    ASSERT_TRUE(Apply(*store, {}, batch, {{1, 1200}}));
+    ASSERT_TRUE(Apply(*store, {}, {message.begin(), message.begin() + 2000}, {{2, 60}}));
+  }
+  auto store = OpenOrDie(dir.path());
+  auto again = Apply(*store, {}, batch, {{1, 1200}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->rejections_counted, 0u);
+  auto rest = Apply(*store, {}, message, {{2, 61}});  // the whole message, from its start
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->rejections_counted, 1000u);
+  auto counts = store->RejectionCounts(store->Snapshot());
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(CountOf(*counts, 1, RejectReason::kInvalidJson), 1200u);
+  EXPECT_EQ(CountOf(*counts, 2, RejectReason::kWrongType), 3000u);
+  auto stored = store->Rejections(store->Snapshot(), 100000);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 2 * kKeptRejections);
+  EXPECT_EQ(stored->front().origin, (Origin{1, 200}));
+  EXPECT_EQ(stored->back().element, std::optional<uint32_t>(2999));
+  EXPECT_EQ((*stored)[kKeptRejections].element, std::optional<uint32_t>(2000));
+}
+
 TEST(StoreTest, SceneBelongsToTheTaskOfItsLatestRecord) {
   TempDir dir;
   auto store = OpenOrDie(dir.path());
