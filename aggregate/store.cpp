@@ -137,6 +137,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.max_background_jobs = 2;  // the machines have two cores
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 3;
+  // A family written rarely (meta) would otherwise keep every write-ahead log
+  // alive until its memtable fills: a flood of writes to the others (rejections
+  // that are soon deleted) would grow the logs without bound. Past this size the
+  // families holding the oldest log are flushed.
+  db_options.max_total_wal_size = static_cast<uint64_t>(budget * kMemtableShare);
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
 
   // Memtables flush when their share of the budget fills up; per family a

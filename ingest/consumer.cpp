@@ -159,7 +159,10 @@ Status Consumer::Impl::Run() {
       rd_kafka_message_destroy(messages[i]);
       // A full batch goes now, even mid-array: batches stay near their size,
       // which keeps building and writing in step.
-      if (fatal.ok() && filling->events.size() >= options.batch_events) fatal = SubmitFilling();
+      if (fatal.ok() && (filling->events.size() >= options.batch_events ||
+                         filling->events.bytes() >= options.batch_bytes)) {
+        fatal = SubmitFilling();
+      }
     }
     if (!fatal.ok()) break;
     const bool has_batch = filling->events.size() > 0 || !filling->next.empty();
@@ -196,23 +199,38 @@ Status Consumer::Impl::Consume(rd_kafka_message_t* m) {
     return Status::OK();
   }
   if (brokers_down) SetBrokersDown(false, "");
-  DecodedEvents& events = filling->events;
-  if (events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
-  const size_t before = events.size();
-  const size_t rejections_before = events.rejections().size();
+  if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
   const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-  decoder.Decode(value, Origin{m->partition, m->offset}, &events);
-  counters.consumed += events.size() - before;
-  for (size_t r = rejections_before; r < events.rejections().size(); ++r) {
-    const Rejection& rejection = events.rejections()[r];
-    ++counters.rejected[static_cast<size_t>(rejection.reason)];
-    if (dead_letters) {
-      const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
-      // A message that is not JSON goes whole; an element, as its excerpt.
-      const std::string_view body = rejection.element ? std::string_view(rejection.excerpt) : value;
-      dead_letters->Send(rejection, options.topic, key, body);
-      ++counters.dead_letters;
+  const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+  const DecodeLimits limits{options.batch_events, options.batch_bytes};
+  size_t before = filling->events.size();
+  size_t rejections_before = filling->events.rejections().size();
+  bool done = decoder.Decode(value, Origin{m->partition, m->offset}, &filling->events, limits);
+  for (;;) {
+    const DecodedEvents& events = filling->events;
+    counters.consumed += events.size() - before;
+    for (size_t r = rejections_before; r < events.rejections().size(); ++r) {
+      const Rejection& rejection = events.rejections()[r];
+      ++counters.rejected[static_cast<size_t>(rejection.reason)];
+      if (dead_letters) {
+        // A message that is not JSON goes whole; an element, as its excerpt.
+        const std::string_view body = rejection.element ? std::string_view(rejection.excerpt) : value;
+        dead_letters->Send(rejection, options.topic, key, body);
+        ++counters.dead_letters;
+      }
     }
+    if (done) break;
+    // A part of a huge array: it goes as a batch of its own, with the
+    // partition's offset still at this message, so that after a crash the
+    // message is read again from its start: its records are deduplicated and
+    // the store counts each rejection once (by position), so nothing is lost
+    // or doubled, and no more than a batch of it is ever held.
+    filling->next[m->partition] = m->offset;
+    if (Status s = SubmitFilling(); !s.ok()) return s;
+    filling->started = Clock::now();
+    before = filling->events.size();
+    rejections_before = filling->events.rejections().size();
+    done = decoder.Continue(&filling->events, limits);
   }
   filling->next[m->partition] = m->offset + 1;
   return Status::OK();

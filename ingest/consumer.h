@@ -41,6 +41,10 @@ struct ConsumerOptions {
   // first message, whichever comes first.
   size_t batch_events = 10'000;
   std::chrono::milliseconds batch_wait{100};
+  // A batch is also applied when its events hold this much memory
+  // (DecodedEvents::bytes()); a huge array message goes in parts, each applied
+  // with the partition's offset still at the message (see Consume).
+  size_t batch_bytes = size_t{16} << 20;
 };
 
 // What the consumer has done, for /metrics and /readyz. Written by the Run()

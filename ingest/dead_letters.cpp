@@ -10,9 +10,18 @@ Result<std::unique_ptr<DeadLetters>> DeadLetters::Create(const std::string& brok
                                                          const KafkaProperties& user) {
   // The user's properties apply too (security, addresses); consumer-only ones
   // are ignored by a producer.
+  // In flight memory is bounded (librdkafka's defaults allow a million
+  // messages, a GiB): a flood of rejections waits for room instead (Send), and
+  // a dead letter that cannot be delivered within the timeout fails, counted
+  // and logged (ReportFailures), rather than stalling ingestion for longer.
   Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(
-      {{"bootstrap.servers", brokers}, {"linger.ms", "50"}, {"log.connection.close", "false"}}, user,
-      "--dead-letter-topic");
+      {{"bootstrap.servers", brokers},
+       {"linger.ms", "50"},
+       {"log.connection.close", "false"},
+       {"queue.buffering.max.messages", std::to_string(kMaxQueuedMessages)},
+       {"queue.buffering.max.kbytes", std::to_string(kMaxQueuedKiB)},
+       {"message.timeout.ms", "60000"}},
+      user, "--dead-letter-topic");
   if (!producer) return producer.error();
   std::unique_ptr<DeadLetters> out(new DeadLetters());
   out->producer_ = std::move(*producer);
@@ -34,9 +43,12 @@ void DeadLetters::Send(const Rejection& r, std::string_view source_topic, std::s
   add("tally-source-partition", std::to_string(r.origin.partition));
   add("tally-source-offset", std::to_string(r.origin.offset));
   if (r.element) add("tally-source-element", std::to_string(*r.element));
-  // Ingestion never waits for dead letters: a full queue drops this one, loudly.
-  if (Status s = producer_->Send(topic_, key, body, headers, KafkaProducer::WhenFull::kFail); !s.ok()) {
-    spdlog::warn("dead letters: {}", s.message());
+  // A full queue is waited out (deliveries, or failures after the message
+  // timeout, make room): a flood of rejections slows ingestion down rather than
+  // losing dead letters or memory. Any other error loses this one, loudly.
+  if (Status s = producer_->Send(topic_, key, body, headers, KafkaProducer::WhenFull::kWait); !s.ok()) {
+    ++not_queued_;
+    spdlog::warn("dead letters: {} ({} not queued so far)", s.message(), not_queued_);
   }
 }
 

@@ -6,7 +6,9 @@
 // tally-source-offset, and tally-source-element for an array element), keyed
 // like the original. Delivery is at least once: after a crash, events of a
 // batch not yet applied are sent again. Failures to deliver are logged, and
-// never stop ingestion. Private to ingest/; the consumer owns one.
+// never stop ingestion. Messages waiting for delivery are bounded
+// (kMaxQueuedMessages, kMaxQueuedKiB, unless --kafka says otherwise): when the
+// queue is full, Send waits for room. Private to ingest/; the consumer owns one.
 // Threads: the consumer's.
 
 #include <chrono>
@@ -21,6 +23,9 @@ namespace tally {
 
 class DeadLetters {
  public:
+  static constexpr int kMaxQueuedMessages = 50'000;
+  static constexpr int kMaxQueuedKiB = 32 << 10;
+
   static Result<std::unique_ptr<DeadLetters>> Create(const std::string& brokers, const std::string& topic,
                                                      const KafkaProperties& user);
   ~DeadLetters();
@@ -40,6 +45,7 @@ class DeadLetters {
   std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
   uint64_t failures_reported_ = 0;
+  uint64_t not_queued_ = 0;
 };
 
 }  // namespace tally

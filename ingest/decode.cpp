@@ -25,14 +25,26 @@ void DecodedEvents::Truncate(size_t actions, size_t rejections) {
 
 struct Decoder::Impl {
   explicit Impl(bool fast_path) : fast_path_(fast_path) {}
-  void Decode(std::string_view message, Origin origin, DecodedEvents* out);
+  bool Decode(std::string_view message, Origin origin, DecodedEvents* out, const DecodeLimits* limits);
+  bool Continue(DecodedEvents* out, const DecodeLimits* limits);
 
  private:
-  bool DecodeMessage(std::string_view message, Origin origin, DecodedEvents* out);
-  bool DecodeElement(od::value& element, uint32_t index, Origin origin, DecodedEvents* out);
+  // Starts decoding the buffered message: an object or scalar is decoded at
+  // once; an array leaves its elements to Elements (in_array_). False if the
+  // JSON is malformed.
+  bool Begin(DecodedEvents* out);
+  // Decodes array elements until the array ends (in_array_ turns false) or,
+  // with limits, *out is full.
+  bool Elements(DecodedEvents* out, const DecodeLimits* limits);
+  bool CheckEnd();
+  bool Validate();
+  // Ends the message as one rejection (not JSON), dropping what it added to *out.
+  void RejectWhole(DecodedEvents* out, RejectReason reason, std::string text);
+  bool DecodeElement(od::value& element, uint32_t index, DecodedEvents* out);
   bool DecodeScalarDocument(od::json_type type, std::string* got);
   // The element's text from `start` to where the document now stands, trimmed.
   std::string Excerpt(const char* start, const char* fallback_end);
+  std::string_view message() const { return {buffer_.get(), size_}; }
 
   const bool fast_path_;
   FlatReader flat_;
@@ -42,17 +54,39 @@ struct Decoder::Impl {
   std::unique_ptr<char[]> buffer_;
   size_t capacity_ = 0;  // bytes in buffer_, padding included
   size_t size_ = 0;      // bytes of the current message
+
+  // The message being decoded.
+  Origin origin_;
+  bool in_array_ = false;  // inside its array: more elements may follow
+  bool split_ok_ = false;  // checked whole: may be split at the limits
+  od::array_iterator next_, end_;
+  uint32_t index_ = 0;
+  // What *out held when the current part of the message began.
+  size_t actions_before_ = 0, rejections_before_ = 0, bytes_before_ = 0;
+  DecodedEvents scratch_;  // for Validate
 };
 
-void Decoder::Impl::Decode(std::string_view message, Origin origin, DecodedEvents* out) {
-  auto whole = [&](RejectReason reason, std::string text) {
-    out->AddRejection(Rejection{origin, std::nullopt, reason, "message", std::move(text),
-                                std::string(message.substr(0, kRejectionExcerptBytes))});
-  };
+void Decoder::Impl::RejectWhole(DecodedEvents* out, RejectReason reason, std::string text) {
+  out->Truncate(actions_before_, rejections_before_, bytes_before_);
+  out->AddRejection(Rejection{origin_, std::nullopt, reason, "message", std::move(text),
+                              std::string(message().substr(0, kRejectionExcerptBytes))});
+  in_array_ = false;
+}
+
+bool Decoder::Impl::Decode(std::string_view message, Origin origin, DecodedEvents* out,
+                           const DecodeLimits* limits) {
+  origin_ = origin;
+  in_array_ = false;
+  split_ok_ = false;
+  actions_before_ = out->actions().size();
+  rejections_before_ = out->rejections().size();
+  bytes_before_ = out->bytes();
   if (message.size() > kMaxMessageBytes) {
-    whole(RejectReason::kTooLarge,
-          "message: " + std::to_string(message.size()) + " bytes is over the limit of 8 MiB");
-    return;
+    size_ = 0;
+    out->AddRejection(Rejection{origin, std::nullopt, RejectReason::kTooLarge, "message",
+                                "message: " + std::to_string(message.size()) + " bytes is over the limit of 8 MiB",
+                                std::string(message.substr(0, kRejectionExcerptBytes))});
+    return true;
   }
   // Kafka payloads are not padded; simdjson reads up to SIMDJSON_PADDING bytes past
   // the end, so the message is copied into a buffer that is.
@@ -64,17 +98,55 @@ void Decoder::Impl::Decode(std::string_view message, Origin origin, DecodedEvent
   std::memcpy(buffer_.get(), message.data(), message.size());
   std::memset(buffer_.get() + message.size(), 0, simdjson::SIMDJSON_PADDING);
   size_ = message.size();
-  if (fast_path_ && flat_.Read(std::string_view(buffer_.get(), size_), out)) return;
-
-  const size_t actions_before = out->actions().size();
-  const size_t rejections_before = out->rejections().size();
-  if (!DecodeMessage(message, origin, out)) {
-    out->Truncate(actions_before, rejections_before);
-    whole(RejectReason::kInvalidJson, "message: not valid JSON: " + reader_.syntax_error());
+  // The fast path decodes whole messages: small enough ones only.
+  if (fast_path_ && (!limits || size_ <= 16 * kWholeMessageBytes) && flat_.Read(this->message(), out)) {
+    out->AddBytes(size_ + (out->actions().size() - actions_before_) * sizeof(TaskAction));
+    return true;
   }
+  if (limits && size_ > kWholeMessageBytes && json::TrimLeft(this->message()).starts_with('[')) {
+    // It may be split: it must be known to be valid JSON before any part goes.
+    if (!Validate()) {
+      RejectWhole(out, RejectReason::kInvalidJson, "message: not valid JSON: " + reader_.syntax_error());
+      return true;
+    }
+    split_ok_ = true;
+  }
+  if (!Begin(out)) {
+    RejectWhole(out, RejectReason::kInvalidJson, "message: not valid JSON: " + reader_.syntax_error());
+    return true;
+  }
+  return Continue(out, limits);
 }
 
-bool Decoder::Impl::DecodeMessage(std::string_view message, Origin origin, DecodedEvents* out) {
+bool Decoder::Impl::Continue(DecodedEvents* out, const DecodeLimits* limits) {
+  if (!in_array_) return true;
+  actions_before_ = out->actions().size();
+  rejections_before_ = out->rejections().size();
+  bytes_before_ = out->bytes();
+  if (!Elements(out, split_ok_ ? limits : nullptr)) {
+    // Not reached for a message split in parts (it was checked whole); for the
+    // others nothing of the message has gone yet.
+    RejectWhole(out, RejectReason::kInvalidJson, "message: not valid JSON: " + reader_.syntax_error());
+    return true;
+  }
+  return !in_array_;
+}
+
+// Runs the whole message through the general reader, keeping nothing.
+bool Decoder::Impl::Validate() {
+  scratch_.clear();
+  bool ok = Begin(&scratch_);
+  const DecodeLimits part{1024, size_t{1} << 20};
+  while (ok && in_array_) {
+    scratch_.clear();
+    ok = Elements(&scratch_, &part);
+  }
+  scratch_.clear();
+  in_array_ = false;
+  return ok;
+}
+
+bool Decoder::Impl::Begin(DecodedEvents* out) {
   if (auto e = parser_.iterate(buffer_.get(), size_, capacity_).get(doc_)) return reader_.Syntax(e);
   od::json_type type;
   if (auto e = doc_.type().get(type)) return reader_.Syntax(e);
@@ -84,26 +156,44 @@ bool Decoder::Impl::DecodeMessage(std::string_view message, Origin origin, Decod
     if (!reader_.Read(obj, 1, &out->NewAction())) return false;
     if (auto& problem = reader_.problem()) {
       out->DropLastAction();
-      out->AddRejection(Rejection{origin, std::nullopt, problem->reason, std::move(problem->field),
+      out->AddRejection(Rejection{origin_, std::nullopt, problem->reason, std::move(problem->field),
                                   std::move(problem->message),
-                                  std::string(message.substr(0, kRejectionExcerptBytes))});
+                                  std::string(message().substr(0, kRejectionExcerptBytes))});
+    } else {
+      out->AddBytes(sizeof(TaskAction) + size_);
     }
   } else if (type == od::json_type::array) {
     od::array arr;
     if (auto e = doc_.get_array().get(arr)) return reader_.Syntax(e);
-    uint32_t index = 0;
-    for (auto element : arr) {
-      if (element.error()) return reader_.Syntax(element.error());
-      if (!DecodeElement(element.value_unsafe(), index++, origin, out)) return false;
-    }
+    if (auto e = arr.begin().get(next_)) return reader_.Syntax(e);
+    if (auto e = arr.end().get(end_)) return reader_.Syntax(e);
+    index_ = 0;
+    in_array_ = true;
+    return true;
   } else {
     std::string got;
     if (!DecodeScalarDocument(type, &got)) return false;
-    out->AddRejection(Rejection{origin, std::nullopt, RejectReason::kWrongType, "event",
+    out->AddRejection(Rejection{origin_, std::nullopt, RejectReason::kWrongType, "event",
                                 "event: expected an object or an array of objects, got " + got,
-                                std::string(json::TrimRight(message).substr(0, kRejectionExcerptBytes))});
+                                std::string(json::TrimRight(message()).substr(0, kRejectionExcerptBytes))});
     if (type == od::json_type::number) return true;  // checked for trailing content already
   }
+  return CheckEnd();
+}
+
+bool Decoder::Impl::Elements(DecodedEvents* out, const DecodeLimits* limits) {
+  while (next_ != end_) {
+    if (limits && (out->size() >= limits->events || out->bytes() >= limits->bytes)) return true;
+    auto element = *next_;
+    if (element.error()) return reader_.Syntax(element.error());
+    if (!DecodeElement(element.value_unsafe(), index_++, out)) return false;
+    ++next_;
+  }
+  in_array_ = false;
+  return CheckEnd();
+}
+
+bool Decoder::Impl::CheckEnd() {
   const char* rest;
   if (!doc_.current_location().get(rest)) {
     return reader_.Syntax("unexpected content after the JSON value");
@@ -158,8 +248,7 @@ std::string Decoder::Impl::Excerpt(const char* start, const char* fallback_end) 
   return std::string(json::TrimRight(text).substr(0, kRejectionExcerptBytes));
 }
 
-bool Decoder::Impl::DecodeElement(od::value& element, uint32_t index, Origin origin,
-                                  DecodedEvents* out) {
+bool Decoder::Impl::DecodeElement(od::value& element, uint32_t index, DecodedEvents* out) {
   const std::string_view token = element.raw_json_token();
   const bool is_object = !token.empty() && token[0] == '{';
   if (!is_object) {
@@ -168,7 +257,7 @@ bool Decoder::Impl::DecodeElement(od::value& element, uint32_t index, Origin ori
     // A scalar is not consumed by every reader: its excerpt is its own token.
     const bool container = !token.empty() && token[0] == '[';
     const char* end = token.data() + token.size();
-    out->AddRejection(Rejection{origin, index, RejectReason::kWrongType, "event",
+    out->AddRejection(Rejection{origin_, index, RejectReason::kWrongType, "event",
                                 "event: expected an object, got " + got,
                                 container ? Excerpt(token.data(), end)
                                           : std::string(json::TrimRight(token))});
@@ -179,9 +268,13 @@ bool Decoder::Impl::DecodeElement(od::value& element, uint32_t index, Origin ori
   if (!reader_.Read(obj, 2, &out->NewAction())) return false;
   if (auto& problem = reader_.problem()) {
     out->DropLastAction();
-    out->AddRejection(Rejection{origin, index, problem->reason, std::move(problem->field),
+    out->AddRejection(Rejection{origin_, index, problem->reason, std::move(problem->field),
                                 std::move(problem->message),
                                 Excerpt(token.data(), token.data() + token.size())});
+  } else {
+    const char* end;
+    if (doc_.current_location().get(end) || end < token.data()) end = token.data() + token.size();
+    out->AddBytes(sizeof(TaskAction) + static_cast<size_t>(end - token.data()));
   }
   return true;
 }
@@ -190,7 +283,13 @@ Decoder::Decoder(bool fast_path) : impl_(std::make_unique<Impl>(fast_path)) {}
 Decoder::~Decoder() = default;
 
 void Decoder::Decode(std::string_view message, Origin origin, DecodedEvents* out) {
-  impl_->Decode(message, origin, out);
+  impl_->Decode(message, origin, out, nullptr);
 }
+
+bool Decoder::Decode(std::string_view message, Origin origin, DecodedEvents* out, const DecodeLimits& limits) {
+  return impl_->Decode(message, origin, out, &limits);
+}
+
+bool Decoder::Continue(DecodedEvents* out, const DecodeLimits& limits) { return impl_->Continue(out, &limits); }
 
 }  // namespace tally

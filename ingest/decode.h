@@ -9,6 +9,7 @@
 // thread. Decode never throws.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -28,23 +29,45 @@ class DecodedEvents {
   const std::vector<Rejection>& rejections() const { return rejections_; }
   // Events decoded so far, accepted or not (the contract's "consumed" count).
   size_t size() const { return actions_ + rejections_.size(); }
+  // About how much memory the events hold (their objects and text), for
+  // batches bounded in bytes as well as in events.
+  size_t bytes() const { return bytes_; }
   void clear() {
     actions_ = 0;
     rejections_.clear();
+    bytes_ = 0;
   }
 
   // For the decoder. NewAction returns the slot of the next action; it may hold
   // an earlier event's values, which the caller must overwrite entirely.
   TaskAction& NewAction();
   void DropLastAction() { --actions_; }
-  void AddRejection(Rejection r) { rejections_.push_back(std::move(r)); }
+  void AddRejection(Rejection r) {
+    bytes_ += sizeof(Rejection) + r.field.size() + r.message.size() + r.excerpt.size();
+    rejections_.push_back(std::move(r));
+  }
+  void AddBytes(size_t n) { bytes_ += n; }
   // Forgets everything added after the counts given.
   void Truncate(size_t actions, size_t rejections);
+  void Truncate(size_t actions, size_t rejections, size_t bytes) {
+    Truncate(actions, rejections);
+    bytes_ = bytes;
+  }
 
  private:
   std::vector<TaskAction> slots_;  // [0, actions_) are events; the rest spare
   size_t actions_ = 0;
   std::vector<Rejection> rejections_;
+  size_t bytes_ = 0;
+};
+
+// Where a batch is full, for decoding a large message in parts.
+// kBatchBytes is the consumer's and replay's byte limit: well above a batch of
+// 10,000 ordinary events, it bounds batches of large rejections (4 KiB excerpts).
+inline constexpr size_t kBatchBytes = size_t{16} << 20;
+struct DecodeLimits {
+  size_t events = SIZE_MAX;
+  size_t bytes = SIZE_MAX;
 };
 
 class Decoder {
@@ -68,6 +91,18 @@ class Decoder {
   // garbage or nests too deep appends exactly one invalid_json rejection (even if
   // some of its elements were fine); one over kMaxMessageBytes, one too_large.
   void Decode(std::string_view message, Origin origin, DecodedEvents* out);
+
+  // The same in parts, so that a huge array is never held decoded at once:
+  // appends the message's events until it ends (returns true) or *out holds
+  // `limits` (returns false: hand *out on, then call Continue, which goes on
+  // where this stopped, until it returns true). Only a message over
+  // kWholeMessageBytes is split, after it has been checked whole: a message that
+  // is not valid JSON is still exactly one rejection. A smaller one may overrun
+  // the limits by its own events. The decoder decodes from its own copy: the
+  // caller need not keep `message`.
+  static constexpr size_t kWholeMessageBytes = size_t{64} << 10;
+  bool Decode(std::string_view message, Origin origin, DecodedEvents* out, const DecodeLimits& limits);
+  bool Continue(DecodedEvents* out, const DecodeLimits& limits);
 
  private:
   struct Impl;

@@ -23,6 +23,11 @@ inline std::string_view TrimRight(std::string_view s) {
   return s;
 }
 
+inline std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  return s;
+}
+
 // A JSON number token, split the way the contract's rules need it.
 struct Number {
   std::string_view text;    // the token as written, e.g. "-1.5e3"

@@ -79,7 +79,7 @@ class BatchExchange {
 };
 
 // The reader thread: lines to decoded batches. Line n is origin {-1, n}.
-void ReadLines(std::FILE* in, size_t batch_events, BatchExchange* exchange, uint64_t* lines) {
+void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint64_t* lines) {
   Decoder decoder;
   char* line = nullptr;
   size_t capacity = 0;
@@ -90,10 +90,16 @@ void ReadLines(std::FILE* in, size_t batch_events, BatchExchange* exchange, uint
     if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
     if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
     if (message.empty()) continue;  // blank lines carry no message
-    decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, batch);
-    if (batch->size() >= batch_events) {
-      exchange->Full(batch);
-      batch = exchange->Empty();
+    // A huge message goes in parts, each in a batch of its own.
+    bool done = decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, batch, limits);
+    for (;;) {
+      if (batch->size() >= limits.events || batch->bytes() >= limits.bytes) {
+        exchange->Full(batch);
+        batch = exchange->Empty();
+        if (!batch) break;
+      }
+      if (done) break;
+      done = decoder.Continue(batch, limits);
     }
   }
   std::free(line);
@@ -110,7 +116,7 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
   ReplayProgress progress;
   uint64_t lines = 0;  // the reader's; read after it is joined
   BatchExchange exchange;
-  std::thread reader(ReadLines, in, options.batch_events, &exchange, &lines);
+  std::thread reader(ReadLines, in, DecodeLimits{options.batch_events, options.batch_bytes}, &exchange, &lines);
 
   Status status;
   DecodedEvents* in_flight = nullptr;  // submitted, not yet known to be written

@@ -14,6 +14,7 @@
 
 #include "aggregate/status.h"
 #include "aggregate/store.h"
+#include "ingest/decode.h"
 
 namespace tally {
 
@@ -29,6 +30,7 @@ struct ReplayProgress {
 
 struct ReplayOptions {
   size_t batch_events = 10'000;
+  size_t batch_bytes = kBatchBytes;  // DecodedEvents::bytes(): a huge message goes in parts
   // Called at least every second while replaying, with the totals so far.
   std::function<void(const ReplayProgress&)> progress;
 };
