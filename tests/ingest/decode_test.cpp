@@ -160,6 +160,55 @@ TEST(DecodeTest, MalformedArrayIsRejectedWholeOnce) {
   EXPECT_EQ(events.rejections()[0].origin, (Origin{0, 2}));
 }
 
+// A huge array is decoded in parts of bounded size, with the same events as a
+// whole decode; a large message that is not JSON is still one rejection and
+// nothing else, however far into it the error is.
+TEST(DecodeTest, LargeArraysGoInBoundedPartsWithTheSameEvents) {
+  std::string message = "[";
+  for (int i = 0; i < 30'000; ++i) {
+    if (i) message += ",";
+    if (i % 3 == 0) {
+      std::string event(kSeedEvent);
+      event.replace(event.find("\"id\": 1,"), 9, "\"id\": " + std::to_string(i + 1) + ",");
+      message += event;
+    } else {
+      message += i % 3 == 1 ? "[]" : R"({"id": "x"})";
+    }
+  }
+  message += "]";
+  ASSERT_GT(message.size(), 16 * Decoder::kWholeMessageBytes);  // past the fast path too
+  Decoder whole_decoder, parts_decoder;
+  DecodedEvents whole;
+  whole_decoder.Decode(message, Origin{3, 9}, &whole);
+  ASSERT_EQ(whole.size(), 30'000u);
+
+  const DecodeLimits limits{1000, size_t{1} << 20};
+  std::vector<TaskAction> actions;
+  std::vector<Rejection> rejections;
+  DecodedEvents part;
+  int parts = 0;
+  for (bool done = parts_decoder.Decode(message, Origin{3, 9}, &part, limits);; done = parts_decoder.Continue(&part, limits)) {
+    ++parts;
+    EXPECT_LE(part.size(), limits.events);
+    actions.insert(actions.end(), part.actions().begin(), part.actions().end());
+    rejections.insert(rejections.end(), part.rejections().begin(), part.rejections().end());
+    part.clear();
+    if (done) break;
+    ASSERT_LT(parts, 1000);
+  }
+  EXPECT_GE(parts, 30);
+  EXPECT_TRUE(std::equal(actions.begin(), actions.end(), whole.actions().begin(), whole.actions().end()));
+  EXPECT_EQ(rejections, whole.rejections());
+
+  message.back() = ',';  // not JSON, at its very end
+  part.clear();
+  EXPECT_TRUE(parts_decoder.Decode(message, Origin{3, 10}, &part, limits));
+  ASSERT_EQ(part.size(), 1u);
+  EXPECT_EQ(part.rejections()[0].reason, RejectReason::kInvalidJson);
+  EXPECT_EQ(part.rejections()[0].origin, (Origin{3, 10}));
+  EXPECT_EQ(part.rejections()[0].element, std::nullopt);
+}
+
 TEST(DecodeTest, EmptyArrayCarriesNoEvents) {
   EXPECT_EQ(Decode("[]").size(), 0u);
   EXPECT_EQ(Decode(" [ \n ] ").size(), 0u);
