@@ -21,6 +21,7 @@ constexpr uint32_t kViewProject = 1u << 0;
 constexpr uint32_t kViewPool = 1u << 1;
 constexpr uint32_t kViewPoolName = 1u << 2;
 constexpr uint32_t kViewScene = 1u << 3;
+constexpr uint32_t kViewInstancesApart = 1u << 4;  // format 2
 
 void PutStamp(const Stamp& s, std::string* out) {
   PutZigZag(s.time.millis, out);
@@ -138,7 +139,8 @@ void EncodeTaskView(const TaskView& v, std::string* out) {
   PutVarint(static_cast<uint32_t>(v.action_type), out);
   PutString(v.campaign_id, out);
   const uint32_t present = (v.project_id ? kViewProject : 0u) | (v.pool_id ? kViewPool : 0u) |
-                           (v.pool_name ? kViewPoolName : 0u) | (v.scene_id ? kViewScene : 0u);
+                           (v.pool_name ? kViewPoolName : 0u) | (v.scene_id ? kViewScene : 0u) |
+                           (v.instances_apart ? kViewInstancesApart : 0u);
   PutVarint(present, out);
   if (v.project_id) {
     PutStamp(v.project_id->stamp, out);
@@ -191,11 +193,19 @@ bool DecodeTaskView(std::string_view in, TaskView* v) {
       !r.Varint(&keys) || keys > in.size()) {
     return false;
   }
+  v->instances_apart = (present & kViewInstancesApart) != 0;
   v->instance_info.resize(keys);
   for (InstanceSum& s : v->instance_info) {
     if (!ReadOwned(r, &s.key) || !r.Varint(&s.sum)) return false;
   }
   return r.Varint(&v->instance_num) && r.Varint(&v->records) && r.empty();
+}
+
+void EncodeInstanceCount(uint64_t count, std::string* out) { PutVarint(count, out); }
+
+bool DecodeInstanceCount(std::string_view in, uint64_t* count) {
+  ByteReader r(in);
+  return r.Varint(count) && r.empty();
 }
 
 void EncodeRequestMeta(const RequestMeta& m, std::string* out) {

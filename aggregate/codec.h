@@ -31,8 +31,15 @@ struct RequestMeta {
 void EncodeRecord(const TaskAction& record, std::string* out);
 bool DecodeRecord(std::string_view in, TaskAction* record);
 
+// A task view; its instance counts only while they are kept in the view. Format
+// 1 views (no `apart` bit) decode as views that keep their counts.
 void EncodeTaskView(const TaskView& view, std::string* out);
 bool DecodeTaskView(std::string_view in, TaskView* view);
+
+// An instance count kept apart (keys.h instances). A record adds its counts with
+// RocksDB merges, which the family's merge operator (store.cpp) sums.
+void EncodeInstanceCount(uint64_t count, std::string* out);
+bool DecodeInstanceCount(std::string_view in, uint64_t* count);
 
 void EncodeRequestMeta(const RequestMeta& meta, std::string* out);
 bool DecodeRequestMeta(std::string_view in, RequestMeta* meta);

@@ -4,8 +4,9 @@
 // built. The only code that knows it is the store (aggregate/store*.cpp).
 //
 // DO NOT CHANGE the column family names, key layouts or value formats without
-// bumping kFormatVersion: they are on disk. A store of another version is refused
-// at Open (the views can be rebuilt from the topic).
+// bumping kFormatVersion: they are on disk. A store of an older version is
+// migrated at Open when that is simple (format 1 -> 2: nothing to rewrite, see
+// store.cpp), else refused with the advice to rebuild it from the topic.
 //
 // Key parts: an Id is its order-preserving encoding (Id::AppendKey), so ids sort
 // numerically; a RequestNo is 4 bytes big-endian; strings that end a key are raw,
@@ -17,6 +18,8 @@
 // | records     | request_no · record id               | record (codec.h)               |
 // | record_ids  | record id                            | request_no (4 bytes BE)        |
 // | tasks       | request_no · task id                 | task view (codec.h)            |
+// | instances   | request_no · task id · instance key  | count: varint, summed by the   |
+// |             |                                      | family's merge operator        |
 // | scenes      | request_no · len · scene id · task id| stamp: the task's latest record|
 // |             |                                      | carrying the scene             |
 // | requests    | annotationRequestId                  | request meta (codec.h)         |
@@ -39,7 +42,18 @@
 
 namespace tally {
 
-inline constexpr int kFormatVersion = 1;
+// 1: instance counts inside the task view. 2: a task view with more than
+// kInlineInstanceKeys distinct keys keeps its counts in `instances` instead.
+inline constexpr int kFormatVersion = 2;
+
+// Instance counts stay inside the task view up to this many distinct keys (every
+// ordinary task: the platform's tasks carry a dozen labels). A view that grows
+// past it moves all its counts to the `instances` family, one entry per key,
+// and from then on each record adds its own counts there with one merge per key:
+// the cost of an event is proportional to its own keys, never to the view's.
+// Whether a view's counts are apart depends only on how many distinct keys its
+// records have together, so it is order independent like the rest of the view.
+inline constexpr size_t kInlineInstanceKeys = 64;
 
 // A request's number inside the store: 4 bytes in keys instead of the (up to 255
 // byte) annotationRequestId. Assigned in order of first appearance.
@@ -50,6 +64,7 @@ namespace keys {
 inline constexpr const char* kRecords = "records";
 inline constexpr const char* kRecordIds = "record_ids";
 inline constexpr const char* kTasks = "tasks";
+inline constexpr const char* kInstances = "instances";
 inline constexpr const char* kScenes = "scenes";
 inline constexpr const char* kRequests = "requests";
 inline constexpr const char* kRanks = "ranks";
@@ -89,6 +104,16 @@ inline std::optional<Id> ItemOf(std::string_view key) {
   auto id = Id::ConsumeKey(&key);
   if (!id || !key.empty()) return std::nullopt;
   return id;
+}
+
+// The instance counts of one task kept apart (instances): request_no · task id,
+// then the instance key, raw (the task id's encoding is self-delimiting).
+inline std::string InstancePrefix(RequestNo no, Id task_id) { return RequestItem(no, task_id); }
+
+inline std::string Instance(RequestNo no, Id task_id, std::string_view instance_key) {
+  std::string key = InstancePrefix(no, task_id);
+  key.append(instance_key);
+  return key;
 }
 
 inline std::string RecordId(Id id) {

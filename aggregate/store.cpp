@@ -1,6 +1,7 @@
 #include "aggregate/store.h"
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 
 #include "aggregate/bytes.h"
+#include "aggregate/codec.h"
 #include "aggregate/keys.h"
 #include "aggregate/store_apply.h"
 #include "aggregate/store_impl.h"
@@ -27,6 +29,22 @@ constexpr double kMemtableShare = 0.25;  // of the budget, charged to the block 
 constexpr double kApplyCacheShare = 0.15;
 
 enum class Access { kPoint, kPrefixedPoint, kScan };
+
+// Sums the instance counts merged into one key of the instances family, so that
+// a record adds its counts without reading them.
+class InstanceCountAdd : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* merged, rocksdb::Logger*) const override {
+    uint64_t sum = 0, add = 0;
+    if (existing && !DecodeInstanceCount(std::string_view(existing->data(), existing->size()), &sum)) return false;
+    if (!DecodeInstanceCount(std::string_view(value.data(), value.size()), &add)) return false;
+    merged->clear();
+    EncodeInstanceCount(sum + add, merged);
+    return true;  // false above: RocksDB reports Corruption
+  }
+  const char* Name() const override { return "tally.InstanceCountAdd"; }
+};
 
 rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
                                            Access access, size_t write_buffer) {
@@ -152,6 +170,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {keys::kRecords, Access::kScan},
       {keys::kRecordIds, Access::kPoint},
       {keys::kTasks, Access::kPrefixedPoint},
+      {keys::kInstances, Access::kScan},
       {keys::kScenes, Access::kPrefixedPoint},
       {keys::kRequests, Access::kPoint},
       {keys::kRanks, Access::kPrefixedPoint},
@@ -162,24 +181,35 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& [name, access] : families) {
     descriptors.emplace_back(name, FamilyOptions(impl->block_cache, access, write_buffer));
+    if (name == std::string_view(keys::kInstances)) {
+      descriptors.back().options.merge_operator = std::make_shared<InstanceCountAdd>();
+    }
   }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &db);
   if (!s.ok()) return OpenError(path, s);
   impl->db.reset(db);
   rocksdb::ColumnFamilyHandle** slots[] = {nullptr, &impl->records, &impl->record_ids, &impl->tasks,
-                                           &impl->scenes, &impl->requests, &impl->ranks,
+                                           &impl->instances, &impl->scenes, &impl->requests, &impl->ranks,
                                            &impl->campaigns, &impl->rejected, &impl->meta};
   for (size_t i = 1; i < impl->handles.size(); ++i) *slots[i] = impl->handles[i];
 
   // The format version: written by a new store, checked by an existing one.
+  // Format 1 is migrated in place: its views all keep their instance counts
+  // inside, which format 2 reads as is, and the instances family it lacks was
+  // created empty by the open above. A view moves its counts out when a record
+  // next makes it outgrow kInlineInstanceKeys.
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kFormatKey, &format);
-  if (s.IsNotFound()) {
-    s = db->Put(rocksdb::WriteOptions(), impl->meta, keys::kFormatKey, std::to_string(kFormatVersion));
+  if (s.IsNotFound() || (s.ok() && format == "1")) {
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    s = db->Put(sync_write, impl->meta, keys::kFormatKey, std::to_string(kFormatVersion));
   } else if (s.ok() && format != std::to_string(kFormatVersion)) {
     return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
-                              std::to_string(kFormatVersion) + " (rebuild it from the topic)");
+                              std::to_string(kFormatVersion) +
+                              ": rebuild it by re-reading the topic (stop tally, delete " + path +
+                              ", start it again)");
   }
   if (!s.ok()) return OpenError(path, s);
 

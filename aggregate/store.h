@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -79,13 +80,47 @@ struct Page {
 
 struct TaskPage {
   uint64_t total = 0;           // tasks of the request
-  std::vector<TaskView> tasks;  // ordered by task id
+  std::vector<TaskView> tasks;  // ordered by task id; see TaskView::instances_apart
+};
+
+// A record of a page that Records() left unread (past its byte budget): read it
+// with Store::Record.
+struct RecordRef {
+  uint32_t request = 0;  // index into the listed requests
+  uint32_t store_no = 0;  // the store's number of that request
+  Id id;
 };
 
 struct RecordPage {
   uint64_t total = 0;                 // distinct records over the listed requests
   std::vector<TaskAction> records;    // ordered by id; annotation_request_id set
+  std::vector<RecordRef> later;       // the rest of the page, after `records`, in id order
   std::vector<std::string> unknown;   // listed requests the store does not know
+};
+
+// The instance counts of one task that the store keeps apart from its view
+// (TaskView::instances_apart), in key order, read from a snapshot a piece at a
+// time: a task may have hundreds of thousands of keys. Must not outlive the
+// ReadView it reads; one thread at a time.
+class InstanceCursor {
+ public:
+  InstanceCursor(InstanceCursor&&) noexcept;
+  InstanceCursor& operator=(InstanceCursor&&) noexcept;
+  ~InstanceCursor();
+
+  // False at the end, or after an error (then status() says which).
+  bool Valid() const;
+  std::string_view key() const;  // valid until Next
+  uint64_t count() const;
+  void Next();
+  Status status() const;
+
+  struct Impl;
+
+ private:
+  friend class Store;
+  explicit InstanceCursor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 struct TaskLookup {
@@ -158,13 +193,25 @@ class Store {
   ReadView Snapshot() const;
 
   // A page of the tasks of a request, by task id; nullopt if the request is unknown.
+  // Views whose counts are kept apart come without them (TaskView::instances_apart).
   Result<std::optional<TaskPage>> Tasks(const ReadView& view, std::string_view request,
                                         Page page) const;
+  // The counts of a task of `request` kept apart from its view (empty if none).
+  Result<InstanceCursor> Instances(const ReadView& view, std::string_view request, Id task_id) const;
+  // Fills in the counts of a view that keeps them apart, all at once: for tests
+  // and small tasks; answers stream them with Instances().
+  Status ReadInstances(const ReadView& view, std::string_view request, TaskView* task) const;
   // A page of the records of 1..100 distinct requests, merged by id. If any is
   // unknown, `unknown` lists them (in the order given) and the page is empty.
+  // Records are decoded while their stored bytes stay within `max_bytes`; the
+  // rest of the page comes as `later` references, to read one by one.
   Result<RecordPage> Records(const ReadView& view, std::span<const std::string> requests,
-                             Page page) const;
-  // The task of the latest record carrying `scene` in `request`, checking in
+                             Page page, size_t max_bytes = SIZE_MAX) const;
+  // One record of a page's `later` part; `requests` as given to Records.
+  Result<TaskAction> Record(const ReadView& view, std::span<const std::string> requests,
+                            const RecordRef& ref) const;
+  // The task of the latest record carrying `scene` in `request` (its counts, if
+  // kept apart, not read), checking in
   // order that the campaign exists, that the request exists and is in it, and
   // that the scene exists in the request.
   Result<TaskLookup> FindTask(const ReadView& view, std::string_view campaign,

@@ -377,7 +377,31 @@ Status Applier::ApplyRecord(const TaskAction& a, Slot& slot) {
     if (Status s = NoteScene(request, task, a, slot); !s.ok()) return s;
   }
   Fold(a, &task.view);
+  if (task.view.instances_apart || task.view.instance_info.size() > kInlineInstanceKeys) {
+    MoveInstancesApart(no, task.view, slot);
+  }
   return Campaign(request, a.campaign_id, slot);
+}
+
+// Moves the counts held in the view into the instances family (keys.h): all of
+// them when the view outgrows kInlineInstanceKeys, and then, the view's
+// instance_info being empty before each Fold, exactly each record's own counts.
+void Applier::MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot) {
+  std::string& key = key_;
+  key = keys::InstancePrefix(no, view.task_id);
+  const size_t prefix = key.size();
+  for (const InstanceSum& s : view.instance_info) {
+    key.resize(prefix);
+    key.append(s.key);
+    value_.clear();
+    EncodeInstanceCount(s.sum, &value_);
+    // Like Put, Merge refuses only keys or values over 4 GiB.
+    const rocksdb::Status st = slot.batch.Merge(store_->instances, key, value_);
+    assert(st.ok());
+    st.PermitUncheckedError();
+  }
+  view.instance_info.clear();
+  view.instances_apart = true;
 }
 
 Result<Applier::RequestState*> Applier::Request(std::string_view id, Slot& slot) {

@@ -130,6 +130,7 @@ class Applier {
   Status NoteScene(const RequestState& request, TaskState& task, const TaskAction& record, Slot& slot);
   void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot);
   Status Campaign(RequestState& request, std::string_view campaign_id, Slot& slot);
+  void MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot);
   bool IsNew(const RequestState& request) const { return request.created > written_; }
 
   // Hands `slot` to the writer thread.

@@ -33,6 +33,7 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* records = nullptr;
   rocksdb::ColumnFamilyHandle* record_ids = nullptr;
   rocksdb::ColumnFamilyHandle* tasks = nullptr;
+  rocksdb::ColumnFamilyHandle* instances = nullptr;
   rocksdb::ColumnFamilyHandle* scenes = nullptr;
   rocksdb::ColumnFamilyHandle* requests = nullptr;
   rocksdb::ColumnFamilyHandle* ranks = nullptr;

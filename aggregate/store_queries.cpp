@@ -172,8 +172,68 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
   return std::optional<TaskPage>(std::move(out));
 }
 
+struct InstanceCursor::Impl {
+  std::string prefix;  // request_no · task id
+  std::string upper;   // the request's end: RocksDB need not look further
+  rocksdb::Slice upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it;  // null: no entries
+  uint64_t count = 0;
+  Status status;
+
+  bool Valid() const { return it && status.ok() && it->Valid() && View(it->key()).starts_with(prefix); }
+  // Decodes the entry the iterator stands on, if any.
+  void Load() {
+    if (Valid()) {
+      if (!DecodeInstanceCount(View(it->value()), &count)) status = Status::Corruption("unreadable instance count");
+    } else if (it && status.ok() && !it->status().ok()) {
+      status = FromRocks(it->status(), "reading instance counts");
+    }
+  }
+};
+
+InstanceCursor::InstanceCursor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+InstanceCursor::InstanceCursor(InstanceCursor&&) noexcept = default;
+InstanceCursor& InstanceCursor::operator=(InstanceCursor&&) noexcept = default;
+InstanceCursor::~InstanceCursor() = default;
+
+bool InstanceCursor::Valid() const { return impl_->Valid(); }
+std::string_view InstanceCursor::key() const { return View(impl_->it->key()).substr(impl_->prefix.size()); }
+uint64_t InstanceCursor::count() const { return impl_->count; }
+void InstanceCursor::Next() {
+  impl_->it->Next();
+  impl_->Load();
+}
+Status InstanceCursor::status() const { return impl_->status; }
+
+Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view request, Id task_id) const {
+  StoreReader reader(*impl_, view.snapshot_);
+  auto impl = std::make_unique<InstanceCursor::Impl>();
+  Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+  if (!meta) return meta.error();
+  if (*meta) {
+    impl->prefix = keys::InstancePrefix((*meta)->no, task_id);
+    impl->upper = RequestEnd((*meta)->no);
+    impl->upper_slice = rocksdb::Slice(impl->upper);
+    rocksdb::ReadOptions ro = reader.ro_;
+    ro.iterate_upper_bound = &impl->upper_slice;
+    impl->it.reset(impl_->db->NewIterator(ro, impl_->instances));
+    impl->it->Seek(impl->prefix);
+    impl->Load();
+  }
+  return InstanceCursor(std::move(impl));
+}
+
+Status Store::ReadInstances(const ReadView& view, std::string_view request, TaskView* task) const {
+  if (!task->instances_apart) return Status::OK();
+  Result<InstanceCursor> cursor = Instances(view, request, task->task_id);
+  if (!cursor) return cursor.error();
+  task->instance_info.clear();
+  for (; cursor->Valid(); cursor->Next()) task->instance_info.push_back({std::string(cursor->key()), cursor->count()});
+  return cursor->status();
+}
+
 Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::string> requests,
-                                  Page page) const {
+                                  Page page, size_t max_bytes) const {
   StoreReader reader(*impl_, view.snapshot_);
   RecordPage out;
   std::vector<RequestNo> numbers;
@@ -201,19 +261,38 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
     if (!index) return index.error();
     indexes.push_back(std::move(*index));
   }
+  size_t bytes = 0;
   Status s = reader.Page(impl_->records, numbers, indexes, *first, page.size,
                          [&](size_t r, std::string_view key, std::string_view value) {
-                           TaskAction& record = out.records.emplace_back();
                            const std::optional<Id> id = keys::ItemOf(key);
-                           if (!id || !DecodeRecord(value, &record)) {
-                             return Status::Corruption("unreadable record");
+                           if (!id) return Status::Corruption("unreadable record key");
+                           bytes += value.size();
+                           if (bytes > max_bytes || !out.later.empty()) {
+                             out.later.push_back({static_cast<uint32_t>(r), static_cast<uint32_t>(numbers[r]), *id});
+                             return Status::OK();
                            }
+                           TaskAction& record = out.records.emplace_back();
+                           if (!DecodeRecord(value, &record)) return Status::Corruption("unreadable record");
                            record.id = *id;
                            record.annotation_request_id = *names[r];
                            return Status::OK();
                          });
   if (!s.ok()) return s;
-  return out;
+  return out;  // `later` indexes the listed requests: a page is read only when all are known
+}
+
+Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::string> requests,
+                                 const RecordRef& ref) const {
+  if (ref.request >= requests.size()) return Status::InvalidArgument("a record reference past the listed requests");
+  std::string value;
+  const rocksdb::Status s = impl_->db->Get(ReadOptionsOf(view.snapshot_), impl_->records,
+                                           keys::RequestItem(RequestNo{ref.store_no}, ref.id), &value);
+  if (!s.ok()) return FromRocks(s, "reading a record");
+  TaskAction record;
+  if (!DecodeRecord(value, &record)) return Status::Corruption("unreadable record");
+  record.id = ref.id;
+  record.annotation_request_id = requests[ref.request];
+  return record;
 }
 
 Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campaign, std::string_view request,

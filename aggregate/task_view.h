@@ -56,6 +56,10 @@ struct TaskView {
   std::optional<Stamped<std::string>> scene_id;
   // Summed over every record, sorted by key.
   std::vector<InstanceSum> instance_info;
+  // The store keeps the counts of a view with many distinct keys apart from it
+  // (keys.h): then instance_info as read from the store is empty, and
+  // Store::Instances reads the counts. instance_num is always here.
+  bool instances_apart = false;
   uint64_t instance_num = 0;
   uint64_t records = 0;  // records folded in
 

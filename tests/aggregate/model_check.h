@@ -74,6 +74,9 @@ inline std::string CheckStoreMatches(const Store& store, const ReferenceModel& m
         const size_t to = std::min<size_t>(from + size, ordered.size());
         if ((*got)->tasks.size() != to - from) return "task page size of " + request;
         for (size_t i = from; i < to; ++i) {
+          TaskView& task = (*got)->tasks[i - from];
+          if (task.instances_apart && !task.instance_info.empty()) return "a view apart with counts inside";
+          if (Status s = store.ReadInstances(view, request, &task); !s.ok()) return s.ToString();
           if (!Same((*got)->tasks[i - from], *ordered[i])) {
             return "task " + std::to_string(i) + " of " + request + ": store " + Describe((*got)->tasks[i - from]) +
                    "\n  model " + Describe(*ordered[i]);
@@ -102,6 +105,7 @@ inline std::string CheckStoreMatches(const Store& store, const ReferenceModel& m
           want = TaskLookup::Missing::kScene;
         }
         if (got->missing != want) return "lookup " + campaign + "/" + request + "/" + scene + ": wrong outcome";
+        if (Status s = store.ReadInstances(view, request, &got->task); !s.ok()) return s.ToString();
         if (want == TaskLookup::Missing::kNone && !Same(got->task, tasks.at(*task))) {
           return "lookup " + campaign + "/" + request + "/" + scene + ": wrong task " + Describe(got->task);
         }

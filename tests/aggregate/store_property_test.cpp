@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "aggregate/keys.h"
 #include "aggregate/store.h"
 #include "tests/aggregate/model_check.h"
 #include "tests/aggregate/reference_model.h"
@@ -44,6 +45,14 @@ std::vector<TaskAction> RandomEvents(std::mt19937_64& rng, size_t n) {
     a.created_time = Timestamp{1'743'500'000'000 + static_cast<int64_t>(pick(times)) * 1000};  // many ties
     for (const auto& label : labels) {
       if (pick(3) == 0) a.instance_info.Add(label, static_cast<uint32_t>(pick(50)));
+    }
+    if (pick(8) == 0) {
+      // Many keys, partly shared with other events of the task, so views cross
+      // kInlineInstanceKeys (and move their counts apart) at random points.
+      const uint64_t first = pick(40), n = 1 + pick(2 * kInlineInstanceKeys);
+      for (uint64_t k = first; k < first + n; ++k) {
+        a.instance_info.Add("k" + std::to_string(k), static_cast<uint32_t>(pick(5)));
+      }
     }
     a.instance_info.Sort();
     if (pick(2)) a.modify_instance_num = static_cast<uint32_t>(pick(100));
