@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "aggregate/json_writer.h"
 #include "aggregate/task_view.h"
 #include "aggregate/timestamp.h"
@@ -47,7 +49,10 @@ void OptionalUint(JsonWriter& w, const std::optional<T>& n) {
 
 }  // namespace
 
-void AppendTaskJson(const TaskView& task, std::string* out) {
+namespace {
+
+// A task object up to the opening of its instance_info: `{"id":…,"instance_info":{`.
+void AppendTaskHead(const TaskView& task, std::string* out) {
   JsonWriter w(out);
   w.BeginObject();
   w.Key("id");
@@ -61,15 +66,41 @@ void AppendTaskJson(const TaskView& task, std::string* out) {
   w.Key("pool_type");
   w.Int(static_cast<int32_t>(task.pool_type));
   w.Key("instance_info");
-  w.BeginObject();
+  w.BeginObject();  // left open: the writer ends here, its state with it
+}
+
+void AppendUint(uint64_t n, std::string* out) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  (void)ec;  // 24 bytes always hold a uint64_t
+  out->append(digits, end);
+}
+
+// One instance_info member, after a comma unless it is the first.
+void AppendInstance(std::string_view key, uint64_t count, bool first, std::string* out) {
+  if (!first) out->push_back(',');
+  AppendJsonString(key, out);
+  out->push_back(':');
+  AppendUint(count, out);
+}
+
+// The rest of a task object after its instance_info members.
+void AppendTaskTail(const TaskView& task, std::string* out) {
+  out->append("},\"instance_num\":");
+  AppendUint(task.instance_num, out);
+  out->push_back('}');
+}
+
+}  // namespace
+
+void AppendTaskJson(const TaskView& task, std::string* out) {
+  AppendTaskHead(task, out);
+  bool first = true;
   for (const InstanceSum& s : task.instance_info) {
-    w.Key(s.key);
-    w.Uint(s.sum);
+    AppendInstance(s.key, s.sum, first, out);
+    first = false;
   }
-  w.EndObject();
-  w.Key("instance_num");
-  w.Uint(task.instance_num);
-  w.EndObject();
+  AppendTaskTail(task, out);
 }
 
 void AppendRecordJson(const TaskAction& r, std::string* out) {
@@ -115,29 +146,137 @@ void AppendRecordJson(const TaskAction& r, std::string* out) {
   w.EndObject();
 }
 
-Outcome HandleStatistics(const StatisticsParams& params, const Store& store, const ReadView& view,
-                         std::string* data) {
+namespace {
+
+// The `data` of /statistics from its page of views, instance counts kept apart
+// read from the snapshot as it goes (TaskView::instances_apart).
+class TasksBody final : public BodyStream {
+ public:
+  TasksBody(const Store& store, ReadView view, std::string request, std::vector<TaskView> tasks)
+      : store_(store), view_(std::move(view)), request_(std::move(request)), tasks_(std::move(tasks)) {}
+
+  Result<bool> Next(std::string* out) override { return Fill(out, out->size() + kBodyPieceBytes); }
+
+  // Appends until *out reaches `limit` bytes (at an item boundary) or the end;
+  // true while there is more.
+  Result<bool> Fill(std::string* out, size_t limit) {
+    if (next_ == 0 && !cursor_ && !opened_) {
+      out->push_back('[');
+      opened_ = true;
+    }
+    while (next_ < tasks_.size()) {
+      if (out->size() >= limit) return true;
+      const TaskView& task = tasks_[next_];
+      if (!cursor_) {
+        if (next_ > 0) out->push_back(',');
+        if (!task.instances_apart) {
+          AppendTaskJson(task, out);
+          ++next_;
+          continue;
+        }
+        AppendTaskHead(task, out);
+        Result<InstanceCursor> cursor = store_.Instances(view_, request_, task.task_id);
+        if (!cursor) return cursor.error();
+        cursor_.emplace(std::move(*cursor));
+        first_ = true;
+      }
+      for (; cursor_->Valid() && out->size() < limit; cursor_->Next()) {
+        AppendInstance(cursor_->key(), cursor_->count(), first_, out);
+        first_ = false;
+      }
+      if (Status s = cursor_->status(); !s.ok()) return s;
+      if (cursor_->Valid()) return true;
+      AppendTaskTail(task, out);
+      cursor_.reset();
+      ++next_;
+    }
+    out->push_back(']');
+    return false;
+  }
+
+ private:
+  const Store& store_;
+  ReadView view_;
+  std::string request_;
+  std::vector<TaskView> tasks_;
+  size_t next_ = 0;  // the task being written
+  bool opened_ = false;
+  std::optional<InstanceCursor> cursor_;  // within tasks_[next_]'s counts
+  bool first_ = true;
+};
+
+// The `data` of /statistics/record: the records Records() decoded, then those
+// it left as references, read one at a time.
+class RecordsBody final : public BodyStream {
+ public:
+  RecordsBody(const Store& store, ReadView view, std::vector<std::string> requests, RecordPage page)
+      : store_(store), view_(std::move(view)), requests_(std::move(requests)), page_(std::move(page)) {}
+
+  Result<bool> Next(std::string* out) override { return Fill(out, out->size() + kBodyPieceBytes); }
+
+  Result<bool> Fill(std::string* out, size_t limit) {
+    if (next_ == 0) {
+      out->append("{\"count\":");
+      AppendUint(page_.total, out);
+      out->append(",\"data\":[");
+    }
+    const size_t total = page_.records.size() + page_.later.size();
+    for (; next_ < total; ++next_) {
+      if (out->size() >= limit) return true;
+      if (next_ > 0) out->push_back(',');
+      if (next_ < page_.records.size()) {
+        AppendRecordJson(page_.records[next_], out);
+        page_.records[next_] = TaskAction();  // written: its memory goes
+        continue;
+      }
+      Result<TaskAction> record = store_.Record(view_, requests_, page_.later[next_ - page_.records.size()]);
+      if (!record) return record.error();
+      AppendRecordJson(*record, out);
+    }
+    out->append("]}");
+    return false;
+  }
+
+ private:
+  const Store& store_;
+  ReadView view_;
+  std::vector<std::string> requests_;
+  RecordPage page_;
+  size_t next_ = 0;  // the record being written
+};
+
+// Fills *data with the body's start: all of it when `rest` is null, else up to
+// kInlineBodyBytes with the remainder handed over as *rest.
+template <class Body>
+Status Produce(std::unique_ptr<Body> body, std::string* data, std::unique_ptr<BodyStream>* rest) {
+  Result<bool> more = body->Fill(data, rest ? kInlineBodyBytes : SIZE_MAX);
+  if (!more) return more.error();
+  if (*more) *rest = std::move(body);
+  return Status::OK();
+}
+
+}  // namespace
+
+Outcome HandleStatistics(const StatisticsParams& params, const Store& store, ReadView view, std::string* data,
+                         std::unique_ptr<BodyStream>* rest) {
   auto page = store.Tasks(view, params.annotation_request_id, params.page);
   if (!page) return StoreFailure(page.error());
   if (!*page) {
     return Outcome::Error(ApiCode::kRequestNotFound,
                           std::string(kRequestNotFoundMessage) + " (" + params.annotation_request_id + ")");
   }
-  const TaskPage& tasks = **page;
-  data->push_back('[');
-  for (size_t i = 0; i < tasks.tasks.size(); ++i) {
-    if (i > 0) data->push_back(',');
-    AppendTaskJson(tasks.tasks[i], data);
-  }
-  data->push_back(']');
   Outcome ok;
-  ok.total_count = tasks.total;
+  ok.total_count = (*page)->total;
+  Status s = Produce(std::make_unique<TasksBody>(store, std::move(view), params.annotation_request_id,
+                                                 std::move((*page)->tasks)),
+                     data, rest);
+  if (!s.ok()) return StoreFailure(s);
   return ok;
 }
 
-Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, const ReadView& view,
-                               std::string* data) {
-  auto page = store.Records(view, params.annotation_request_ids, params.page);
+Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, ReadView view,
+                               std::string* data, std::unique_ptr<BodyStream>* rest) {
+  auto page = store.Records(view, params.annotation_request_ids, params.page, kInlineBodyBytes);
   if (!page) return StoreFailure(page.error());
   if (!page->unknown.empty()) {
     std::string message(kRequestNotFoundMessage);
@@ -149,18 +288,12 @@ Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, c
     message += ")";
     return Outcome::Error(ApiCode::kRequestNotFound, std::move(message));
   }
-  JsonWriter w(data);
-  w.BeginObject();
-  w.Key("count");
-  w.Uint(page->total);
-  w.Key("data");
-  w.BeginArray();
-  for (const TaskAction& r : page->records) {
-    w.Raw("");  // places the comma
-    AppendRecordJson(r, data);
-  }
-  w.EndArray();
-  w.EndObject();
+  // The request names are needed only to read the references.
+  std::vector<std::string> names;
+  if (!page->later.empty()) names = params.annotation_request_ids;
+  Status s = Produce(std::make_unique<RecordsBody>(store, std::move(view), std::move(names), std::move(*page)),
+                     data, rest);
+  if (!s.ok()) return StoreFailure(s);
   return Outcome();
 }
 

@@ -6,12 +6,14 @@
 // no headers: the router adds those. Any thread; the store is only read.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "aggregate/store.h"
 #include "api/api_code.h"
+#include "api/body_stream.h"
 #include "api/params.h"
 
 namespace tally {
@@ -31,13 +33,16 @@ struct Outcome {
 
 // GET /statistics: a page of the request's tasks by task id, X-Total-Count the
 // number of its tasks; 53003 if the request is unknown; 5000 if the store fails.
-Outcome HandleStatistics(const StatisticsParams& params, const Store& store, const ReadView& view,
-                         std::string* data);
+// With `rest` given, *data stops once it reaches kInlineBodyBytes, and if there
+// is more, *rest is set to a stream of the remainder, which keeps the snapshot
+// (body_stream.h); without, all of it goes to *data.
+Outcome HandleStatistics(const StatisticsParams& params, const Store& store, ReadView view, std::string* data,
+                         std::unique_ptr<BodyStream>* rest = nullptr);
 
 // GET /statistics/record: {"count", "data"} over the listed requests, merged by
-// record id; 53003 naming the unknown ids if any is unknown.
-Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, const ReadView& view,
-                               std::string* data);
+// record id; 53003 naming the unknown ids if any is unknown. `rest` as above.
+Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, ReadView view,
+                               std::string* data, std::unique_ptr<BodyStream>* rest = nullptr);
 
 // POST /task/get: {"viewUrl", "status"} of the task of (campaign, request,
 // scene); 51008, 53003, 56001 in that order. viewUrl is null when the task's

@@ -103,8 +103,18 @@ HttpResponse Begin(const HttpRequest& request, int status, const std::string& re
   return response;
 }
 
-// Sets the length, and gzips bodies over 1 KiB for clients that accept it.
-void Finish(const HttpRequest& request, HttpResponse* response) {
+// Sets the length, and gzips bodies over 1 KiB for clients that accept it. A
+// streamed answer goes in chunks (HTTP/1.0: until the connection closes), as is.
+void Finish(const HttpRequest& request, Answer* answer) {
+  HttpResponse* response = &answer->response;
+  if (answer->stream) {
+    if (request.version() >= 11) {
+      response->chunked(true);
+    } else {
+      response->keep_alive(false);
+    }
+    return;
+  }
   if (response->body().size() > kGzipMinBytes) {
     response->set(http::field::vary, "Accept-Encoding");
     if (AcceptsGzip(Header(request, http::field::accept_encoding))) {
@@ -117,7 +127,25 @@ void Finish(const HttpRequest& request, HttpResponse* response) {
   response->prepare_payload();
 }
 
-// An envelope answer: {"code","message","data","date","requestId","success"}.
+// The envelope {"code","message","data","date","requestId","success"} around
+// `data`: its text before and after the data.
+void AppendEnvelopeHead(ApiCode code, std::string_view message, std::string* out) {
+  out->append("{\"code\":");
+  out->append(std::to_string(static_cast<int>(code)));
+  out->append(",\"message\":");
+  AppendJsonString(message, out);
+  out->append(",\"data\":");
+}
+
+void AppendEnvelopeTail(ApiCode code, std::string_view request_id, std::string* out) {
+  out->append(",\"date\":\"");
+  AppendNow(out);
+  out->append("\",\"requestId\":");
+  AppendJsonString(request_id, out);
+  out->append(code == ApiCode::kSuccess ? ",\"success\":true}" : ",\"success\":false}");
+}
+
+// An envelope answer.
 Answer Envelope(const HttpRequest& request, Route route, ApiCode code, std::string_view message,
                 std::string_view data, std::string request_id, int64_t lag, int http_status = 0) {
   Answer answer;
@@ -127,27 +155,34 @@ Answer Envelope(const HttpRequest& request, Route route, ApiCode code, std::stri
                           "application/json; charset=utf-8");
   std::string& body = answer.response.body();
   body.reserve(data.size() + message.size() + 160);
-  JsonWriter w(&body);
-  w.BeginObject();
-  w.Key("code");
-  w.Int(static_cast<int>(code));
-  w.Key("message");
-  w.String(message);
-  w.Key("data");
-  w.Raw(data.empty() ? std::string_view("null") : data);
-  w.Key("date");
-  w.Raw("\"");
-  AppendNow(&body);
-  body.push_back('"');
-  w.Key("requestId");
-  w.String(request_id);
-  w.Key("success");
-  w.Bool(code == ApiCode::kSuccess);
-  w.EndObject();
+  AppendEnvelopeHead(code, message, &body);
+  body.append(data.empty() ? std::string_view("null") : data);
+  AppendEnvelopeTail(code, request_id, &body);
   answer.response.set("X-Tally-Lag", std::to_string(lag));
   answer.request_id = std::move(request_id);
   return answer;
 }
+
+// The rest of a streamed envelope answer: the data's remaining pieces, then the
+// envelope's tail.
+class EnvelopeRest final : public BodyStream {
+ public:
+  EnvelopeRest(std::unique_ptr<BodyStream> data, std::string tail) : data_(std::move(data)), tail_(std::move(tail)) {}
+
+  Result<bool> Next(std::string* out) override {
+    if (data_) {
+      Result<bool> more = data_->Next(out);
+      if (!more || *more) return more;
+      data_.reset();  // its snapshot goes with it
+    }
+    out->append(tail_);
+    return false;
+  }
+
+ private:
+  std::unique_ptr<BodyStream> data_;
+  std::string tail_;
+};
 
 Answer Plain(const HttpRequest& request, Route route, int status, std::string_view content_type,
              std::string body, std::string request_id) {
@@ -222,8 +257,10 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
   }
   const Store& store = *context.store;
   std::shared_ptr<const ResponseCache::Entry> answer;
+  std::unique_ptr<BodyStream> rest;  // the rest of a large answer's data (body_stream.h)
   // Answers from the cache while the store's record count is unchanged (see
-  // response_cache.h), else from one snapshot.
+  // response_cache.h), else from one snapshot. Large answers are streamed and
+  // never cached.
   auto run = [&](auto parse, auto key_of, auto handle) -> Status {
     auto params = parse(*source);
     if (!params) return params.error();
@@ -233,11 +270,13 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
     if (!may_query) return Status::OK();  // answer stays null: a query thread computes it
     auto fresh = std::make_shared<ResponseCache::Entry>();
     fresh->version = version;
-    const ReadView view = store.Snapshot();
-    fresh->outcome = handle(*params, view, &fresh->data);
-    if (fresh->outcome.code != ApiCode::kSuccess) fresh->data.clear();
+    fresh->outcome = handle(*params, store.Snapshot(), &fresh->data, &rest);
+    if (fresh->outcome.code != ApiCode::kSuccess) {
+      fresh->data.clear();
+      rest.reset();
+    }
     answer = fresh;
-    if (context.cache != nullptr && fresh->outcome.code != ApiCode::kInternal) {
+    if (context.cache != nullptr && fresh->outcome.code != ApiCode::kInternal && !rest) {
       context.cache->Insert(std::move(key), std::move(fresh));
     }
     return Status::OK();
@@ -250,8 +289,8 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
           [](const StatisticsParams& p) {
             return CacheKey('s', p.page, {p.annotation_request_id});
           },
-          [&](const StatisticsParams& p, const ReadView& v, std::string* data) {
-            return HandleStatistics(p, store, v, data);
+          [&](const StatisticsParams& p, ReadView v, std::string* data, std::unique_ptr<BodyStream>* more) {
+            return HandleStatistics(p, store, std::move(v), data, more);
           });
       break;
     case Route::kStatisticsRecord:
@@ -260,8 +299,8 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
           [](const RecordParams& p) {
             return CacheKey('r', p.page, p.annotation_request_ids);
           },
-          [&](const RecordParams& p, const ReadView& v, std::string* data) {
-            return HandleStatisticsRecord(p, store, v, data);
+          [&](const RecordParams& p, ReadView v, std::string* data, std::unique_ptr<BodyStream>* more) {
+            return HandleStatisticsRecord(p, store, std::move(v), data, more);
           });
       break;
     case Route::kTaskGet:
@@ -270,7 +309,7 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
           [](const TaskGetParams& p) {
             return CacheKey('t', Page{}, {p.campaign_id, p.annotation_request_id, p.scene_id});
           },
-          [&](const TaskGetParams& p, const ReadView& v, std::string* data) {
+          [&](const TaskGetParams& p, ReadView v, std::string* data, std::unique_ptr<BodyStream>*) {
             return HandleTaskGet(p, store, v, context.view_url_base, data);
           });
       break;
@@ -283,6 +322,17 @@ std::optional<Answer> Business(const HttpRequest& request, Route route, std::str
   const Outcome& outcome = answer->outcome;
   Answer result = Envelope(request, route, outcome.code, outcome.message, answer->data, std::move(request_id), lag);
   if (outcome.total_count) result.response.set("X-Total-Count", std::to_string(*outcome.total_count));
+  if (rest) {
+    // The body so far is the envelope's head and the data's first part; the
+    // tail follows the data's last piece.
+    std::string& body = result.response.body();
+    body.clear();
+    AppendEnvelopeHead(outcome.code, outcome.message, &body);
+    body.append(answer->data);
+    std::string tail;
+    AppendEnvelopeTail(outcome.code, result.request_id, &tail);
+    result.stream = std::make_unique<EnvelopeRest>(std::move(rest), std::move(tail));
+  }
   return result;
 }
 
@@ -338,7 +388,7 @@ std::optional<Answer> Handle(const HttpRequest& request, const ApiContext& conte
     if (!business) return std::nullopt;
     answer = std::move(*business);
   }
-  Finish(request, &answer.response);
+  Finish(request, &answer);
   return answer;
 }
 
@@ -374,7 +424,7 @@ Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const A
                                              : "Request body too large: the limit is 1 MiB",
                            {}, std::move(request_id), LagOf(context));
   answer.response.keep_alive(false);
-  Finish(request, &answer.response);
+  Finish(request, &answer);
   return answer;
 }
 
@@ -384,7 +434,7 @@ Answer Overloaded(const HttpRequest& request, const ApiContext& context, bool cl
                            std::move(request_id), LagOf(context), 503);
   if (close) answer.response.keep_alive(false);
   answer.response.set(http::field::retry_after, "1");
-  Finish(request, &answer.response);
+  Finish(request, &answer);
   return answer;
 }
 

@@ -13,6 +13,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 
 #include "aggregate/store.h"
 #include "api/api_code.h"
+#include "api/body_stream.h"
 #include "api/metrics.h"
 #include "api/response_cache.h"
 #include "api/routes.h"
@@ -41,7 +43,11 @@ struct ApiContext {
 };
 
 struct Answer {
+  // With `stream` set, the body is the answer's first part, the stream yields
+  // the rest, and the response is chunked (Transfer-Encoding; with HTTP/1.0 it
+  // ends with the connection).
   HttpResponse response;
+  std::unique_ptr<BodyStream> stream;
   Route route = Route::kOther;
   int code = 0;  // the envelope's code; 0 for ops endpoints
   std::string request_id;

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -286,6 +287,10 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
         answer_.code, response.body().size(), seconds, answer_.request_id}));
     stream_.expires_after(server_->options.idle_timeout);
     SerializeHeader(response, &wire_);
+    if (answer_.stream) {
+      piece_ = std::move(response.body());
+      return WritePiece(/*header=*/true, /*last=*/false);
+    }
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(wire_), asio::buffer(response.body())};
     asio::async_write(stream_, buffers, beast::bind_front_handler(&Session::OnWritten, shared_from_this()));
   }
@@ -308,6 +313,65 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
       out->append("\r\n");
     }
     out->append("\r\n");
+  }
+
+  // A streamed answer (api/body_stream.h): each piece is written before the next
+  // is produced, so the answer holds about one piece in memory. Under HTTP/1.1
+  // each is a chunk (RFC 9112 §7.1), the last followed by the zero-size chunk.
+  void WritePiece(bool header, bool last) {
+    const bool chunked = answer_.response.chunked();
+    chunk_head_.clear();
+    chunk_tail_.clear();
+    if (chunked && !piece_.empty()) {
+      char hex[20];
+      const auto [end, ec] = std::to_chars(hex, hex + sizeof(hex), piece_.size(), 16);
+      (void)ec;
+      chunk_head_.assign(hex, end);
+      chunk_head_.append("\r\n");
+      chunk_tail_ = "\r\n";
+    }
+    if (chunked && last) chunk_tail_.append("0\r\n\r\n");
+    const std::array<asio::const_buffer, 4> buffers = {asio::buffer(wire_.data(), header ? wire_.size() : 0),
+                                                       asio::buffer(chunk_head_), asio::buffer(piece_),
+                                                       asio::buffer(chunk_tail_)};
+    stream_.expires_after(server_->options.idle_timeout);
+    asio::async_write(stream_, buffers, [self = shared_from_this(), last](beast::error_code ec, size_t) {
+      self->OnPieceWritten(ec, last);
+    });
+  }
+
+  void OnPieceWritten(beast::error_code ec, bool last) {
+    if (!ec && !last) return ProduceNextPiece();
+    EndStream(ec);
+  }
+
+  // Pieces read the store, so they are produced on a query thread like the
+  // answer's start; when the query pool is full, a little later.
+  void ProduceNextPiece() {
+    const bool queued = server_->queries->TrySubmit([self = shared_from_this()] {
+      self->piece_.clear();
+      Result<bool> more = self->answer_.stream->Next(&self->piece_);
+      asio::post(self->stream_.get_executor(), [self, more = std::move(more)] {
+        if (more) return self->WritePiece(/*header=*/false, /*last=*/!*more);
+        // The status line is out: the client can only see the answer cut short.
+        spdlog::error("api: a streamed answer failed midway, closing the connection: {}", more.error().ToString());
+        self->EndStream(asio::error::operation_aborted);
+      });
+    });
+    if (queued) return;
+    if (!retry_) retry_.emplace(stream_.get_executor());
+    retry_->expires_after(std::chrono::milliseconds(10));
+    retry_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->server_->draining.load()) return self->EndStream(asio::error::operation_aborted);
+      self->ProduceNextPiece();
+    });
+  }
+
+  void EndStream(beast::error_code ec) {
+    std::string().swap(piece_);  // a large answer's buffer is not kept for the connection's life
+    answer_.stream.reset();      // nor its snapshot
+    if (ec) return Close();
+    OnWritten(ec, 0);
   }
 
   void OnWritten(beast::error_code ec, size_t) {
@@ -353,6 +417,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
   std::string wire_;  // answer_.response's header serialized; its buffer is reused
+  std::string piece_, chunk_head_, chunk_tail_;  // of a streamed answer
+  std::optional<asio::steady_timer> retry_;      // a streamed answer's next piece, when the pool was full
   Clock::time_point started_;
   bool busy_ = false;     // a request's header has been read and it is not answered yet
   bool reading_ = false;  // waiting for or reading a request: an eviction closes at once
