@@ -5,8 +5,8 @@
 //
 // DO NOT CHANGE the column family names, key layouts or value formats without
 // bumping kFormatVersion: they are on disk. A store of an older version is
-// migrated at Open when that is simple (format 1 -> 2: nothing to rewrite, see
-// store.cpp), else refused with the advice to rebuild it from the topic.
+// migrated at Open when that is simple (format 1 -> 2: views with many keys move
+// their counts apart, see store.cpp), else refused with the advice to rebuild it from the topic.
 //
 // Key parts: an Id is its order-preserving encoding (Id::AppendKey), so ids sort
 // numerically; a RequestNo is 4 bytes big-endian; strings that end a key are raw,

@@ -93,6 +93,41 @@ Status OpenError(const std::string& path, const rocksdb::Status& s) {
   return Status::IOError("cannot open the store in " + path + ": " + message);
 }
 
+// Format 1 -> 2: views holding more than kInlineInstanceKeys counts move them to
+// the instances family, so that no answer has to read a huge view whole. One
+// WriteBatch per view keeps each move atomic, and a move interrupted by a crash
+// is redone at the next open (the format is still 1 then; moved views are skipped).
+Status MoveLargeInstanceMapsApart(Store::Impl& store) {
+  std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(rocksdb::ReadOptions(), store.tasks));
+  TaskView view;
+  std::string value;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!DecodeTaskView(std::string_view(it->value().data(), it->value().size()), &view)) {
+      return Status::Corruption("unreadable task view in " + store.options.path);
+    }
+    if (view.instance_info.size() <= kInlineInstanceKeys) continue;
+    rocksdb::WriteBatch batch;
+    std::string key = it->key().ToString();  // request_no · task id: keys::InstancePrefix
+    const size_t prefix = key.size();
+    for (const InstanceSum& sum : view.instance_info) {
+      key.resize(prefix);
+      key.append(sum.key);
+      value.clear();
+      EncodeInstanceCount(sum.sum, &value);
+      batch.Put(store.instances, key, value).PermitUncheckedError();
+    }
+    view.instance_info.clear();
+    view.instances_apart = true;
+    value.clear();
+    EncodeTaskView(view, &value);
+    batch.Put(store.tasks, it->key(), value).PermitUncheckedError();
+    if (Status s = FromRocks(store.db->Write(rocksdb::WriteOptions(), &batch), "migrating a task view"); !s.ok()) {
+      return s;
+    }
+  }
+  return FromRocks(it->status(), "migrating task views");
+}
+
 }  // namespace
 
 void ConfigureAllocatorForStore() {
@@ -196,11 +231,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   // The format version: written by a new store, checked by an existing one.
   // Format 1 is migrated in place: its views all keep their instance counts
-  // inside, which format 2 reads as is, and the instances family it lacks was
-  // created empty by the open above. A view moves its counts out when a record
-  // next makes it outgrow kInlineInstanceKeys.
+  // inside, which format 2 reads as is (the instances family it lacks was
+  // created empty by the open above); only views past kInlineInstanceKeys are
+  // rewritten, their counts moved apart.
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kFormatKey, &format);
+  if (s.ok() && format == "1") {
+    if (Status moved = MoveLargeInstanceMapsApart(*impl); !moved.ok()) return moved;
+  }
   if (s.IsNotFound() || (s.ok() && format == "1")) {
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;

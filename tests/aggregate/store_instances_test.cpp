@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <map>
 
+#include "aggregate/codec.h"
 #include "aggregate/keys.h"
 #include "aggregate/store.h"
 #include "tests/support/temp_dir.h"
@@ -124,7 +126,8 @@ TEST(StoreInstancesTest, RecordPagesPastTheByteBudgetComeAsReferences) {
 }
 
 // A format 1 store (counts always inside the views, no instances family) opens
-// as format 2 with nothing to rewrite, and its views then move apart as needed.
+// as format 2: views with many keys have their counts moved apart, the others
+// are read as they are, and move apart when records make them outgrow the limit.
 TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
   TempDir dir;
   {
@@ -144,6 +147,23 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
       if (names[i] == keys::kMeta) {
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], "format", "1").ok());
       }
+      if (names[i] == keys::kTasks) {
+        // Format 1 kept any number of counts inside the view: give it 300 more.
+        std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[i]));
+        it->SeekToFirst();
+        ASSERT_TRUE(it->Valid());
+        const std::string key = it->key().ToString();
+        TaskView view;
+        ASSERT_TRUE(DecodeTaskView(it->value().ToString(), &view));
+        it.reset();
+        for (int k = 0; k < 300; ++k) view.instance_info.push_back({"old-" + std::to_string(1000 + k), 1});
+        std::sort(view.instance_info.begin(), view.instance_info.end(),
+                  [](const InstanceSum& a, const InstanceSum& b) { return a.key < b.key; });
+        view.instance_num += 300;
+        std::string value;
+        EncodeTaskView(view, &value);
+        ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+      }
       if (names[i] == keys::kInstances) {
         ASSERT_TRUE(raw->DropColumnFamily(handles[i]).ok());
       }
@@ -153,10 +173,17 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
   }
   auto store = OpenOrDie(dir.path());
   ASSERT_TRUE(store);
-  {
-    auto page = store->Tasks(store->Snapshot(), "r", Page{1, 10});
+  {  // The large view's counts were moved apart at open.
+    const ReadView view = store->Snapshot();
+    auto page = store->Tasks(view, "r", Page{1, 10});
     ASSERT_TRUE(page && *page);
-    EXPECT_EQ((*page)->tasks.at(0).instance_info.size(), 11u);
+    TaskView task = (*page)->tasks.at(0);
+    EXPECT_TRUE(task.instances_apart);
+    EXPECT_TRUE(task.instance_info.empty());
+    ASSERT_TRUE(store->ReadInstances(view, "r", &task).ok());
+    EXPECT_EQ(task.instance_info.size(), 311u);
+    EXPECT_EQ(task.instance_info.front(), (InstanceSum{"e0-0", 0}));
+    EXPECT_EQ(task.instance_info.back(), (InstanceSum{"shared", 2}));
   }
   const std::vector<TaskAction> batch = {ManyKeyEvent(1, 2 * kInlineInstanceKeys)};
   ASSERT_TRUE(store->Apply(ApplyBatch{batch, {}, "t", {}}));
@@ -167,7 +194,7 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     TaskView task = (*page)->tasks.at(0);
     EXPECT_TRUE(task.instances_apart);
     ASSERT_TRUE(store->ReadInstances(view, "r", &task).ok());
-    EXPECT_EQ(task.instance_info.size(), 11u + 2 * kInlineInstanceKeys);
+    EXPECT_EQ(task.instance_info.size(), 311u + 2 * kInlineInstanceKeys);
     EXPECT_EQ(task.instance_info.back(), (InstanceSum{"shared", 4}));
   }
   store.reset();
