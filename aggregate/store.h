@@ -196,8 +196,12 @@ class Store {
   // Views whose counts are kept apart come without them (TaskView::instances_apart).
   Result<std::optional<TaskPage>> Tasks(const ReadView& view, std::string_view request,
                                         Page page) const;
-  // The counts of a task of `request` kept apart from its view (empty if none).
-  Result<InstanceCursor> Instances(const ReadView& view, std::string_view request, Id task_id) const;
+  // The counts of a task of `request` kept apart from its view (empty if none),
+  // from the first key >= `from` on. A cursor pins RocksDB's memory while it
+  // lives: a reader that pauses (a slow client) drops it and starts a new one
+  // after the last key it had (that key + '\0').
+  Result<InstanceCursor> Instances(const ReadView& view, std::string_view request, Id task_id,
+                                   std::string_view from = {}) const;
   // Fills in the counts of a view that keeps them apart, all at once: for tests
   // and small tasks; answers stream them with Instances().
   Status ReadInstances(const ReadView& view, std::string_view request, TaskView* task) const;

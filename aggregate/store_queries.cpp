@@ -205,7 +205,8 @@ void InstanceCursor::Next() {
 }
 Status InstanceCursor::status() const { return impl_->status; }
 
-Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view request, Id task_id) const {
+Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view request, Id task_id,
+                                       std::string_view from) const {
   StoreReader reader(*impl_, view.snapshot_);
   auto impl = std::make_unique<InstanceCursor::Impl>();
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
@@ -217,7 +218,7 @@ Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view r
     rocksdb::ReadOptions ro = reader.ro_;
     ro.iterate_upper_bound = &impl->upper_slice;
     impl->it.reset(impl_->db->NewIterator(ro, impl_->instances));
-    impl->it->Seek(impl->prefix);
+    impl->it->Seek(impl->prefix + std::string(from));
     impl->Load();
   }
   return InstanceCursor(std::move(impl));

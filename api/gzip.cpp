@@ -80,4 +80,30 @@ std::optional<std::string> Gzip(std::string_view data) {
   return out;
 }
 
+GzipStream::GzipStream() : z_(std::make_unique<z_stream_s>()) {
+  *z_ = z_stream_s{};
+  ok_ = deflateInit2(z_.get(), 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;  // as Gzip()
+}
+
+GzipStream::~GzipStream() {
+  if (ok_) deflateEnd(z_.get());
+}
+
+bool GzipStream::Add(std::string_view data, bool last, std::string* out) {
+  if (!ok_) return false;
+  constexpr size_t kStep = 64 << 10;
+  z_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z_->avail_in = static_cast<uInt>(data.size());
+  for (;;) {
+    const size_t before = out->size();
+    out->resize(before + kStep);
+    z_->next_out = reinterpret_cast<Bytef*>(out->data() + before);
+    z_->avail_out = static_cast<uInt>(kStep);
+    const int rc = deflate(z_.get(), last ? Z_FINISH : Z_NO_FLUSH);
+    out->resize(before + kStep - z_->avail_out);
+    if (rc == Z_STREAM_ERROR) return ok_ = false;
+    if (last ? rc == Z_STREAM_END : z_->avail_out > 0) return true;  // all taken in, all given out
+  }
+}
+
 }  // namespace tally

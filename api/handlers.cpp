@@ -160,14 +160,14 @@ class TasksBody final : public BodyStream {
   // Appends until *out reaches `limit` bytes (at an item boundary) or the end;
   // true while there is more.
   Result<bool> Fill(std::string* out, size_t limit) {
-    if (next_ == 0 && !cursor_ && !opened_) {
+    if (!opened_) {
       out->push_back('[');
       opened_ = true;
     }
     while (next_ < tasks_.size()) {
       if (out->size() >= limit) return true;
       const TaskView& task = tasks_[next_];
-      if (!cursor_) {
+      if (!in_counts_) {
         if (next_ > 0) out->push_back(',');
         if (!task.instances_apart) {
           AppendTaskJson(task, out);
@@ -175,19 +175,22 @@ class TasksBody final : public BodyStream {
           continue;
         }
         AppendTaskHead(task, out);
-        Result<InstanceCursor> cursor = store_.Instances(view_, request_, task.task_id);
-        if (!cursor) return cursor.error();
-        cursor_.emplace(std::move(*cursor));
-        first_ = true;
+        in_counts_ = true;
+        resume_.clear();
       }
-      for (; cursor_->Valid() && out->size() < limit; cursor_->Next()) {
-        AppendInstance(cursor_->key(), cursor_->count(), first_, out);
-        first_ = false;
+      // A fresh cursor per piece: one kept while the client reads the piece
+      // would pin RocksDB's memtables for as long as the client takes.
+      Result<InstanceCursor> cursor = store_.Instances(view_, request_, task.task_id, resume_);
+      if (!cursor) return cursor.error();
+      for (; cursor->Valid() && out->size() < limit; cursor->Next()) {
+        AppendInstance(cursor->key(), cursor->count(), resume_.empty(), out);
+        resume_.assign(cursor->key());
+        resume_.push_back('\0');  // the next key after it
       }
-      if (Status s = cursor_->status(); !s.ok()) return s;
-      if (cursor_->Valid()) return true;
+      if (Status s = cursor->status(); !s.ok()) return s;
+      if (cursor->Valid()) return true;
       AppendTaskTail(task, out);
-      cursor_.reset();
+      in_counts_ = false;
       ++next_;
     }
     out->push_back(']');
@@ -201,8 +204,8 @@ class TasksBody final : public BodyStream {
   std::vector<TaskView> tasks_;
   size_t next_ = 0;  // the task being written
   bool opened_ = false;
-  std::optional<InstanceCursor> cursor_;  // within tasks_[next_]'s counts
-  bool first_ = true;
+  bool in_counts_ = false;  // within tasks_[next_]'s counts
+  std::string resume_;      // where they go on: after the last key written ("" before the first)
 };
 
 // The `data` of /statistics/record: the records Records() decoded, then those

@@ -103,8 +103,30 @@ HttpResponse Begin(const HttpRequest& request, int status, const std::string& re
   return response;
 }
 
+// A streamed answer's pieces, gzipped as they come.
+class GzippedRest final : public BodyStream {
+ public:
+  explicit GzippedRest(std::unique_ptr<BodyStream> plain) : plain_(std::move(plain)) {}
+
+  GzipStream& gzip() { return gzip_; }
+  std::unique_ptr<BodyStream>& plain() { return plain_; }
+
+  Result<bool> Next(std::string* out) override {
+    piece_.clear();
+    Result<bool> more = plain_->Next(&piece_);
+    if (!more) return more;
+    if (!gzip_.Add(piece_, !*more, out)) return Status::IOError("zlib failed to gzip a streamed answer");
+    return more;
+  }
+
+ private:
+  std::unique_ptr<BodyStream> plain_;
+  GzipStream gzip_;
+  std::string piece_;
+};
+
 // Sets the length, and gzips bodies over 1 KiB for clients that accept it. A
-// streamed answer goes in chunks (HTTP/1.0: until the connection closes), as is.
+// streamed answer goes in chunks (HTTP/1.0: until the connection closes).
 void Finish(const HttpRequest& request, Answer* answer) {
   HttpResponse* response = &answer->response;
   if (answer->stream) {
@@ -112,6 +134,18 @@ void Finish(const HttpRequest& request, Answer* answer) {
       response->chunked(true);
     } else {
       response->keep_alive(false);
+    }
+    response->set(http::field::vary, "Accept-Encoding");
+    if (AcceptsGzip(Header(request, http::field::accept_encoding))) {
+      auto gzipped = std::make_unique<GzippedRest>(std::move(answer->stream));
+      std::string first;
+      if (gzipped->gzip().Add(response->body(), false, &first)) {
+        response->body() = std::move(first);
+        response->set(http::field::content_encoding, "gzip");
+        answer->stream = std::move(gzipped);
+      } else {
+        answer->stream = std::move(gzipped->plain());
+      }
     }
     return;
   }
