@@ -446,7 +446,7 @@ Answer BadRequest(const HttpRequest& request, std::string_view message, const Ap
   Answer answer = Envelope(request, Route::kOther, ApiCode::kInvalidParameter, message, {},
                            RequestIdFor(CallerRequestId(request)), LagOf(context));
   answer.response.keep_alive(false);
-  Finish(request, &answer.response);
+  Finish(request, &answer);
   return answer;
 }
 
