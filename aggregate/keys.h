@@ -30,6 +30,10 @@
 // |             |                                      | partition                      |
 // | meta        | "format", "next_request_no", "totals", "offset/<topic>/<partition>", |
 // |             | "rejects/<partition>" (RejectTally, codec.h: counts by reason)        |
+//
+// An offset's value: next (8 bytes BE) · cluster id (length-prefixed) ·
+// fingerprint of the message at next - 1 (8 bytes BE, absent if unknown). Values
+// of 8 bytes (next alone) were written before the rest existed and stay readable.
 
 #include <cstdint>
 #include <optional>

@@ -296,12 +296,24 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     ByteReader key(std::string_view(it->key().data(), it->key().size()).substr(prefix.size()));
     ByteReader value(std::string_view(it->value().data(), it->value().size()));
-    uint32_t partition;
-    uint64_t next;
-    if (!key.Fixed32BE(&partition) || !key.empty() || !value.Fixed64BE(&next)) {
-      return Status::Corruption("unreadable stored offset of topic " + std::string(topic));
+    uint32_t partition = 0;
+    uint64_t next = 0;
+    std::string_view cluster;
+    uint64_t fingerprint = 0;
+    bool readable = key.Fixed32BE(&partition) && key.empty() && value.Fixed64BE(&next);
+    PartitionOffset o{static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(next), {}, {}};
+    // Values of stores written before the cluster id and fingerprint were kept
+    // end after `next`: both unknown.
+    if (readable && !value.empty()) {
+      readable = value.String(&cluster);
+      o.cluster = cluster;
+      if (readable && !value.empty()) {
+        readable = value.Fixed64BE(&fingerprint) && value.empty();
+        o.fingerprint = fingerprint;
+      }
     }
-    offsets.push_back({static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(next)});
+    if (!readable) return Status::Corruption("unreadable stored offset of topic " + std::string(topic));
+    offsets.push_back(std::move(o));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
   return offsets;

@@ -47,9 +47,17 @@ struct StoreOptions {
   std::function<void(std::string_view)> batch_sink;
 };
 
+// Where a partition stands, and what identifies that position: the consumer
+// checks on assignment that the broker still holds the same message there (a
+// replaced cluster or a recreated topic does not), instead of skipping what a
+// new topic holds below `next`.
 struct PartitionOffset {
   int32_t partition = 0;
   int64_t next = 0;  // the offset of the first message not yet applied
+  // A hash of the message at next - 1 (the last applied); nullopt if unknown
+  // (stores written before it was kept, or after a reset to the earliest offset).
+  std::optional<uint64_t> fingerprint;
+  std::string cluster;  // the Kafka cluster id it was read from; empty if unknown
 
   friend bool operator==(const PartitionOffset&, const PartitionOffset&) = default;
 };
@@ -220,7 +228,7 @@ class Store {
   // that the scene exists in the request.
   Result<TaskLookup> FindTask(const ReadView& view, std::string_view campaign,
                               std::string_view request, std::string_view scene) const;
-  // The next offset of every partition of `topic` that has one.
+  // The stored position of every partition of `topic` that has one.
   Result<std::vector<PartitionOffset>> Offsets(std::string_view topic) const;
   // Stored rejections in (partition, offset) order, at most `limit`: the latest
   // kKeptRejections of each partition.

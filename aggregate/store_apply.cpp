@@ -213,6 +213,8 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   for (const PartitionOffset& o : batch.next_offsets) {
     value_.clear();
     PutFixed64BE(static_cast<uint64_t>(o.next), &value_);
+    PutString(o.cluster, &value_);
+    if (o.fingerprint) PutFixed64BE(*o.fingerprint, &value_);
     Put(slot, store_->meta, keys::Offset(batch.topic, o.partition), value_);
   }
   // Counters that the next start-up (and the gauges) read.

@@ -171,6 +171,10 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
     AppendUint(n, &out);
     out.append("\n");
   }
+  Counter("tally_offset_resets_total",
+          "Partitions re-read from the earliest offset because the broker no longer holds the stored position "
+          "(another cluster, a recreated topic).",
+          ingest.offset_resets, &out);
   Gauge("tally_consumer_lag", "Events in the assigned partitions not yet applied (-1: unknown).", ingest.lag, &out);
   Gauge("tally_consumer_ready", "1 once the consumer has joined its group and has an assignment.",
         ingest.ready ? 1 : 0, &out);

@@ -36,6 +36,7 @@ struct IngestStatus {
   bool ready = false;      // consumer joined its group and has an assignment
   int64_t lag = -1;        // events in assigned partitions not yet applied; -1 unknown
   uint64_t consumed = 0, applied = 0, duplicates = 0, conflicts = 0;
+  uint64_t offset_resets = 0;  // partitions re-read from the earliest offset (a replaced topic or cluster)
   std::vector<std::pair<std::string, uint64_t>> rejected;  // by reason slug
   Histogram::Snapshot apply_batch_seconds;
 };

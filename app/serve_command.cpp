@@ -30,6 +30,7 @@ IngestStatus StatusOf(const ConsumerCounters& c) {
   s.applied = c.applied;
   s.duplicates = c.duplicates;
   s.conflicts = c.conflicts;
+  s.offset_resets = c.offset_resets;
   for (size_t r = 0; r < kRejectReasonCount; ++r) {
     s.rejected.emplace_back(Slug(static_cast<RejectReason>(r)), c.rejected[r].load());
   }

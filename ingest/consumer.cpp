@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "ingest/dead_letters.h"
 #include "ingest/decode.h"
@@ -26,6 +27,42 @@ struct PartitionList {
   rd_kafka_topic_partition_list_t* list;
 };
 
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+// What identifies a message at its offset: FNV-1a (64 bits) over its key, value
+// and timestamp. Written to disk, so it is defined here rather than taken from
+// std::hash, whose result the standard leaves to each library version.
+uint64_t Fingerprint(const rd_kafka_message_t& m) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](const void* data, size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < size; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+  };
+  const uint64_t key_size = m.key ? m.key_len : 0, value_size = m.payload ? m.len : 0;
+  mix(&key_size, sizeof key_size);  // sizes first: key "ab" value "c" is not key "a" value "bc"
+  mix(&value_size, sizeof value_size);
+  if (key_size) mix(m.key, key_size);
+  if (value_size) mix(m.payload, value_size);
+  const int64_t timestamp = rd_kafka_message_timestamp(&m, nullptr);
+  mix(&timestamp, sizeof timestamp);
+  return h;
+}
+
+// The id of the cluster `rk` is connected to; empty if it cannot tell.
+std::string ClusterId(rd_kafka_t* rk) {
+  // Known from the metadata by the time partitions are assigned; the wait is
+  // for brokers that do not send it at once.
+  char* id = rd_kafka_clusterid(rk, 0);
+  if (!id) id = rd_kafka_clusterid(rk, 1000);
+  if (!id) return "";
+  std::string out(id);
+  rd_kafka_mem_free(rk, id);
+  return out;
+}
+
 }  // namespace
 
 struct Consumer::Impl {
@@ -43,23 +80,42 @@ struct Consumer::Impl {
   struct Batch {
     DecodedEvents events;
     std::map<int32_t, int64_t> next;  // partition -> offset after its last message
+    // partition -> its last message, kept (not copied) until the batch is
+    // submitted, to fingerprint it then: one hash per partition and batch. A
+    // partition reset to the earliest offset has a `next` and no message.
+    std::map<int32_t, MessagePtr> last;
     Clock::time_point started;
   };
   Batch batches[2];
   Batch* filling = &batches[0];
   Batch* writing = nullptr;
   std::map<int32_t, int64_t> applied;  // assigned partition -> next offset applied (durable)
+  // Checking stored positions against the broker (see OnRebalance).
+  std::string cluster;  // the cluster's id as of the last assignment; empty if unknown
+  struct Check {
+    int64_t next;                        // the stored offset
+    std::optional<uint64_t> fingerprint; // of the message at next - 1, when known
+  };
+  std::map<int32_t, Check> checks;  // assigned partitions whose first message is not yet checked
+  // Partitions just reset: the rest of the messages in hand were fetched before
+  // the seek, and are dropped.
+  std::set<int32_t> discarding;
   Status fatal;
   bool brokers_down = false;
   Clock::time_point next_probe;
 
   ~Impl() {
+    for (Batch& b : batches) b.last.clear();  // messages go before their client
     if (queue) rd_kafka_queue_destroy(queue);
     if (rk) rd_kafka_destroy(rk);
   }
 
   Status Run();
-  Status Consume(rd_kafka_message_t* m);
+  Status Consume(MessagePtr m);
+  bool CheckFirst(const rd_kafka_message_t& m, Status* error);
+  void LogReset(int32_t partition, int64_t stored, const std::string& why);
+  Status Reset(int32_t partition, int64_t stored, const std::string& why);
+  void CheckEnds();
   Status SubmitFilling();
   Status FlushAll();
   void Account(const ApplyResult& r, Batch* batch);
@@ -154,9 +210,10 @@ Status Consumer::Impl::Run() {
     // for the first message to arrive.
     ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages, kMaxMessagesPerPoll);
     if (n == 0) n = rd_kafka_consume_batch_queue(queue, timeout_ms, messages, 1);
+    discarding.clear();
     for (ssize_t i = 0; i < n; ++i) {
-      if (fatal.ok()) fatal = Consume(messages[i]);
-      rd_kafka_message_destroy(messages[i]);
+      MessagePtr m(messages[i]);
+      if (fatal.ok()) fatal = Consume(std::move(m));
       // A full batch goes now, even mid-array: batches stay near their size,
       // which keeps building and writing in step.
       if (fatal.ok() && (filling->events.size() >= options.batch_events ||
@@ -176,6 +233,7 @@ Status Consumer::Impl::Run() {
     // Watermarks change with each fetch, not each message: a few times a second
     // is fresh enough, and cheaper than after every poll.
     if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
+      if (!checks.empty()) CheckEnds();
       UpdateLag();
       next_lag_update = now + std::chrono::milliseconds(10);
     }
@@ -193,12 +251,19 @@ Status Consumer::Impl::Run() {
   return fatal;
 }
 
-Status Consumer::Impl::Consume(rd_kafka_message_t* m) {
+Status Consumer::Impl::Consume(MessagePtr message) {
+  rd_kafka_message_t* m = message.get();
   if (m->err) {
     if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) OnError(m->err, rd_kafka_message_errstr(m));
     return Status::OK();
   }
   if (brokers_down) SetBrokersDown(false, "");
+  if (discarding.count(m->partition)) return Status::OK();
+  if (!checks.empty() && checks.count(m->partition)) {
+    Status error;
+    const bool apply = CheckFirst(*m, &error);
+    if (!apply) return error;
+  }
   if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
   const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
@@ -233,13 +298,111 @@ Status Consumer::Impl::Consume(rd_kafka_message_t* m) {
     done = decoder.Continue(&filling->events, limits);
   }
   filling->next[m->partition] = m->offset + 1;
+  filling->last[m->partition] = std::move(message);
   return Status::OK();
+}
+
+// The first message of a partition whose stored position is being checked: the
+// one at next - 1 when its fingerprint is known (it was applied: dropped, not
+// counted), else the one at next. Earlier means the stored offset lay beyond
+// the partition's end (librdkafka restarted from the earliest); another message
+// at next - 1 means another topic. Both re-read the partition from the
+// earliest offset. Later means retention removed what was checkable: the
+// cluster id, compared on assignment, stands for it. Returns whether to apply m.
+bool Consumer::Impl::CheckFirst(const rd_kafka_message_t& m, Status* error) {
+  const Check check = checks[m.partition];
+  checks.erase(m.partition);
+  const int64_t expected = check.fingerprint ? check.next - 1 : check.next;
+  if (m.offset < expected) {
+    *error = Reset(m.partition, check.next,
+                   "is beyond the end of the partition (its first message is at offset " +
+                       std::to_string(m.offset) + ")");
+    return false;
+  }
+  if (m.offset == expected && check.fingerprint) {
+    if (Fingerprint(m) == *check.fingerprint) return false;  // the position holds
+    *error = Reset(m.partition, check.next,
+                   "does not follow the last applied message: the message at offset " +
+                       std::to_string(m.offset) + " differs from it");
+    return false;
+  }
+  return true;
+}
+
+void Consumer::Impl::LogReset(int32_t partition, int64_t stored, const std::string& why) {
+  spdlog::warn("kafka: {} partition {}: the stored offset {} {}; re-reading from the earliest offset",
+               options.topic, partition, stored, why);
+  ++counters.offset_resets;
+  checks.erase(partition);
+  applied[partition] = 0;
+  // The reset is stored with the next batch (offset 0, no fingerprint, this
+  // cluster), so that a restart before anything of the partition is applied
+  // re-reads it without counting it again.
+  if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
+  filling->next[partition] = 0;
+  filling->last.erase(partition);
+}
+
+// An assigned partition found at a position its stored offset does not match:
+// back to the earliest offset, dropping what was fetched from the old one.
+Status Consumer::Impl::Reset(int32_t partition, int64_t stored, const std::string& why) {
+  LogReset(partition, stored, why);
+  discarding.insert(partition);
+  PartitionList list(1);
+  rd_kafka_topic_partition_list_add(list.list, options.topic.c_str(), partition)->offset =
+      RD_KAFKA_OFFSET_BEGINNING;
+  // Waits until the fetcher has moved: nothing fetched before is returned after.
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk, list.list, 10'000);
+  std::string failed;
+  if (e) {
+    failed = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+  } else if (list.list->elems[0].err) {
+    failed = rd_kafka_err2str(list.list->elems[0].err);
+  }
+  if (!failed.empty()) {
+    return Status::IOError("kafka: cannot re-read " + options.topic + " partition " + std::to_string(partition) +
+                           " from the earliest offset: " + failed);
+  }
+  return Status::OK();
+}
+
+// A partition still waiting for its first message may wait for ever if the
+// topic was recreated shorter and nothing new arrives: its high watermark
+// (known after the first fetch) below the stored offset says so.
+void Consumer::Impl::CheckEnds() {
+  std::vector<std::pair<int32_t, Check>> short_ones;
+  for (const auto& [partition, check] : checks) {
+    int64_t low = 0, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high) == 0 && high >= 0 &&
+        high < check.next) {
+      short_ones.emplace_back(partition, check);
+    }
+  }
+  for (const auto& [partition, check] : short_ones) {
+    int64_t low = 0, high = -1;
+    rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high);
+    if (Status s = Reset(partition, check.next,
+                         "is beyond the end of the partition (its high watermark is " + std::to_string(high) + ")");
+        !s.ok() && fatal.ok()) {
+      fatal = s;
+    }
+  }
 }
 
 Status Consumer::Impl::SubmitFilling() {
   Batch* batch = filling;
   std::vector<PartitionOffset> offsets;
-  for (const auto& [partition, next] : batch->next) offsets.push_back({partition, next});
+  for (const auto& [partition, next] : batch->next) {
+    std::optional<uint64_t> fingerprint;
+    // (A part of a huge array goes with `next` at its own message: the last
+    // whole message before it, if any, is fingerprinted only if it is next - 1.)
+    if (auto it = batch->last.find(partition); it != batch->last.end() && it->second->offset == next - 1) {
+      fingerprint = Fingerprint(*it->second);
+    }
+    offsets.push_back({partition, next, fingerprint, cluster});
+  }
+  batch->last.clear();
   Result<std::optional<ApplyResult>> previous =
       store->Submit(ApplyBatch{batch->events.actions(), batch->events.rejections(), options.topic, offsets});
   if (!previous) return previous.error();
@@ -293,15 +456,35 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     if (fatal.ok()) fatal = FlushAll();
     Result<std::vector<PartitionOffset>> stored = store->Offsets(options.topic);
     if (!stored && fatal.ok()) fatal = stored.error();
-    std::map<int32_t, int64_t> from;
+    std::map<int32_t, const PartitionOffset*> from;
     if (stored) {
-      for (const PartitionOffset& o : *stored) from[o.partition] = o.next;
+      for (const PartitionOffset& o : *stored) from[o.partition] = &o;
     }
+    // Each stored position is checked before it is trusted: a replaced cluster
+    // or a recreated topic can hold other messages at the same offsets, and
+    // resuming there would skip what lies below. Another cluster id is a reset
+    // at once; otherwise the partition starts one message early, at the last
+    // applied one, which its first fetched message must match (CheckFirst).
+    cluster = ClusterId(rk);
     for (int i = 0; i < partitions->cnt; ++i) {
       rd_kafka_topic_partition_t& p = partitions->elems[i];
+      checks.erase(p.partition);
       auto it = from.find(p.partition);
-      p.offset = it != from.end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
-      applied[p.partition] = it != from.end() ? it->second : 0;
+      if (it == from.end()) {
+        p.offset = RD_KAFKA_OFFSET_BEGINNING;
+        applied[p.partition] = 0;
+        continue;
+      }
+      const PartitionOffset& o = *it->second;
+      applied[p.partition] = o.next;
+      if (!o.cluster.empty() && !cluster.empty() && o.cluster != cluster) {
+        LogReset(p.partition, o.next, "was read from cluster " + o.cluster + ", and the brokers are cluster " + cluster);
+        p.offset = RD_KAFKA_OFFSET_BEGINNING;
+        continue;
+      }
+      const bool fingerprinted = o.fingerprint && o.next > 0;
+      p.offset = fingerprinted ? o.next - 1 : o.next;
+      if (o.next > 0) checks[p.partition] = Check{o.next, fingerprinted ? o.fingerprint : std::nullopt};
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions);
@@ -313,13 +496,17 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
   } else {
     // Revoked: apply what has been read from them before they go.
     if (fatal.ok()) fatal = FlushAll();
-    for (int i = 0; i < partitions->cnt; ++i) applied.erase(partitions->elems[i].partition);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      applied.erase(partitions->elems[i].partition);
+      checks.erase(partitions->elems[i].partition);
+    }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions);
       if (e) rd_kafka_error_destroy(e);
     } else {
       rd_kafka_assign(rk, nullptr);
       applied.clear();
+      checks.clear();
     }
     spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
   }

@@ -56,6 +56,9 @@ struct ConsumerCounters {
   std::atomic<uint64_t> conflicts{0};
   std::atomic<uint64_t> rejected[kRejectReasonCount] = {};
   std::atomic<uint64_t> dead_letters{0};
+  // Partitions whose stored offset the broker no longer matched (another
+  // cluster, a recreated topic), re-read from the earliest offset.
+  std::atomic<uint64_t> offset_resets{0};
   Histogram apply_batch_seconds;
   std::atomic<int64_t> lag{-1};     // messages not yet applied in assigned partitions; -1 unknown
   std::atomic<bool> ready{false};   // in the group, with an assignment, brokers reachable

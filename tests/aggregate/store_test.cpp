@@ -76,6 +76,43 @@ TEST(StoreTest, RefusesAnotherFormatVersion) {
   EXPECT_NE(store.error().message().find("format 999"), std::string::npos);
 }
 
+// The consumer checks a stored position against the broker: the cluster id and
+// the fingerprint of the last applied message are kept with the offset, in the
+// same batch; offsets of stores written before (8 bytes: next alone) still read.
+TEST(StoreTest, KeepsTheClusterAndFingerprintWithEachOffset) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.path());
+    ASSERT_TRUE(Apply(*store, {Event(1, "r1", 10, 0)}, {},
+                      {{0, 5, 0xfeedfacecafebeefull, "cluster-a"}, {1, 0, std::nullopt, "cluster-a"}}));
+    ASSERT_TRUE(Apply(*store, {}, {}, {{0, 6, 42, "cluster-b"}}));
+  }
+  {
+    auto store = OpenOrDie(dir.path());
+    EXPECT_EQ(*store->Offsets("task-actions"),
+              (std::vector<PartitionOffset>{{0, 6, 42, "cluster-b"}, {1, 0, std::nullopt, "cluster-a"}}));
+  }
+  // An offset as written before: both unknown, nothing refused.
+  rocksdb::DB* raw;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+  for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "meta") {
+      const std::string key = std::string("offset/task-actions/") + std::string("\x80\0\0\0", 4);
+      ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], key, std::string("\0\0\0\0\0\0\0\x09", 8)).ok());
+    }
+  }
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  delete raw;
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(*store->Offsets("task-actions"),
+            (std::vector<PartitionOffset>{{0, 9, std::nullopt, ""}, {1, 0, std::nullopt, "cluster-a"}}));
+}
+
 TEST(StoreTest, KeepsOffsetsAndTotalsAcrossReopening) {
   TempDir dir;
   {

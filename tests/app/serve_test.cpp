@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <regex>
 #include <thread>
@@ -39,13 +40,17 @@ class ServeTest : public ::testing::Test {
   // Starts tally serve on the test's broker; short group timeouts let a
   // restarted instance take its partitions back quickly.
   std::unique_ptr<ChildProcess> Serve(const std::string& name, std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"--kafka", "session.timeout.ms=6000", "--kafka", "heartbeat.interval.ms=500"});
+    return ServeWithDefaultTimeouts(name, extra);
+  }
+  // The same with tally's own group timeouts.
+  std::unique_ptr<ChildProcess> ServeWithDefaultTimeouts(const std::string& name,
+                                                         const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {TALLY_BINARY,     "serve",
                                      "--brokers",      broker_->bootstrap(),
                                      "--data-dir",     dir_ / "data",
                                      "--listen",       "127.0.0.1:0",
                                      "--batch-wait-ms", "20",
-                                     "--kafka",        "session.timeout.ms=6000",
-                                     "--kafka",        "heartbeat.interval.ms=500",
                                      "--memory-mb",    "64"};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(args, dir_ / (name + ".log"));
@@ -75,6 +80,11 @@ class ServeTest : public ::testing::Test {
           return zeros >= 2;
         },
         timeout);
+  }
+
+  void Produce(const testing::TestStream& stream) {
+    testing::TestProducer producer(broker_->bootstrap());
+    for (const auto& m : stream.messages) producer.Send("task-actions", m);
   }
 
   testing::TempDir dir_;
@@ -215,6 +225,44 @@ TEST_F(ServeTest, ReadyzAndLagShowABrokerOutage) {
   for (size_t at = 0; (at = log.find("all brokers are down", at)) != std::string::npos; ++at) ++downs;
   EXPECT_GE(downs, 1u);
   EXPECT_LE(downs, 2u) << log;
+  auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
+  ASSERT_TRUE(store);
+  EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
+}
+
+// A replica restarted in the same group (same data dir) after kill -9 or
+// SIGTERM takes its partitions back within seconds, not after the old member's
+// session (librdkafka's default: 45 s) has run out.
+TEST_F(ServeTest, RestartInTheSameGroupIsReadyInSecondsAfterKillNineOrSigterm) {
+  const testing::TestStream stream = testing::MakeStream(10, kPartitions, 4, 20);
+  Produce(stream);
+  auto ready_after = [&](const std::string& name) -> std::optional<std::chrono::milliseconds> {
+    auto tally = ServeWithDefaultTimeouts(name);
+    const uint16_t port = PortOf(*tally);
+    if (port == 0) return std::nullopt;
+    const auto start = std::chrono::steady_clock::now();
+    if (!testing::WaitFor([&] { return testing::HttpGet(port, "/readyz").status == 200; }, 20s)) {
+      ADD_FAILURE() << name << " not ready within 20 s: " << tally->Output();
+      return std::nullopt;
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    std::cerr << name << ": ready " << took.count() << " ms after listening\n";
+    if (name == "first") {
+      tally->Signal(SIGKILL);
+      EXPECT_TRUE(tally->Wait(10s));
+    } else if (name == "after-kill") {
+      tally->Signal(SIGTERM);
+      EXPECT_TRUE(testing::ExitedWith(tally->Wait(10s), 0)) << tally->Output();
+    } else {
+      EXPECT_TRUE(WaitCaughtUp(port, 30s));
+      tally->Signal(SIGTERM);
+      EXPECT_TRUE(testing::ExitedWith(tally->Wait(10s), 0)) << tally->Output();
+    }
+    return took;
+  };
+  ASSERT_TRUE(ready_after("first"));
+  ASSERT_TRUE(ready_after("after-kill"));
+  ASSERT_TRUE(ready_after("after-sigterm"));
   auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
   ASSERT_TRUE(store);
   EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
