@@ -28,7 +28,8 @@
 // | rejected    | partition · offset · element         | rejection (codec.h): only the  |
 // |             |                                      | latest kKeptRejections of each |
 // |             |                                      | partition                      |
-// | meta        | "format", "next_request_no", "totals", "offset/<topic>/<partition>", |
+// | meta        | "format", "next_request_no", "totals", "instance_id",                |
+// |             | "offset/<topic>/<partition>",                                        |
 // |             | "rejects/<partition>" (RejectTally, codec.h: counts by reason)        |
 //
 // An offset's value: next (8 bytes BE) · cluster id (length-prefixed) ·
@@ -189,6 +190,7 @@ inline std::string Rejected(const Origin& origin, std::optional<uint32_t> elemen
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kNextRequestKey = "next_request_no";
 inline constexpr std::string_view kTotalsKey = "totals";
+inline constexpr std::string_view kInstanceKey = "instance_id";
 
 // meta: a partition's rejection tally (RejectTally, codec.h).
 inline constexpr std::string_view kRejectsPrefix = "rejects/";

@@ -9,8 +9,10 @@
 #include <malloc.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "aggregate/bytes.h"
 #include "aggregate/codec.h"
@@ -317,6 +319,22 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
   return offsets;
+}
+
+Result<std::string> Store::InstanceId() {
+  std::string id;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, keys::kInstanceKey, &id);
+  if (s.ok()) return id;
+  if (!s.IsNotFound()) return FromRocks(s, "reading the instance id");
+  std::random_device random;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%08x%08x", random(), random());
+  id = hex;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;  // written once; a restart must find the same id
+  s = impl_->db->Put(write_options, impl_->meta, keys::kInstanceKey, id);
+  if (!s.ok()) return FromRocks(s, "writing the instance id");
+  return id;
 }
 
 Status Store::WriteRawBatch(std::string_view data) {

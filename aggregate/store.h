@@ -230,6 +230,10 @@ class Store {
                               std::string_view request, std::string_view scene) const;
   // The stored position of every partition of `topic` that has one.
   Result<std::vector<PartitionOffset>> Offsets(std::string_view topic) const;
+  // This store's own id: random, made on the first call and kept, so the same
+  // data dir always answers the same (the consumer's static group membership).
+  // Start-up, one thread.
+  Result<std::string> InstanceId();
   // Stored rejections in (partition, offset) order, at most `limit`: the latest
   // kKeptRejections of each partition.
   Result<std::vector<Rejection>> Rejections(const ReadView& view, size_t limit) const;

@@ -38,6 +38,14 @@ IngestStatus StatusOf(const ConsumerCounters& c) {
   return s;
 }
 
+// The static member id the consumer will use: the user's, else the store's.
+std::string InstanceIdOf(const ConsumerOptions& options) {
+  for (const auto& [name, value] : options.kafka_properties) {
+    if (name == "group.instance.id") return value;
+  }
+  return options.instance_id;
+}
+
 void Say(const std::string& line) { std::fprintf(stderr, "tally serve: %s\n", line.c_str()); }
 
 }  // namespace
@@ -107,6 +115,13 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   consumer_options.brokers = brokers;
   consumer_options.topic = config.topic;
   consumer_options.group = config.group;
+  // Static group membership, stable per data dir (--kafka group.instance.id wins).
+  Result<std::string> instance = (*store)->InstanceId();
+  if (!instance) {
+    Say("--data-dir: " + instance.error().message());
+    return kExitRuntime;
+  }
+  consumer_options.instance_id = "tally-" + *instance;
   consumer_options.kafka_properties = kafka;
   consumer_options.dead_letter_topic = config.dead_letter_topic;
   consumer_options.batch_events = config.batch_events;
@@ -137,7 +152,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   }
   Say("serving http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
       std::to_string((*api)->port()) + " (data dir " + config.data_dir + ", topic " + config.topic + ", group " +
-      config.group + ")");
+      config.group + ", group.instance.id " + InstanceIdOf(consumer_options) + ")");
   if (hooks.on_serving) hooks.on_serving((*api)->port(), **store);
 
   std::atomic<bool> consumer_done{false};

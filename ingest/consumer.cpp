@@ -139,9 +139,19 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
   impl->options = options;
   impl->store = store;
   // tally's defaults, then the user's properties, which win.
-  const std::vector<std::pair<std::string, std::string>> defaults = {
+  std::vector<std::pair<std::string, std::string>> defaults = {
       {"bootstrap.servers", options.brokers},
       {"group.id", options.group},
+      // A restarted instance rejoins as the same static member: the
+      // coordinator hands its partitions back without waiting for the old
+      // member's session to end (brokers >= 2.3). Where static membership is
+      // not honoured (librdkafka's mock cluster), the short session bounds that
+      // wait: 6 s is the brokers' minimum, and librdkafka heartbeats from a
+      // thread of its own, so a slow batch does not end it. A group is one
+      // instance (replicas each have their own), so an ended session costs a
+      // rejoin, not a handover.
+      {"session.timeout.ms", "6000"},
+      {"heartbeat.interval.ms", "1000"},
       {"enable.auto.commit", "false"},  // the store is the authority; commits follow it
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},  // a fresh instance reads from the start
@@ -157,6 +167,7 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
       {"queued.min.messages", "1000000"},
       {"log.connection.close", "false"},
   };
+  if (!options.instance_id.empty()) defaults.emplace_back("group.instance.id", options.instance_id);
   Result<rd_kafka_conf_t*> conf = MakeKafkaConfig(defaults, options.kafka_properties);
   if (!conf) return conf.error();
   rd_kafka_conf_set_opaque(*conf, impl.get());
@@ -520,8 +531,14 @@ void Consumer::Impl::OnError(int err, const char* reason) {
     if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !brokers_down) SetBrokersDown(true, reason);
     return;
   }
-  if (rd_kafka_fatal_error(rk, nullptr, 0)) {
-    if (fatal.ok()) fatal = Status::IOError(std::string("kafka: fatal error: ") + reason);
+  if (const rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, nullptr, 0)) {
+    std::string why = std::string("kafka: fatal error: ") + reason;
+    if (original == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+      why += " (another consumer joined group " + options.group +
+             " with this instance's group.instance.id: two instances on copies of one data dir? Give each its "
+             "own --kafka group.instance.id)";
+    }
+    if (fatal.ok()) fatal = Status::IOError(why);
     return;
   }
   spdlog::warn("kafka: {}", reason);

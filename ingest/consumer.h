@@ -32,6 +32,10 @@ struct ConsumerOptions {
   std::string brokers;  // host:port,...
   std::string topic = "task-actions";
   std::string group = "tally";
+  // group.instance.id: static group membership, so that a restart (same id)
+  // takes its partitions back at once instead of after the old member's
+  // session; serve passes the store's id. Empty: dynamic membership.
+  std::string instance_id;
   // Any librdkafka property (SASL, TLS, fetch sizes...); these win over tally's
   // own defaults.
   std::vector<std::pair<std::string, std::string>> kafka_properties;

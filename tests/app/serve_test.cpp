@@ -10,6 +10,7 @@
 #include <iostream>
 #include <random>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "aggregate/store.h"
@@ -236,10 +237,12 @@ TEST_F(ServeTest, ReadyzAndLagShowABrokerOutage) {
 TEST_F(ServeTest, RestartInTheSameGroupIsReadyInSecondsAfterKillNineOrSigterm) {
   const testing::TestStream stream = testing::MakeStream(10, kPartitions, 4, 20);
   Produce(stream);
+  std::set<std::string> instance_ids;  // the static member id: one per data dir
   auto ready_after = [&](const std::string& name) -> std::optional<std::chrono::milliseconds> {
     auto tally = ServeWithDefaultTimeouts(name);
     const uint16_t port = PortOf(*tally);
     if (port == 0) return std::nullopt;
+    instance_ids.insert(tally->WaitForOutput("group\\.instance\\.id (tally-[0-9a-f]+)\\)", 1s).value_or("none"));
     const auto start = std::chrono::steady_clock::now();
     if (!testing::WaitFor([&] { return testing::HttpGet(port, "/readyz").status == 200; }, 20s)) {
       ADD_FAILURE() << name << " not ready within 20 s: " << tally->Output();
@@ -263,6 +266,8 @@ TEST_F(ServeTest, RestartInTheSameGroupIsReadyInSecondsAfterKillNineOrSigterm) {
   ASSERT_TRUE(ready_after("first"));
   ASSERT_TRUE(ready_after("after-kill"));
   ASSERT_TRUE(ready_after("after-sigterm"));
+  EXPECT_EQ(instance_ids.size(), 1u);
+  EXPECT_EQ(instance_ids.count("none"), 0u);
   auto store = Store::Open(StoreOptions{dir_ / "data", size_t{64} << 20, false, {}});
   ASSERT_TRUE(store);
   EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
