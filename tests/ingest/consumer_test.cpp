@@ -5,7 +5,10 @@
 #include "ingest/consumer.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <sstream>
 #include <thread>
 
 #include "ingest/dev_broker.h"
@@ -174,6 +177,271 @@ TEST_F(ConsumerTest, RejectedEventsGoToTheDeadLetterTopicWithTheirOrigin) {
   EXPECT_EQ(by_reason["wrong_type"]->value, "42");
   EXPECT_EQ(by_reason["wrong_type"]->headers.at("tally-source-partition"), "5");
   EXPECT_NE(by_reason["wrong_type"]->headers.at("tally-message").find("event"), std::string::npos);
+}
+
+// The id a cluster reports in its metadata, as a client sees it.
+std::string ClusterIdOf(const std::string& bootstrap) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), nullptr, 0);
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, nullptr, 0);
+  char* id = rd_kafka_clusterid(client, 10'000);
+  std::string out = id ? id : "";
+  if (id) rd_kafka_mem_free(client, id);
+  rd_kafka_destroy(client);
+  return out;
+}
+
+// Every event of the streams made with these (seed, requests, tasks) in order:
+// the first copy of an id is the one kept, as the store keeps the one applied first.
+testing::ReferenceModel ModelOf(std::initializer_list<std::tuple<uint64_t, uint32_t, uint32_t>> streams) {
+  testing::ReferenceModel model;
+  for (const auto& [seed, requests, tasks] : streams) {
+    WorkloadOptions o;
+    o.seed = seed;
+    o.requests = requests;
+    o.tasks_per_request = tasks;
+    Workload workload(o);
+    TaskAction a;
+    while (workload.Next(&a)) model.Deliver(a);
+  }
+  return model;
+}
+
+std::vector<PartitionOffset> StoredOffsets(const Store& store) {
+  Result<std::vector<PartitionOffset>> offsets = store.Offsets("task-actions");
+  EXPECT_TRUE(offsets);
+  return offsets ? *offsets : std::vector<PartitionOffset>();
+}
+
+std::vector<int64_t> MessagesPerPartition(const testing::TestStream& stream) {
+  std::vector<int64_t> n(kPartitions, 0);
+  for (const auto& m : stream.messages) ++n[m.partition];
+  return n;
+}
+
+// What the consumer logs at warning level and above, while it lives.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_level(spdlog::level::warn);
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  size_t Count(const std::string& text) {
+    const std::string log = out_.str();
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(text, at)) != std::string::npos; ++at) ++n;
+    return n;
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+// Rewrites the stored positions of a stopped consumer's store with `change`
+// (as a topic recreated on the same cluster, or a store from before cluster
+// ids and fingerprints were kept, would have them).
+void RewriteOffsets(Store& store, const std::function<void(PartitionOffset*)>& change) {
+  std::vector<PartitionOffset> offsets = StoredOffsets(store);
+  for (PartitionOffset& o : offsets) change(&o);
+  ASSERT_TRUE(store.Apply(ApplyBatch{{}, {}, "task-actions", offsets}));
+}
+
+// Same data dir and group, another cluster whose topic holds more (and other)
+// messages than the stored offsets: resuming at them would skip the first
+// messages of every partition. The cluster id says so: every partition is
+// re-read from the earliest offset, counted and logged once.
+TEST_F(ConsumerTest, AnotherClusterWithMoreMessagesIsReReadFromTheEarliestOffset) {
+  const testing::TestStream first = testing::MakeStream(21, kPartitions, 3, 10);
+  auto running = StartConsumer(dir_ / "a", Options());
+  Produce(first);
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, first); }, 60s));
+  running->Stop();
+  const std::string cluster_a = ClusterIdOf(broker_->bootstrap());
+  for (const PartitionOffset& o : StoredOffsets(*running->store)) {
+    EXPECT_EQ(o.cluster, cluster_a);
+    EXPECT_TRUE(o.fingerprint);
+  }
+  running.reset();
+
+  // Cluster B (A still up, so the two differ), with more messages in every partition.
+  auto other = DevBroker::Start(1);
+  ASSERT_TRUE(other);
+  auto& b = *other;
+  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  ASSERT_NE(ClusterIdOf(b->bootstrap()), cluster_a);
+  const testing::TestStream second = testing::MakeStream(22, kPartitions, 12, 30);
+  const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
+  for (int p = 0; p < kPartitions; ++p) ASSERT_GT(after[p], before[p]) << "partition " << p;
+  {
+    testing::TestProducer producer(b->bootstrap());
+    for (const auto& m : second.messages) producer.Send("task-actions", m);
+  }
+  const testing::ReferenceModel both = ModelOf({{21, 3, 10}, {22, 12, 30}});
+
+  LogCapture log;
+  ConsumerOptions options = Options();
+  options.brokers = b->bootstrap();
+  running = StartConsumer(dir_ / "a", options);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
+               running->store->totals().records == both.distinct();
+      },
+      60s))
+      << "records " << running->store->totals().records << " of " << both.distinct() << "; consumed "
+      << running->consumer->counters().consumed << " of " << second.events;
+  running->Stop();
+  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  EXPECT_EQ(log.Count("re-reading from the earliest offset"), static_cast<size_t>(kPartitions)) << log.str();
+  EXPECT_EQ(log.Count("partition 3: the stored offset " + std::to_string(before[3]) + " was read from cluster " +
+                      cluster_a),
+            1u)
+      << log.str();
+  EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
+  for (const PartitionOffset& o : StoredOffsets(*running->store)) {
+    EXPECT_EQ(o.next, after[o.partition]);
+    EXPECT_EQ(o.cluster, ClusterIdOf(b->bootstrap()));
+  }
+}
+
+// A topic deleted and recreated on the same cluster: the cluster id is the
+// same, but the message at each stored offset - 1 is not the last one applied.
+TEST_F(ConsumerTest, ARecreatedTopicWithOtherMessagesAtTheStoredOffsetsIsReReadFromTheEarliestOffset) {
+  const testing::TestStream first = testing::MakeStream(23, kPartitions, 3, 10);
+  auto running = StartConsumer(dir_ / "a", Options());
+  Produce(first);
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, first); }, 60s));
+  running->Stop();
+  // The mock cluster cannot delete a topic: the "recreated" topic is on another
+  // cluster, and the stored positions say they were read from that one.
+  auto other = DevBroker::Start(1);
+  ASSERT_TRUE(other);
+  auto& b = *other;
+  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  const std::string cluster_b = ClusterIdOf(b->bootstrap());
+  RewriteOffsets(*running->store, [&](PartitionOffset* o) { o->cluster = cluster_b; });
+  running.reset();
+  const testing::TestStream second = testing::MakeStream(24, kPartitions, 12, 30);
+  const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
+  for (int p = 0; p < kPartitions; ++p) ASSERT_GT(after[p], before[p]) << "partition " << p;
+  {
+    testing::TestProducer producer(b->bootstrap());
+    for (const auto& m : second.messages) producer.Send("task-actions", m);
+  }
+  const testing::ReferenceModel both = ModelOf({{23, 3, 10}, {24, 12, 30}});
+
+  LogCapture log;
+  ConsumerOptions options = Options();
+  options.brokers = b->bootstrap();
+  running = StartConsumer(dir_ / "a", options);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
+               running->store->totals().records == both.distinct();
+      },
+      60s))
+      << "records " << running->store->totals().records << " of " << both.distinct();
+  running->Stop();
+  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  EXPECT_EQ(log.Count("re-reading from the earliest offset"), static_cast<size_t>(kPartitions)) << log.str();
+  EXPECT_EQ(log.Count("differs from it"), static_cast<size_t>(kPartitions)) << log.str();
+  // Nothing of the new topic was skipped, and nothing consumed twice.
+  EXPECT_EQ(running->consumer->counters().consumed, second.events);
+  EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
+}
+
+// A topic recreated shorter than the stored offsets, with a store written
+// before cluster ids and fingerprints were kept: each stored offset is beyond
+// its partition's end. The partitions are re-read from the earliest offset, as
+// before, but counted and logged.
+TEST_F(ConsumerTest, StoredOffsetsBeyondThePartitionsEndAreReReadLoudly) {
+  const testing::TestStream first = testing::MakeStream(25, kPartitions, 12, 30);
+  auto running = StartConsumer(dir_ / "a", Options());
+  Produce(first);
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, first); }, 60s));
+  running->Stop();
+  RewriteOffsets(*running->store, [&](PartitionOffset* o) {
+    o->cluster.clear();
+    o->fingerprint.reset();
+  });
+  running.reset();
+  auto other = DevBroker::Start(1);
+  ASSERT_TRUE(other);
+  auto& b = *other;
+  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  const testing::TestStream second = testing::MakeStream(26, kPartitions, 2, 8);
+  const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
+  for (int p = 0; p < kPartitions; ++p) ASSERT_LT(after[p], before[p]) << "partition " << p;
+  {
+    testing::TestProducer producer(b->bootstrap());
+    for (const auto& m : second.messages) producer.Send("task-actions", m);
+  }
+  const testing::ReferenceModel both = ModelOf({{25, 12, 30}, {26, 2, 8}});
+
+  LogCapture log;
+  ConsumerOptions options = Options();
+  options.brokers = b->bootstrap();
+  running = StartConsumer(dir_ / "a", options);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
+               running->store->totals().records == both.distinct();
+      },
+      60s))
+      << "records " << running->store->totals().records << " of " << both.distinct();
+  running->Stop();
+  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  EXPECT_EQ(log.Count("is beyond the end of the partition"), static_cast<size_t>(kPartitions)) << log.str();
+  EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
+  for (const PartitionOffset& o : StoredOffsets(*running->store)) {
+    EXPECT_EQ(o.next, after[o.partition]);
+  }
+}
+
+// A plain restart against the same cluster trusts its positions: no reset,
+// nothing consumed again (the last applied message, fetched to check the
+// position, is not counted), and the next messages are applied once.
+TEST_F(ConsumerTest, ARestartOnTheSameClusterResumesWithoutResetOrReReading) {
+  const testing::TestStream stream = testing::MakeStream(27, kPartitions, 4, 12);
+  auto running = StartConsumer(dir_ / "a", Options());
+  Produce(stream);
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, stream); }, 60s));
+  running->Stop();
+  running.reset();
+
+  LogCapture log;
+  running = StartConsumer(dir_ / "a", Options());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return running->consumer->counters().ready && running->consumer->counters().lag == 0; }, 30s));
+  // New events, one per partition, with ids no stream uses.
+  testing::TestProducer producer(broker_->bootstrap());
+  TaskAction a;
+  WorkloadOptions o;
+  Workload workload(o);
+  ASSERT_TRUE(workload.Next(&a));
+  for (int p = 0; p < kPartitions; ++p) {
+    a.id = Id(900'000'000'000 + p);
+    std::string json;
+    AppendEventJson(a, &json);
+    producer.Send("task-actions", {p, "request", json});
+  }
+  producer.Flush();
+  ASSERT_TRUE(testing::WaitFor([&] { return running->consumer->counters().applied == kPartitions; }, 30s))
+      << running->consumer->counters().applied;
+  running->Stop();
+  const ConsumerCounters& c = running->consumer->counters();
+  EXPECT_EQ(c.offset_resets, 0u);
+  EXPECT_EQ(c.consumed, static_cast<uint64_t>(kPartitions));
+  EXPECT_EQ(c.duplicates, 0u);
+  EXPECT_EQ(log.Count("re-reading"), 0u) << log.str();
+  EXPECT_EQ(running->store->totals().records, stream.model.distinct() + kPartitions);
 }
 
 TEST_F(ConsumerTest, RefusesAnUnknownKafkaPropertyNamingIt) {
