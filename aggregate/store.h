@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "aggregate/rejection.h"
@@ -52,6 +53,11 @@ struct StoreOptions {
 // replaced cluster or a recreated topic does not), instead of skipping what a
 // new topic holds below `next`.
 struct PartitionOffset {
+  PartitionOffset() = default;
+  PartitionOffset(int32_t partition_, int64_t next_, std::optional<uint64_t> fingerprint_ = std::nullopt,
+                  std::string cluster_ = {})
+      : partition(partition_), next(next_), fingerprint(fingerprint_), cluster(std::move(cluster_)) {}
+
   int32_t partition = 0;
   int64_t next = 0;  // the offset of the first message not yet applied
   // A hash of the message at next - 1 (the last applied); nullopt if unknown

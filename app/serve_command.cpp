@@ -169,7 +169,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     signal = sigtimedwait(&stop_signals, nullptr, &wait);
   }
   if (signal > 0) Say(std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
-  // The current batch is applied and committed and the group left; then the
+  // The current batch is applied and committed and the consumer closed; then the
   // HTTP server drains.
   (*consumer)->Stop();
   ingest.join();

@@ -252,7 +252,7 @@ Status Consumer::Impl::Run() {
     if (dead_letters) dead_letters->Poll();
   }
   // Stopping (or failed): what is held is applied (unless the store failed) and
-  // its offsets committed before the group is left (so the group's committed
+  // its offsets committed before the consumer closes (so the group's committed
   // offsets match the store's); revocation then finds nothing left to apply.
   if (fatal.ok()) fatal = FlushAll();
   if (fatal.ok() && !applied.empty()) CommitToKafka(applied, /*async=*/false);

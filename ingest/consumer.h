@@ -3,14 +3,17 @@
 // Consumer reads TaskAction messages from Kafka and applies them to the store
 // with exactly-once effect: the store, not Kafka, is the authority on what has
 // been applied. Each partition is positioned at the offset stored with the last
-// applied batch (the earliest offset when there is none); every batch is written
-// atomically with its partitions' next offsets; a crash at any moment loses
-// nothing and applies nothing twice. After each durable batch the offsets are
+// applied batch (the earliest offset when there is none), once the broker is
+// found to still hold that position (same cluster id, same last message): if
+// not, the partition is re-read from the earliest offset, logged and counted;
+// every batch is written atomically with its partitions' next offsets and the
+// fingerprint of their last messages; a crash at any moment loses nothing and
+// applies nothing twice. After each durable batch the offsets are
 // also committed to Kafka asynchronously, so the usual lag tools see the group.
 //
 // Lifecycle: Create(), then Run() on a thread of its own until Stop() is called
-// from any thread; Run() then applies what it holds, commits, and leaves the
-// group cleanly before returning. The store must outlive the consumer.
+// from any thread; Run() then applies what it holds, commits, and closes the
+// consumer (leaving the group, unless it is a static member) before returning. The store must outlive the consumer.
 // Threads: librdkafka's callbacks (rebalance, errors) run on the Run() thread.
 
 #include <atomic>
