@@ -216,7 +216,9 @@ TEST_F(FloodServeTest, HugeArraysAreAppliedInPartsAndCountedOnceAcrossAKill) {
   EXPECT_EQ(kept->size(), 2 * kKeptRejections);
   auto offsets = (*store)->Offsets("task-actions");
   ASSERT_TRUE(offsets);
-  EXPECT_EQ(*offsets, (std::vector<PartitionOffset>{{0, 2}, {1, 2}}));
+  std::vector<std::pair<int32_t, int64_t>> next;  // (the cluster id and fingerprint are checked in consumer_test)
+  for (const PartitionOffset& o : *offsets) next.emplace_back(o.partition, o.next);
+  EXPECT_EQ(next, (std::vector<std::pair<int32_t, int64_t>>{{0, 2}, {1, 2}}));
 }
 
 }  // namespace
