@@ -64,6 +64,11 @@ struct PartitionOffset {
   // (stores written before it was kept, or after a reset to the earliest offset).
   std::optional<uint64_t> fingerprint;
   std::string cluster;  // the Kafka cluster id it was read from; empty if unknown
+  // The partition was found to hold other data than the store applied (a
+  // replaced cluster or recreated topic) and is read again from its start: its
+  // rejection mark and kept rejections belong to the old data and are dropped,
+  // so the new data's rejections are kept and counted (counts so far stay).
+  bool rewound = false;
 
   friend bool operator==(const PartitionOffset&, const PartitionOffset&) = default;
 };

@@ -606,6 +606,23 @@ Status Applier::ReadIds(rocksdb::ColumnFamilyHandle* family, RequestNo no, Id fr
 Status Applier::AddRejections(const ApplyBatch& batch, Slot& slot) {
   counted_.clear();
   reject_partitions_.clear();
+  for (const PartitionOffset& o : batch.next_offsets) {
+    if (!o.rewound) continue;
+    Result<RejectState*> found = Rejects(o.partition);
+    if (!found) return found.error();
+    RejectState* s = *found;
+    s->tally.mark.clear();
+    s->kept.clear();
+    s->excess = false;
+    const rocksdb::Status d = slot.batch.DeleteRange(store_->rejected, keys::RejectedPartition(o.partition),
+                                                     keys::RejectedPartitionEnd(o.partition));
+    assert(d.ok());
+    d.PermitUncheckedError();
+    if (!s->listed) {
+      reject_partitions_.emplace_back(o.partition, s);
+      s->listed = true;
+    }
+  }
   RejectState* state = nullptr;
   int32_t partition = 0;
   for (uint32_t i = 0; i < batch.rejections.size(); ++i) {

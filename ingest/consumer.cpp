@@ -84,6 +84,7 @@ struct Consumer::Impl {
     // submitted, to fingerprint it then: one hash per partition and batch. A
     // partition reset to the earliest offset has a `next` and no message.
     std::map<int32_t, MessagePtr> last;
+    std::set<int32_t> rewound;  // partitions reset to the earliest offset in this batch
     Clock::time_point started;
   };
   Batch batches[2];
@@ -352,6 +353,7 @@ void Consumer::Impl::LogReset(int32_t partition, int64_t stored, const std::stri
   if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
   filling->next[partition] = 0;
   filling->last.erase(partition);
+  filling->rewound.insert(partition);
 }
 
 // An assigned partition found at a position its stored offset does not match:
@@ -412,8 +414,10 @@ Status Consumer::Impl::SubmitFilling() {
       fingerprint = Fingerprint(*it->second);
     }
     offsets.push_back({partition, next, fingerprint, cluster});
+    offsets.back().rewound = batch->rewound.count(partition) > 0;
   }
   batch->last.clear();
+  batch->rewound.clear();
   Result<std::optional<ApplyResult>> previous =
       store->Submit(ApplyBatch{batch->events.actions(), batch->events.rejections(), options.topic, offsets});
   if (!previous) return previous.error();

@@ -231,6 +231,42 @@ TEST(StoreTest, KeepsTheLatestRejectionsOfEachPartitionAndExactCounts) {
   EXPECT_EQ(CountOf(*counts, 5, RejectReason::kTooLong), 3u);
 }
 
+// A partition reset to its earliest offset (its data replaced) starts a new
+// mark: the new data's rejections are counted and kept although their offsets
+// are below the old ones, and the old data's kept rejections are dropped.
+TEST(StoreTest, ARewoundPartitionCountsAndKeepsTheNewDatasRejections) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  std::vector<Rejection> old_data;
+  for (int64_t o = 100; o < 150; ++o) old_data.push_back(Rejected(4, o, std::nullopt, RejectReason::kWrongType));
+  old_data.push_back(Rejected(6, 7, std::nullopt, RejectReason::kTooLong));
+  ASSERT_TRUE(Apply(*store, {}, old_data, {{4, 150}, {6, 8}}));
+  std::vector<Rejection> new_data;
+  for (int64_t o = 0; o < 20; ++o) new_data.push_back(Rejected(4, o, std::nullopt, RejectReason::kInvalidJson));
+  PartitionOffset rewound{4, 20};
+  rewound.rewound = true;
+  auto r = Apply(*store, {}, new_data, {rewound});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->rejections_counted, 20u);
+  // Read again after a crash, the same batch counts nothing twice.
+  store.reset();
+  store = OpenOrDie(dir.path());
+  auto again = Apply(*store, {}, new_data, {{4, 20}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->rejections_counted, 0u);
+
+  auto stored = store->Rejections(store->Snapshot(), 1000);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 21u);  // partition 4's new 20, and partition 6's one untouched
+  for (int64_t o = 0; o < 20; ++o) EXPECT_EQ((*stored)[o].origin, (Origin{4, o}));
+  EXPECT_EQ(stored->back().origin, (Origin{6, 7}));
+  auto counts = store->RejectionCounts(store->Snapshot());
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(CountOf(*counts, 4, RejectReason::kWrongType), 50u);  // counted before the reset, kept
+  EXPECT_EQ(CountOf(*counts, 4, RejectReason::kInvalidJson), 20u);
+  EXPECT_EQ(CountOf(*counts, 6, RejectReason::kTooLong), 1u);
+}
+
 // A batch read again after a crash (the store restarted) counts nothing twice:
 // neither a batch applied whole, nor a message split over batches whose first
 // part was applied.
