@@ -12,9 +12,10 @@ RUN apt-get update \
       $(scripts/setup --list build) \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
-# haswell = AVX2, which the decoder needs to be fast; tally refuses to start on a
-# CPU without it, so build with e.g. --build-arg TALLY_ARCH=x86-64 for older hosts.
-ARG TALLY_ARCH=haswell
+# The generic target: the image runs on any x86-64 or ARM64 host (simdjson picks
+# its SIMD kernel at run time). TALLY_ARCH (a -march value, empty by default) is an
+# opt-in for hosts known in advance, e.g. --build-arg TALLY_ARCH=native.
+ARG TALLY_ARCH=
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTALLY_TESTS=OFF \
       -DTALLY_ARCH=${TALLY_ARCH} \
  && ninja -C /build tally \

@@ -10,24 +10,8 @@
 #include "aggregate/store.h"
 #include "app/commands.h"
 
-namespace {
-
-// The decoder is compiled for AVX2 (see TALLY_ARCH in CMakeLists.txt); say so
-// clearly instead of dying on an illegal instruction.
-bool CpuSupported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
-         __builtin_cpu_supports("pclmul");
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace tally;
-  if (!CpuSupported()) {
-    std::fprintf(stderr, "tally: this CPU lacks AVX2/BMI/PCLMUL; rebuild with -DTALLY_ARCH=<your -march>\n");
-    return kExitRuntime;
-  }
   ConfigureAllocatorForStore();
   // Logs (and access logs) go to stderr: stdout is for what a command outputs
   // (produce --output -, demo's curl commands).
