@@ -8,7 +8,6 @@
 
 #include "aggregate/json_writer.h"
 #include "ingest/event_reader.h"
-#include "ingest/flat_reader.h"
 #include "ingest/json_token.h"
 
 namespace tally {
@@ -24,7 +23,6 @@ void DecodedEvents::Truncate(size_t actions, size_t rejections) {
 }
 
 struct Decoder::Impl {
-  explicit Impl(bool fast_path) : fast_path_(fast_path) {}
   bool Decode(std::string_view message, Origin origin, DecodedEvents* out, const DecodeLimits* limits);
   bool Continue(DecodedEvents* out, const DecodeLimits* limits);
 
@@ -46,8 +44,6 @@ struct Decoder::Impl {
   std::string Excerpt(const char* start, const char* fallback_end);
   std::string_view message() const { return {buffer_.get(), size_}; }
 
-  const bool fast_path_;
-  FlatReader flat_;
   od::parser parser_;
   od::document doc_;
   EventReader reader_;
@@ -98,11 +94,6 @@ bool Decoder::Impl::Decode(std::string_view message, Origin origin, DecodedEvent
   std::memcpy(buffer_.get(), message.data(), message.size());
   std::memset(buffer_.get() + message.size(), 0, simdjson::SIMDJSON_PADDING);
   size_ = message.size();
-  // The fast path decodes whole messages: small enough ones only.
-  if (fast_path_ && (!limits || size_ <= 16 * kWholeMessageBytes) && flat_.Read(this->message(), out)) {
-    out->AddBytes(size_ + (out->actions().size() - actions_before_) * sizeof(TaskAction));
-    return true;
-  }
   if (limits && size_ > kWholeMessageBytes && json::TrimLeft(this->message()).starts_with('[')) {
     // It may be split: it must be known to be valid JSON before any part goes.
     if (!Validate()) {
@@ -279,7 +270,7 @@ bool Decoder::Impl::DecodeElement(od::value& element, uint32_t index, DecodedEve
   return true;
 }
 
-Decoder::Decoder(bool fast_path) : impl_(std::make_unique<Impl>(fast_path)) {}
+Decoder::Decoder() : impl_(std::make_unique<Impl>()) {}
 Decoder::~Decoder() = default;
 
 void Decoder::Decode(std::string_view message, Origin origin, DecodedEvents* out) {

@@ -77,9 +77,7 @@ class Decoder {
   // fields included); deeper messages are rejected as invalid_json.
   static constexpr int kMaxDepth = 1024;
 
-  // fast_path: try FlatReader's one-pass decoding first (see flat_reader.h). Off
-  // forces every message through the general reader; tests compare the two.
-  explicit Decoder(bool fast_path = true);
+  Decoder();
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;

@@ -4,8 +4,8 @@
 // takes only the common, valid shapes (plain strings without escapes, plain
 // non-negative integers, the plain createdTime forms, null for an optional
 // field) and says no to anything else, storing nothing; the caller then takes the
-// general path, which judges the value. Both readers use it: FlatReader for the
-// whole event, EventReader as its fast path per field. Private to ingest/.
+// general path, which judges the value. EventReader tries it first for every
+// field. Private to ingest/.
 //
 // The slot may hold an earlier event's values (DecodedEvents reuses slots to
 // keep their memory): Start() and Finish() make sure none of them survives.

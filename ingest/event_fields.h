@@ -69,9 +69,8 @@ class FieldTable {
     }
   }
 
-  // The field named by the `length` bytes at `raw` (which may be read 32 bytes
-  // past `raw`), trying `hint` first (kCount: no hint); kCount for an unknown
-  // name.
+  // The field named by the `length` bytes at `raw`, trying `hint` first (kCount:
+  // no hint); kCount for an unknown name.
   Field Find(const char* raw, int length, Field hint) const {
     if (hint != Field::kCount && json::SameKey(raw, length, names_[static_cast<size_t>(hint)])) {
       return hint;
@@ -85,35 +84,11 @@ class FieldTable {
   }
 
   // Find for a raw key that starts at `raw`, just after its opening quote, in
-  // simdjson's padded buffer; one 32-byte load serves both the key's length and
-  // the comparison with the hint. Sets *length to -1 (and returns kCount) if the
-  // key has escapes or is 32 bytes or longer: the caller must unescape it.
+  // simdjson's padded buffer. Sets *length to -1 (and returns kCount) if the key
+  // has escapes or is 32 bytes or longer: the caller must unescape it.
   Field FindRaw(const char* raw, Field hint, int* length) const {
-#ifdef __AVX2__
-    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(raw));
-    const auto quotes = static_cast<uint32_t>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8('"'))));
-    const auto escapes = static_cast<uint32_t>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8('\\'))));
-    const uint32_t stops = quotes | escapes;
-    const int at = stops ? __builtin_ctz(stops) : 32;
-    if (at == 32 || !((quotes >> at) & 1)) {
-      *length = -1;
-      return Field::kCount;
-    }
-    *length = at;
-    if (hint != Field::kCount) {
-      const json::PaddedName& name = names_[static_cast<size_t>(hint)];
-      const __m256i expected = _mm256_load_si256(reinterpret_cast<const __m256i*>(name.bytes));
-      const auto equal = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, expected)));
-      const uint32_t wanted = (uint32_t{1} << at) - 1;
-      if (name.length == at && (equal & wanted) == wanted) return hint;
-    }
-    return Find(raw, at, Field::kCount);
-#else
     *length = json::SimpleKeyLength(raw);
     return *length < 0 ? Field::kCount : Find(raw, *length, hint);
-#endif
   }
 
  private:

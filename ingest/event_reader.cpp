@@ -1,6 +1,5 @@
 #include "ingest/event_reader.h"
 
-#include <cstring>
 
 #include "aggregate/json_writer.h"
 #include "ingest/decode.h"
@@ -169,11 +168,7 @@ bool EventReader::Read(od::object obj, int depth, TaskAction* action) {
     if (length < 0) {  // escaped or long: unescape, which also validates it
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return Syntax(e);
-      char padded[64] = {};  // Find reads 32 bytes
-      if (key.size() < 32) {
-        std::memcpy(padded, key.data(), key.size());
-        f = kFieldTable.Find(padded, static_cast<int>(key.size()), Field::kCount);
-      }
+      if (key.size() < 32) f = kFieldTable.Find(key.data(), static_cast<int>(key.size()), Field::kCount);
     }
     if (f == Field::kCount) {  // unknown fields are ignored, but must still be JSON
       if (!Skip(field.value(), depth + 1)) return false;

@@ -2,17 +2,15 @@
 
 // Low-level helpers for reading raw JSON tokens out of simdjson's padded buffer:
 // the number grammar (simdjson leaves tokens it is not asked to convert
-// unchecked) and the fast scan of object keys. Private to ingest/.
+// unchecked) and the scan of object keys. Portable code only: the SIMD work
+// (structure, UTF-8, string validation) is simdjson's, dispatched at run time.
+// Private to ingest/.
 
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
 #include "aggregate/id.h"
-
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
 
 namespace tally::json {
 
@@ -160,22 +158,7 @@ inline bool FastId(std::string_view token, Id* id) {
   return true;
 }
 
-// Whether `s`, which lies in simdjson's padded buffer, holds a backslash. Reads
-// whole 32-byte blocks; the padding keeps the last one in bounds.
-inline bool HasBackslash(std::string_view s) {
-#ifdef __AVX2__
-  const __m256i backslash = _mm256_set1_epi8('\\');
-  for (size_t i = 0; i < s.size(); i += 32) {
-    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.data() + i));
-    auto hits = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, backslash)));
-    if (s.size() - i < 32) hits &= (uint32_t{1} << (s.size() - i)) - 1;
-    if (hits) return true;
-  }
-  return false;
-#else
-  return s.find('\\') != std::string_view::npos;
-#endif
-}
+inline bool HasBackslash(std::string_view s) { return s.find('\\') != std::string_view::npos; }
 
 // Replaces *out with s, reusing its memory: std::string::assign takes the general
 // (overlap-safe) replace path, which costs several times more for short strings.
@@ -198,46 +181,25 @@ inline bool RawString(std::string_view token, std::string_view* content) {
 
 // The length of the raw (still escaped) object key that starts at `raw`, just
 // after its opening quote, if the key has no escapes and is under 32 bytes; -1
-// otherwise. Reads 32 bytes from `raw`: simdjson's buffer padding makes that safe.
+// otherwise. Reads up to 32 bytes from `raw`: simdjson's buffer padding makes
+// that safe.
 inline int SimpleKeyLength(const char* raw) {
-#ifdef __AVX2__
-  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(raw));
-  const auto quotes = static_cast<uint32_t>(
-      _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8('"'))));
-  const auto escapes = static_cast<uint32_t>(
-      _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8('\\'))));
-  const uint32_t stops = quotes | escapes;
-  if (stops == 0) return -1;
-  const int at = __builtin_ctz(stops);
-  return (quotes >> at) & 1 ? at : -1;
-#else
   for (int i = 0; i < 32; ++i) {
     if (raw[i] == '"') return i;
     if (raw[i] == '\\') return -1;
   }
   return -1;
-#endif
 }
 
-// A name of under 32 bytes, zero-padded for comparing with SameKey.
-struct alignas(32) PaddedName {
+// A name of under 32 bytes, for comparing with SameKey.
+struct PaddedName {
   char bytes[32] = {};
   int length = 0;
 };
 
-// Whether the `length` bytes at `raw` are `name`. Reads 32 bytes from `raw`.
+// Whether the `length` bytes at `raw` are `name`.
 inline bool SameKey(const char* raw, int length, const PaddedName& name) {
-  if (length != name.length) return false;
-#ifdef __AVX2__
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(raw));
-  const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(name.bytes));
-  const auto equal = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, b)));
-  const uint32_t wanted = (uint32_t{1} << length) - 1;  // length < 32
-  return (equal & wanted) == wanted;
-#else
-  return std::string_view(raw, static_cast<size_t>(length)) ==
-         std::string_view(name.bytes, static_cast<size_t>(length));
-#endif
+  return length == name.length && std::memcmp(raw, name.bytes, static_cast<size_t>(length)) == 0;
 }
 
 }  // namespace tally::json

@@ -211,6 +211,22 @@ check("-DTALLY_TESTS=OFF" in build_runs and "option(TALLY_TESTS" in cmake_lists,
       "the image build turns off TALLY_TESTS, an option of CMakeLists.txt")
 check(re.search(r"ninja .*\btally\b", build_runs) is not None, "the image build builds the tally target")
 
+# The portable build: no -march unless asked for with TALLY_ARCH, empty by default,
+# in CMake, in the image, and in the build that made TALLY.
+check(re.search(r'^set\(TALLY_ARCH ""', cmake_lists, re.M) is not None,
+      "CMakeLists.txt's TALLY_ARCH defaults to empty (the generic target)")
+check(set(re.findall(r"-march=\S*", re.sub(r"#.*", "", cmake_lists))) <= {"-march=${TALLY_ARCH})"},
+      "CMakeLists.txt passes -march only from TALLY_ARCH")
+arch_args = [rest for rest in args(stages[0], "ARG") if rest.split("=")[0] == "TALLY_ARCH"] if stages else []
+check(arch_args in ([], ["TALLY_ARCH"], ["TALLY_ARCH="]), f"the image's TALLY_ARCH defaults to empty (has {arch_args})")
+build_dir = os.path.dirname(TALLY)
+cache_path, commands_path = (os.path.join(build_dir, f) for f in ("CMakeCache.txt", "compile_commands.json"))
+if os.path.exists(cache_path) and os.path.exists(commands_path):
+    arch = re.search(r"^TALLY_ARCH:STRING=(.*)$", open(cache_path, encoding="utf-8").read(), re.M)
+    if arch and not arch.group(1):
+        check("-march" not in open(commands_path, encoding="utf-8").read(),
+              "a build configured with the default TALLY_ARCH compiles with no -march")
+
 
 def apt_packages(stage):
     """The packages a stage's `apt-get install` lines name, with the lists it reads

@@ -73,25 +73,6 @@ TEST(DecodeCorpusTest, RejectsEveryInvalidFixtureForTheNamedReasonAndField) {
   }
 }
 
-TEST(DecodeCorpusTest, FastAndGeneralPathsAgreeOnEveryFixture) {
-  Decoder fast, general(/*fast_path=*/false);
-  size_t files = 0;
-  for (const char* dir : {"valid", "invalid", "arrays"}) {
-    for (const auto& path : Files(dir, ".json")) {
-      const std::string message = Read(path);
-      DecodedEvents a, b;
-      fast.Decode(message, Origin{}, &a);
-      general.Decode(message, Origin{}, &b);
-      EXPECT_TRUE(std::equal(a.actions().begin(), a.actions().end(), b.actions().begin(),
-                             b.actions().end()))
-          << path.filename();
-      EXPECT_EQ(a.rejections(), b.rejections()) << path.filename();
-      ++files;
-    }
-  }
-  EXPECT_GE(files, 150u);
-}
-
 TEST(DecodeCorpusTest, JudgesArrayElementsAsListed) {
   Decoder decoder;
   const auto files = Files("arrays", ".json");
