@@ -14,11 +14,14 @@
 #include <filesystem>
 #include <random>
 
+#include <unistd.h>
+
 #include "aggregate/bytes.h"
 #include "aggregate/codec.h"
 #include "aggregate/keys.h"
 #include "aggregate/store_apply.h"
 #include "aggregate/store_impl.h"
+#include "aggregate/wal_recovery.h"
 
 namespace tally {
 namespace {
@@ -87,10 +90,16 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   return cf;
 }
 
+// A store that cannot be opened is a runtime failure (exit 1), not a
+// configuration error: damaged files stay Corruption, a held lock is Busy.
 Status OpenError(const std::string& path, const rocksdb::Status& s) {
   const std::string message = s.ToString();
   if (s.IsIOError() && (message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos)) {
     return Status::Busy("data dir " + path + " is in use by another process (" + message + ")");
+  }
+  if (s.IsCorruption()) {
+    return Status::Corruption("the store in " + path + " is damaged and was not opened: " + message +
+                              " (restore it from a backup, or move it away and rebuild it from the topic)");
   }
   return Status::IOError("cannot open the store in " + path + ": " + message);
 }
@@ -170,8 +179,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec || !std::filesystem::is_directory(path)) {
-    return Status::IOError("cannot use " + path + " as the data dir: " +
-                           (ec ? ec.message() : std::string("not a directory")));
+    return Status::InvalidArgument("cannot use " + path + " as the data dir: " +
+                                   (ec ? ec.message() : std::string("not a directory")));
+  }
+  if (::access(path.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return Status::InvalidArgument("cannot use " + path + " as the data dir: " + std::strerror(errno));
   }
 
   auto impl = std::make_unique<Impl>();
@@ -191,13 +203,23 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.write_buffer_manager = impl->write_buffers;
   db_options.max_background_jobs = 2;  // the machines have two cores
   db_options.bytes_per_sync = 1 << 20;
-  db_options.keep_log_file_num = 3;
   // A family written rarely (meta) would otherwise keep every write-ahead log
   // alive until its memtable fills: a flood of writes to the others (rejections
   // that are soon deleted) would grow the logs without bound. Past this size the
   // families holding the oldest log are flushed.
   db_options.max_total_wal_size = static_cast<uint64_t>(budget * kMemtableShare);
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // RocksDB's log on stderr, not in a file of the data dir (store_events.h:
+  // with the disk full, its next line after a failed write aborted tally).
+  db_options.info_log = std::make_shared<StderrLogger>(impl->health);
+  db_options.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
+  db_options.listeners.push_back(std::make_shared<StoreListener>(impl->health, path));
+  // A damaged WAL record ends replay there: the store is as it was after the
+  // batch before it, offsets included, and Kafka re-reads the rest (README,
+  // "WAL recovery"). The watch measures what was left out, to say so.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  auto wal_watch = std::make_unique<WalRecoveryWatch>(path);
+  db_options.wal_filter = wal_watch.get();
+  impl->wal_watch = std::move(wal_watch);  // RocksDB keeps the pointer in its options
 
   // Memtables flush when their share of the budget fills up; per family a
   // quarter of it keeps any one family from holding it all.
@@ -226,6 +248,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &db);
   if (!s.ok()) return OpenError(path, s);
   impl->db.reset(db);
+  impl->recovery = impl->wal_watch->Dropped(keys::kRecords);
   rocksdb::ColumnFamilyHandle** slots[] = {nullptr, &impl->records, &impl->record_ids, &impl->tasks,
                                            &impl->instances, &impl->scenes, &impl->requests, &impl->ranks,
                                            &impl->campaigns, &impl->rejected, &impl->meta};
@@ -343,6 +366,10 @@ Status Store::WriteRawBatch(std::string_view data) {
   write_options.sync = impl_->options.sync;
   return FromRocks(impl_->db->Write(write_options, &batch), "writing a raw batch");
 }
+
+Status Store::failure() const { return impl_->health->failure(); }
+
+const WalRecovery& Store::recovery() const { return impl_->recovery; }
 
 StoreTotals Store::totals() const {
   return {impl_->total_records.load(std::memory_order_relaxed),

@@ -158,6 +158,25 @@ struct PartitionRejections {
   friend bool operator==(const PartitionRejections&, const PartitionRejections&) = default;
 };
 
+// What opening the store left out of its write-ahead log: normally nothing.
+// Recovery stops at the first damaged record (a flipped byte, a torn write) so
+// that the store is exactly as it was after one batch, Kafka offsets included;
+// Kafka ingestion then re-reads what was dropped from those offsets, but for
+// `replay` and the embedded broker it is gone unless given again.
+struct WalRecovery {
+  uint64_t dropped_bytes = 0;
+  uint64_t dropped_batches = 0;  // complete, intact batches past the damage
+  uint64_t dropped_records = 0;  // records new to the store in those batches
+  // A record failed its checksum (or intact batches follow the point where
+  // replay stopped); if false, what was dropped is only an incomplete last
+  // write, which was never reported as written.
+  bool damaged = false;
+  std::string wal;         // the WAL file where dropping began
+  uint64_t from_byte = 0;  // and where in it
+  // One sentence for the log; empty when nothing was dropped.
+  std::string ToString() const;
+};
+
 struct StoreTotals {
   uint64_t records = 0;
   uint64_t tasks = 0;
@@ -190,14 +209,16 @@ class ReadView {
 class Store {
  public:
   // Opens or creates the store at options.path. Errors name the path: not a
-  // directory or not writable (IOError), locked by another process (Busy), or
-  // written by another format version (Corruption).
+  // directory or not writable (InvalidArgument: the configuration is wrong),
+  // locked by another process (Busy), damaged or written by another format
+  // version (Corruption), or the disk failed (IOError).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   ~Store();
 
   // Applies a batch atomically with its offsets. Returns IOError if RocksDB
-  // fails to write; the store is then unchanged, refuses further batches, and
-  // the caller should stop. Not while a submitted batch is in flight.
+  // fails to write (a full disk, say) or has failed in the background; the
+  // store then refuses further batches and the caller should stop. Not while a
+  // submitted batch is in flight.
   Result<ApplyResult> Apply(const ApplyBatch& batch);
 
   // Apply in two halves, for throughput: Submit builds the batch on the
@@ -253,6 +274,14 @@ class Store {
 
   // Totals as of the last applied batch (for gauges); any thread, no I/O.
   StoreTotals totals() const;
+
+  // OK, or the first write error of this store: a batch that failed to write,
+  // or a failed flush or compaction in the background (the caller should stop,
+  // even while no batch comes). Any thread, no I/O.
+  Status failure() const;
+
+  // What Open dropped from the write-ahead log (see WalRecovery).
+  const WalRecovery& recovery() const;
 
   // For the write ceiling benchmark: writes a batch captured by batch_sink as it
   // is, with no reads and none of Apply's work. Apply thread only.

@@ -89,9 +89,19 @@ void Applier::WriterLoop() {
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     if (store_->options.batch_sink) store_->options.batch_sink(slot->batch.Data());
-    rocksdb::WriteOptions write_options;
-    write_options.sync = store_->options.sync;
-    Status s = FromRocks(store_->db->Write(write_options, &slot->batch), "writing a batch");
+    // After a background error (a failed flush) RocksDB refuses writes
+    // anyway; the store's first error is the one to report.
+    Status s = store_->health->failure();
+    if (s.ok()) {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = store_->options.sync;
+      const rocksdb::Status written = store_->db->Write(write_options, &slot->batch);
+      if (!written.ok()) {
+        store_->health->Fail(
+            Status::IOError("the store in " + store_->options.path + " failed writing a batch: " + written.ToString()));
+        s = store_->health->failure();
+      }
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.lock();
     to_write_ = nullptr;
@@ -152,6 +162,7 @@ Result<std::optional<ApplyResult>> Applier::FinishWrite() {
 
 Result<std::optional<ApplyResult>> Applier::Submit(const ApplyBatch& batch) {
   if (!failed_.ok()) return failed_;
+  if (store_->health->failed()) return Fail(store_->health->failure());  // in the background
   Slot& slot = writing_ == &slots_[0] ? slots_[1] : slots_[0];
   const auto start = std::chrono::steady_clock::now();
   const Status built = Build(batch, slot);  // overlaps the write in flight

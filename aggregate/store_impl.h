@@ -14,10 +14,12 @@
 #include <vector>
 
 #include "aggregate/store.h"
+#include "aggregate/store_events.h"
 
 namespace tally {
 
 class Applier;
+class WalRecoveryWatch;
 
 // RocksDB's status as ours; `what` says what was being done ("reading tasks").
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
@@ -26,6 +28,10 @@ struct Store::Impl {
   StoreOptions options;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  // The first write error; shared with RocksDB's listener and logger.
+  std::shared_ptr<StoreHealth> health = std::make_shared<StoreHealth>();
+  WalRecovery recovery;
+  std::unique_ptr<WalRecoveryWatch> wal_watch;  // outlives db, which points at it
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned: destroyed before db
 

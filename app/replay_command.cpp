@@ -37,7 +37,14 @@ int RunReplay(const ReplayFlags& flags) {
   if (!store) {
     std::fprintf(stderr, "tally replay: --data-dir: %s\n", store.error().message().c_str());
     if (in != stdin) std::fclose(in);
-    return store.error().code() == Status::Code::kIOError ? kExitUsage : kExitRuntime;
+    return store.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+  }
+  if (const WalRecovery& dropped = (*store)->recovery(); dropped.dropped_bytes > 0) {
+    // Replay keeps no offsets: what was dropped comes back only if given again.
+    std::fprintf(stderr,
+                 "tally replay: WARNING: %s. Replay the input that was being applied again to restore it "
+                 "(what is stored counts as duplicates).\n",
+                 dropped.ToString().c_str());
   }
   ReplayOptions replay;
   replay.batch_events = flags.batch;
@@ -45,7 +52,7 @@ int RunReplay(const ReplayFlags& flags) {
   Result<ReplayProgress> done = Replay(in, store->get(), replay);
   if (in != stdin) std::fclose(in);
   if (!done) {
-    std::fprintf(stderr, "tally replay: %s\n", done.error().ToString().c_str());
+    std::fprintf(stderr, "tally replay: %s\n", done.error().message().c_str());
     return kExitRuntime;
   }
   Report("done:", *done);

@@ -48,6 +48,18 @@ std::string InstanceIdOf(const ConsumerOptions& options) {
 
 void Say(const std::string& line) { std::fprintf(stderr, "tally serve: %s\n", line.c_str()); }
 
+// Where ingestion of `topic` resumes after the store dropped batches from its
+// WAL: what was dropped is consumed again from there.
+std::string ResumePoint(const Store& store, const std::string& topic, bool embedded_broker) {
+  Result<std::vector<PartitionOffset>> offsets = store.Offsets(topic);
+  if (!offsets) return "The stored offsets are unreadable: " + offsets.error().message();
+  if (offsets->empty()) return "Ingestion of " + topic + " resumes from the earliest offsets (none are stored)";
+  std::string line = "Ingestion of " + topic + " resumes from the stored offsets (partition:offset)";
+  for (const PartitionOffset& o : *offsets) line += " " + std::to_string(o.partition) + ":" + std::to_string(o.next);
+  return line + (embedded_broker ? "; the embedded broker keeps nothing: produce the dropped events again"
+                                 : ": Kafka delivers the dropped events again");
+}
+
 }  // namespace
 
 int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
@@ -79,7 +91,10 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   Result<std::unique_ptr<Store>> store = Store::Open(store_options);
   if (!store) {
     Say("--data-dir: " + store.error().message());
-    return store.error().code() == Status::Code::kIOError ? kExitUsage : kExitRuntime;
+    return store.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+  }
+  if (const WalRecovery& dropped = (*store)->recovery(); dropped.dropped_bytes > 0) {
+    Say("WARNING: " + dropped.ToString() + ". " + ResumePoint(**store, config.topic, config.brokers.empty()));
   }
 
   std::unique_ptr<DevBroker> broker;
@@ -175,7 +190,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   ingest.join();
   (*api)->Stop();
   if (!consumer_status.ok()) {
-    Say("ingestion failed: " + consumer_status.ToString());
+    Say("ingestion failed: " + consumer_status.message());
     return kExitRuntime;
   }
   Say("stopped cleanly");
