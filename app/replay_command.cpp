@@ -35,9 +35,11 @@ int RunReplay(const ReplayFlags& flags) {
   options.memory_bytes = flags.memory_mb << 20;
   Result<std::unique_ptr<Store>> store = Store::Open(options);
   if (!store) {
-    std::fprintf(stderr, "tally replay: --data-dir: %s\n", store.error().message().c_str());
+    // A bad setting names it; a store that cannot be opened names its path.
+    const bool usage = store.error().IsInvalidArgument();
+    std::fprintf(stderr, "tally replay: %s%s\n", usage ? "--data-dir: " : "", store.error().message().c_str());
     if (in != stdin) std::fclose(in);
-    return store.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+    return usage ? kExitUsage : kExitRuntime;
   }
   if (const WalRecovery& dropped = (*store)->recovery(); dropped.dropped_bytes > 0) {
     // Replay keeps no offsets: what was dropped comes back only if given again.

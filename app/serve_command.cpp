@@ -90,8 +90,13 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   store_options.memory_bytes = config.memory_mb << 20;
   Result<std::unique_ptr<Store>> store = Store::Open(store_options);
   if (!store) {
-    Say("--data-dir: " + store.error().message());
-    return store.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+    // A bad setting names it; a store that cannot be opened names its path.
+    if (store.error().IsInvalidArgument()) {
+      Say("--data-dir: " + store.error().message());
+      return kExitUsage;
+    }
+    Say(store.error().message());
+    return kExitRuntime;
   }
   if (const WalRecovery& dropped = (*store)->recovery(); dropped.dropped_bytes > 0) {
     Say("WARNING: " + dropped.ToString() + ". " + ResumePoint(**store, config.topic, config.brokers.empty()));
@@ -160,7 +165,12 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),
                        IngestSource{[counters] { return counters->lag.load(std::memory_order_relaxed); },
-                                    [counters] { return StatusOf(*counters); }});
+                                    [counters, store = store->get()] {
+                                      IngestStatus s = StatusOf(*counters);
+                                      // Not ready from the moment the store fails (a full disk).
+                                      if (!store->failure().ok()) s.ready = false;
+                                      return s;
+                                    }});
   if (!api) {
     Say("--listen: " + api.error().message());
     return api.error().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;

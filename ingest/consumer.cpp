@@ -251,7 +251,12 @@ Status Consumer::Impl::Run() {
     }
     if (brokers_down) ProbeBrokers();
     if (dead_letters) dead_letters->Poll();
+    // A failed flush or compaction in the background stops ingestion even
+    // while no batch comes (an atomic load while all is well).
+    if (Status failed = store->failure(); !failed.ok()) fatal = std::move(failed);
   }
+  // Failed: no longer ready; nothing more is applied or committed.
+  if (!fatal.ok()) counters.ready = false;
   // Stopping (or failed): what is held is applied (unless the store failed) and
   // its offsets committed before the consumer closes (so the group's committed
   // offsets match the store's); revocation then finds nothing left to apply.
@@ -525,7 +530,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     }
     spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
   }
-  counters.ready = !applied.empty() && !brokers_down;
+  counters.ready = fatal.ok() && !applied.empty() && !brokers_down;
 }
 
 // Broker outages are logged when they begin and when they end, not per retry.
@@ -562,7 +567,7 @@ void Consumer::Impl::ProbeBrokers() {
 
 void Consumer::Impl::SetBrokersDown(bool down, const char* reason) {
   brokers_down = down;
-  counters.ready = !down && !applied.empty();
+  counters.ready = fatal.ok() && !down && !applied.empty();
   if (down) {
     next_probe = Clock::now() + std::chrono::seconds(1);
     spdlog::warn("kafka: all brokers are down ({}); ingestion is stalled", reason);
