@@ -38,8 +38,20 @@ TEST(StoreTest, RefusesAFileAsDataDir) {
   std::ofstream(dir / "file") << "x";
   auto store = Store::Open(StoreOptions{dir / "file", size_t{32} << 20, false, {}});
   ASSERT_FALSE(store);
-  EXPECT_EQ(store.error().code(), Status::Code::kIOError);
+  // A configuration error (exit 2), unlike a store that cannot be opened (exit 1).
+  EXPECT_EQ(store.error().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(store.error().message().find(dir / "file"), std::string::npos);
+}
+
+TEST(StoreTest, ReportsADamagedStoreAsCorruptionNamingIt) {
+  TempDir dir;
+  OpenOrDie(dir.path()).reset();
+  std::ofstream(dir / "CURRENT", std::ios::trunc) << "MANIFEST-garbage\n";
+  auto store = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Status::Code::kCorruption) << store.error().ToString();
+  EXPECT_NE(store.error().message().find("the store in " + dir.path() + " is damaged"), std::string::npos)
+      << store.error().message();
 }
 
 TEST(StoreTest, ReportsALockedDataDirAsBusy) {
