@@ -111,24 +111,16 @@ Status OpenError(const std::string& path, const rocksdb::Status& s) {
 Status MoveLargeInstanceMapsApart(Store::Impl& store) {
   std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(rocksdb::ReadOptions(), store.tasks));
   TaskView view;
-  std::string value;
+  std::string key, value;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (!DecodeTaskView(std::string_view(it->value().data(), it->value().size()), &view)) {
       return Status::Corruption("unreadable task view in " + store.options.path);
     }
     if (view.instance_info.size() <= kInlineInstanceKeys) continue;
     rocksdb::WriteBatch batch;
-    std::string key = it->key().ToString();  // request_no · task id: keys::InstancePrefix
-    const size_t prefix = key.size();
-    for (const InstanceSum& sum : view.instance_info) {
-      key.resize(prefix);
-      key.append(sum.key);
-      value.clear();
-      EncodeInstanceCount(sum.sum, &value);
-      batch.Put(store.instances, key, value).PermitUncheckedError();
-    }
-    view.instance_info.clear();
-    view.instances_apart = true;
+    // A task key is request_no · task id, the prefix of its instance keys. A
+    // view not yet moved has no instance entries: merges add to nothing.
+    MoveInstancesApart(store, std::string_view(it->key().data(), it->key().size()), view, batch, &key, &value);
     value.clear();
     EncodeTaskView(view, &value);
     batch.Put(store.tasks, it->key(), value).PermitUncheckedError();

@@ -400,16 +400,19 @@ Status Applier::ApplyRecord(const TaskAction& a, Slot& slot) {
 // them when the view outgrows kInlineInstanceKeys, and then, the view's
 // instance_info being empty before each Fold, exactly each record's own counts.
 void Applier::MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot) {
-  std::string& key = key_;
-  key = keys::InstancePrefix(no, view.task_id);
-  const size_t prefix = key.size();
+  tally::MoveInstancesApart(*store_, keys::InstancePrefix(no, view.task_id), view, slot.batch, &key_, &value_);
+}
+
+void MoveInstancesApart(const Store::Impl& store, std::string_view prefix, TaskView& view,
+                        rocksdb::WriteBatch& batch, std::string* key, std::string* value) {
+  key->assign(prefix);
   for (const InstanceSum& s : view.instance_info) {
-    key.resize(prefix);
-    key.append(s.key);
-    value_.clear();
-    EncodeInstanceCount(s.sum, &value_);
+    key->resize(prefix.size());
+    key->append(s.key);
+    value->clear();
+    EncodeInstanceCount(s.sum, value);
     // Like Put, Merge refuses only keys or values over 4 GiB.
-    const rocksdb::Status st = slot.batch.Merge(store_->instances, key, value_);
+    const rocksdb::Status st = batch.Merge(store.instances, *key, *value);
     assert(st.ok());
     st.PermitUncheckedError();
   }

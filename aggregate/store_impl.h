@@ -5,6 +5,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <atomic>
@@ -56,6 +57,13 @@ struct Store::Impl {
 
   ~Impl();
 };
+
+// Adds the counts held in `view` to the instances family as one merge per key,
+// under `prefix` (keys::InstancePrefix of the view's request and task), and
+// marks the view as keeping its counts apart (its instance_info emptied).
+// `key` and `value` are scratch buffers, reused by the caller across calls.
+void MoveInstancesApart(const Store::Impl& store, std::string_view prefix, TaskView& view,
+                        rocksdb::WriteBatch& batch, std::string* key, std::string* value);
 
 // ReadOptions on a view's snapshot.
 rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);

@@ -389,18 +389,20 @@ Status Consumer::Impl::Reset(int32_t partition, int64_t stored, const std::strin
 // topic was recreated shorter and nothing new arrives: its high watermark
 // (known after the first fetch) below the stored offset says so.
 void Consumer::Impl::CheckEnds() {
-  std::vector<std::pair<int32_t, Check>> short_ones;
+  struct Short {
+    int32_t partition;
+    int64_t stored, high;
+  };
+  std::vector<Short> short_ones;  // collected first: Reset erases from checks
   for (const auto& [partition, check] : checks) {
     int64_t low = 0, high = -1;
     if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high) == 0 && high >= 0 &&
         high < check.next) {
-      short_ones.emplace_back(partition, check);
+      short_ones.push_back({partition, check.next, high});
     }
   }
-  for (const auto& [partition, check] : short_ones) {
-    int64_t low = 0, high = -1;
-    rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high);
-    if (Status s = Reset(partition, check.next,
+  for (const auto& [partition, stored, high] : short_ones) {
+    if (Status s = Reset(partition, stored,
                          "is beyond the end of the partition (its high watermark is " + std::to_string(high) + ")");
         !s.ok() && fatal.ok()) {
       fatal = s;
