@@ -175,6 +175,11 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
           "Partitions re-read from the earliest offset because the broker no longer holds the stored position "
           "(another cluster, a recreated topic).",
           ingest.offset_resets, &out);
+  Counter("tally_dead_letters_total", "Rejected events queued for the dead-letter topic.", ingest.dead_letters,
+          &out);
+  Counter("tally_dead_letters_failed_total",
+          "Dead letters lost: refused by the producer, or not delivered within its message timeout.",
+          ingest.dead_letters_failed, &out);
   Gauge("tally_consumer_lag", "Events in the assigned partitions not yet applied (-1: unknown).", ingest.lag, &out);
   Gauge("tally_consumer_ready", "1 once the consumer has joined its group and has an assignment.",
         ingest.ready ? 1 : 0, &out);

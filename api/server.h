@@ -37,6 +37,7 @@ struct IngestStatus {
   int64_t lag = -1;        // events in assigned partitions not yet applied; -1 unknown
   uint64_t consumed = 0, applied = 0, duplicates = 0, conflicts = 0;
   uint64_t offset_resets = 0;  // partitions re-read from the earliest offset (a replaced topic or cluster)
+  uint64_t dead_letters = 0, dead_letters_failed = 0;  // queued for, and lost on the way to, the dead-letter topic
   std::vector<std::pair<std::string, uint64_t>> rejected;  // by reason slug
   Histogram::Snapshot apply_batch_seconds;
 };

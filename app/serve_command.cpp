@@ -31,6 +31,8 @@ IngestStatus StatusOf(const ConsumerCounters& c) {
   s.duplicates = c.duplicates;
   s.conflicts = c.conflicts;
   s.offset_resets = c.offset_resets;
+  s.dead_letters = c.dead_letters;
+  s.dead_letters_failed = c.dead_letters_failed;
   for (size_t r = 0; r < kRejectReasonCount; ++r) {
     s.rejected.emplace_back(Slug(static_cast<RejectReason>(r)), c.rejected[r].load());
   }

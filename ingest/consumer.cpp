@@ -250,7 +250,10 @@ Status Consumer::Impl::Run() {
       next_lag_update = now + std::chrono::milliseconds(10);
     }
     if (brokers_down) ProbeBrokers();
-    if (dead_letters) dead_letters->Poll();
+    if (dead_letters) {
+      dead_letters->Poll();
+      counters.dead_letters_failed = dead_letters->failed();
+    }
     // A failed flush or compaction in the background stops ingestion even
     // while no batch comes (an atomic load while all is well).
     if (Status failed = store->failure(); !failed.ok()) fatal = std::move(failed);
@@ -264,7 +267,10 @@ Status Consumer::Impl::Run() {
   if (fatal.ok() && !applied.empty()) CommitToKafka(applied, /*async=*/false);
   counters.ready = false;
   rd_kafka_consumer_close(rk);
-  if (dead_letters) dead_letters->Flush(std::chrono::seconds(5));
+  if (dead_letters) {
+    dead_letters->Flush(std::chrono::seconds(5));
+    counters.dead_letters_failed = dead_letters->failed();
+  }
   return fatal;
 }
 

@@ -62,7 +62,8 @@ struct ConsumerCounters {
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> conflicts{0};
   std::atomic<uint64_t> rejected[kRejectReasonCount] = {};
-  std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> dead_letters{0};         // queued for the dead-letter topic
+  std::atomic<uint64_t> dead_letters_failed{0};  // lost: refused, or not delivered in time
   // Partitions whose stored offset the broker no longer matched (another
   // cluster, a recreated topic), re-read from the earliest offset.
   std::atomic<uint64_t> offset_resets{0};

@@ -48,7 +48,8 @@ void DeadLetters::Send(const Rejection& r, std::string_view source_topic, std::s
   // losing dead letters or memory. Any other error loses this one, loudly.
   if (Status s = producer_->Send(topic_, key, body, headers, KafkaProducer::WhenFull::kWait); !s.ok()) {
     ++not_queued_;
-    spdlog::warn("dead letters: {} ({} not queued so far)", s.message(), not_queued_);
+    last_problem_ = s.message();
+    ReportFailures();
   }
 }
 
@@ -61,14 +62,20 @@ void DeadLetters::Flush(std::chrono::milliseconds timeout) {
   if (const int left = producer_->Flush(timeout); left > 0) {
     spdlog::warn("dead letters: {} not delivered before shutdown", left);
   }
-  ReportFailures();
+  ReportFailures(/*now=*/true);
 }
 
-void DeadLetters::ReportFailures() {
-  const uint64_t failed = producer_->failed();
-  if (failed == failures_reported_) return;
-  spdlog::warn("dead letters: {} failed to deliver ({})", failed - failures_reported_, producer_->problem());
-  failures_reported_ = failed;
+void DeadLetters::ReportFailures(bool now) {
+  const uint64_t lost = failed();
+  if (lost == failures_reported_) return;
+  const auto t = std::chrono::steady_clock::now();
+  if (!now && t - last_report_ < std::chrono::seconds(1)) return;
+  std::string problem = producer_->problem();
+  if (problem.empty()) problem = last_problem_;
+  spdlog::warn("dead letters: {} lost since the last such line, {} in all ({})", lost - failures_reported_, lost,
+               problem);
+  failures_reported_ = lost;
+  last_report_ = t;
 }
 
 }  // namespace tally

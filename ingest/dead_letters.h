@@ -37,15 +37,22 @@ class DeadLetters {
   void Poll();
   // Waits up to `timeout` for queued events to be delivered.
   void Flush(std::chrono::milliseconds timeout);
+  // Dead letters lost so far: refused by the producer, or not delivered within
+  // the message timeout.
+  uint64_t failed() const { return not_queued_ + producer_->failed(); }
 
  private:
   DeadLetters() = default;
-  void ReportFailures();
+  // Logs the failures since the last line, at most once a second (`now`:
+  // whatever the interval), so that a flood of failures is a few lines.
+  void ReportFailures(bool now = false);
 
   std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
-  uint64_t failures_reported_ = 0;
   uint64_t not_queued_ = 0;
+  uint64_t failures_reported_ = 0;  // failed() as of the last line
+  std::string last_problem_;        // the last producer error, for that line
+  std::chrono::steady_clock::time_point last_report_;
 };
 
 }  // namespace tally

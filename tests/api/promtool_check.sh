@@ -18,6 +18,7 @@ stop_test_server
 [ "$server_rc" = 0 ] || { echo "server stop: $server_rc"; exit 1; }
 for name in tally_events_consumed_total tally_events_applied_total tally_events_duplicate_total \
             tally_events_conflict_total tally_events_rejected_total tally_consumer_lag tally_offset_resets_total \
+            tally_dead_letters_total tally_dead_letters_failed_total \
             tally_http_requests_total tally_http_request_duration_seconds \
             tally_apply_batch_duration_seconds tally_store_records tally_store_tasks; do
   grep -q "^# TYPE $name " "$work/metrics" || { echo "missing metric $name"; exit 1; }
