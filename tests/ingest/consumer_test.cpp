@@ -64,14 +64,26 @@ class ConsumerTest : public ::testing::Test {
     return o;
   }
 
-  void Produce(const testing::TestStream& stream) {
-    testing::TestProducer producer(broker_->bootstrap());
+  // Produces to the test's broker, or to `bootstrap` (another cluster).
+  void Produce(const testing::TestStream& stream, const std::string& bootstrap = "") {
+    testing::TestProducer producer(bootstrap.empty() ? broker_->bootstrap() : bootstrap);
     for (const auto& m : stream.messages) producer.Send("task-actions", m);
   }
 
-  bool AllConsumed(const Running& r, const testing::TestStream& s) {
+  // Every event of `s` consumed, nothing left to read, and the store holding the
+  // records of `model` (by default the stream's own).
+  bool AllConsumed(const Running& r, const testing::TestStream& s, const testing::ReferenceModel* model = nullptr) {
     return r.consumer->counters().consumed >= s.events && r.consumer->counters().lag == 0 &&
-           r.store->totals().records == s.model.distinct();
+           r.store->totals().records == (model ? *model : s.model).distinct();
+  }
+
+  // A second cluster with the topic, as a replaced cluster or a recreated topic.
+  static std::unique_ptr<DevBroker> OtherCluster() {
+    auto other = DevBroker::Start(1);
+    EXPECT_TRUE(other);
+    if (!other) return nullptr;
+    EXPECT_TRUE((*other)->CreateTopic("task-actions", kPartitions).ok());
+    return std::move(*other);
   }
 
   testing::TempDir dir_;
@@ -271,30 +283,20 @@ TEST_F(ConsumerTest, AnotherClusterWithMoreMessagesIsReReadFromTheEarliestOffset
   running.reset();
 
   // Cluster B (A still up, so the two differ), with more messages in every partition.
-  auto other = DevBroker::Start(1);
-  ASSERT_TRUE(other);
-  auto& b = *other;
-  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  std::unique_ptr<DevBroker> b = OtherCluster();
+  ASSERT_TRUE(b);
   ASSERT_NE(ClusterIdOf(b->bootstrap()), cluster_a);
   const testing::TestStream second = testing::MakeStream(22, kPartitions, 12, 30);
   const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
   for (int p = 0; p < kPartitions; ++p) ASSERT_GT(after[p], before[p]) << "partition " << p;
-  {
-    testing::TestProducer producer(b->bootstrap());
-    for (const auto& m : second.messages) producer.Send("task-actions", m);
-  }
+  Produce(second, b->bootstrap());
   const testing::ReferenceModel both = ModelOf({{21, 3, 10}, {22, 12, 30}});
 
   LogCapture log;
   ConsumerOptions options = Options();
   options.brokers = b->bootstrap();
   running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
-               running->store->totals().records == both.distinct();
-      },
-      60s))
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
       << "records " << running->store->totals().records << " of " << both.distinct() << "; consumed "
       << running->consumer->counters().consumed << " of " << second.events;
   running->Stop();
@@ -321,32 +323,22 @@ TEST_F(ConsumerTest, ARecreatedTopicWithOtherMessagesAtTheStoredOffsetsIsReReadF
   running->Stop();
   // The mock cluster cannot delete a topic: the "recreated" topic is on another
   // cluster, and the stored positions say they were read from that one.
-  auto other = DevBroker::Start(1);
-  ASSERT_TRUE(other);
-  auto& b = *other;
-  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  std::unique_ptr<DevBroker> b = OtherCluster();
+  ASSERT_TRUE(b);
   const std::string cluster_b = ClusterIdOf(b->bootstrap());
   RewriteOffsets(*running->store, [&](PartitionOffset* o) { o->cluster = cluster_b; });
   running.reset();
   const testing::TestStream second = testing::MakeStream(24, kPartitions, 12, 30);
   const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
   for (int p = 0; p < kPartitions; ++p) ASSERT_GT(after[p], before[p]) << "partition " << p;
-  {
-    testing::TestProducer producer(b->bootstrap());
-    for (const auto& m : second.messages) producer.Send("task-actions", m);
-  }
+  Produce(second, b->bootstrap());
   const testing::ReferenceModel both = ModelOf({{23, 3, 10}, {24, 12, 30}});
 
   LogCapture log;
   ConsumerOptions options = Options();
   options.brokers = b->bootstrap();
   running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
-               running->store->totals().records == both.distinct();
-      },
-      60s))
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
       << "records " << running->store->totals().records << " of " << both.distinct();
   running->Stop();
   EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
@@ -372,29 +364,19 @@ TEST_F(ConsumerTest, StoredOffsetsBeyondThePartitionsEndAreReReadLoudly) {
     o->fingerprint.reset();
   });
   running.reset();
-  auto other = DevBroker::Start(1);
-  ASSERT_TRUE(other);
-  auto& b = *other;
-  ASSERT_TRUE(b->CreateTopic("task-actions", kPartitions).ok());
+  std::unique_ptr<DevBroker> b = OtherCluster();
+  ASSERT_TRUE(b);
   const testing::TestStream second = testing::MakeStream(26, kPartitions, 2, 8);
   const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
   for (int p = 0; p < kPartitions; ++p) ASSERT_LT(after[p], before[p]) << "partition " << p;
-  {
-    testing::TestProducer producer(b->bootstrap());
-    for (const auto& m : second.messages) producer.Send("task-actions", m);
-  }
+  Produce(second, b->bootstrap());
   const testing::ReferenceModel both = ModelOf({{25, 12, 30}, {26, 2, 8}});
 
   LogCapture log;
   ConsumerOptions options = Options();
   options.brokers = b->bootstrap();
   running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return running->consumer->counters().consumed >= second.events && running->consumer->counters().lag == 0 &&
-               running->store->totals().records == both.distinct();
-      },
-      60s))
+  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
       << "records " << running->store->totals().records << " of " << both.distinct();
   running->Stop();
   EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
