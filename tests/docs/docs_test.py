@@ -6,6 +6,9 @@ Usage:
       and not ignored) resolves to a file or folder inside the repository, and to a
       heading when it names an anchor; no Markdown file refers to ../shared (the
       project's own docs/ must stand alone in a clone).
+  docs_test.py readmes REPO_ROOT
+      Every top-level folder of the repository, and every folder of C++ sources
+      outside tests/, has a README.md saying what it holds.
   docs_test.py http-api REPO_ROOT
       docs/http-api.md and schemas/openapi.yaml agree: every path, method,
       parameter, answer code, HTTP status, response field and Helix status of the
@@ -144,10 +147,12 @@ def table_rows(text, header_pattern):
 
 # --- links --------------------------------------------------------------------
 
-def markdown_files(root):
+def repository_files(root, pattern=None):
+    """The repository's files (tracked, or new and not ignored), relative to root."""
+    pathspec = ["--", pattern] if pattern else []
     try:
         listed = subprocess.run(
-            ["git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard", "--", "*.md"],
+            ["git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard"] + pathspec,
             capture_output=True, text=True, check=True).stdout.split("\n")
         files = [f for f in listed if f and os.path.isfile(os.path.join(root, f))]
         if files:
@@ -157,8 +162,13 @@ def markdown_files(root):
     files = []
     for directory, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("build", "node_modules")]
-        files += [os.path.relpath(os.path.join(directory, n), root) for n in names if n.endswith(".md")]
-    return sorted(files)
+        files += [os.path.relpath(os.path.join(directory, n), root) for n in names]
+    suffix = pattern.lstrip("*") if pattern else ""
+    return sorted(f for f in files if f.endswith(suffix))
+
+
+def markdown_files(root):
+    return repository_files(root, "*.md")
 
 
 def check_links(root):
@@ -359,9 +369,30 @@ def check_configuration(root, tally):
     finish()
 
 
+# --- readmes ------------------------------------------------------------------
+
+def check_readmes(root):
+    root = os.path.realpath(root)
+    files = repository_files(root)
+    folders = set()
+    for f in files:
+        parts = f.split("/")
+        if len(parts) < 2 or parts[0].startswith("."):
+            continue
+        folders.add(parts[0])
+        if parts[0] != "tests" and f.endswith((".cpp", ".h")):
+            folders.add(os.path.dirname(f))
+    check(len(folders) > 3, f"the repository's folders are found ({sorted(folders)})")
+    for folder in sorted(folders):
+        check(os.path.isfile(os.path.join(root, folder, "README.md")), f"{folder}/ has a README.md")
+    finish()
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "links":
         check_links(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "readmes":
+        check_readmes(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "http-api":
         check_http_api(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "configuration":
