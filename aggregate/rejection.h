@@ -1,6 +1,6 @@
 #pragma once
 
-// Rejection is an event that broke a rule of CONTRACT.md §1: why (a reason slug for
+// Rejection is an event that broke a rule of docs/events.md: why (a reason slug for
 // metrics and a message that names the field), where it came from, and the first
 // 4 KiB of its JSON text. A rejected event never changes a view; it is stored and
 // counted instead. A plain value.

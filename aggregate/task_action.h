@@ -1,6 +1,6 @@
 #pragma once
 
-// TaskAction is one decoded TaskAction v1 event (CONTRACT.md §1): one immutable
+// TaskAction is one decoded TaskAction v1 event (docs/events.md): one immutable
 // record of the annotation history. Decoding (ingest/decode.h) guarantees every
 // limit of the contract, so code that receives a TaskAction may rely on them. A
 // plain value; equality is the contract's "same decoded values", which tells a

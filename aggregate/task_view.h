@@ -1,7 +1,7 @@
 #pragma once
 
 // TaskView is the materialized view of one task of one annotation request
-// (CONTRACT §2): the fields of its latest record, latest = greatest (createdTime,
+// (docs/views.md): the fields of its latest record, latest = greatest (createdTime,
 // id); each optional field from the latest record that carries it; instance
 // counts summed per key over all its records. Fold() is the merge rule: it is
 // commutative and idempotent per record set only when each record is folded once,
@@ -69,7 +69,7 @@ struct TaskView {
 // Folds one record of the task into the view (a view with records == 0 is empty).
 void Fold(const TaskAction& record, TaskView* view);
 
-// The Helix status of the task (POST /task/get, CONTRACT §3), from its latest
+// The Helix status of the task (POST /task/get, docs/http-api.md), from its latest
 // record's status, pool type and action type.
 int HelixStatus(const TaskView& view);
 

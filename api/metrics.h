@@ -2,7 +2,7 @@
 
 // HttpMetrics counts what the server did (requests by route and HTTP status,
 // their durations by route, connections), and RenderMetrics writes every metric
-// of CONTRACT §3/§5 in Prometheus text format 0.0.4, joining the server's own
+// of docs/operations.md in Prometheus text format 0.0.4, joining the server's own
 // counters with the consumer's (IngestStatus, filled by app/) and the store's
 // totals.
 // Threads: Observe* from any thread, lock-free; RenderMetrics from any thread.

@@ -7,7 +7,7 @@
 // two applied batches the answers cannot change.
 //
 // Why the record count is a sound version: the views are a function of the set
-// of distinct records (CONTRACT §2), records are never removed or changed, so the
+// of distinct records (docs/views.md), records are never removed or changed, so the
 // set changes exactly when the count grows. The store publishes the count after a
 // batch is readable, so an answer computed after reading count N reflects at
 // least those N records; it is served only while the count is still N.

@@ -1,7 +1,7 @@
 #pragma once
 
 // The subcommands of `tally`, each run after main has parsed its flags. Each
-// returns the process exit code (CONTRACT §4: 0 clean, 1 runtime failure,
+// returns the process exit code (docs/configuration.md: 0 clean, 1 runtime failure,
 // 2 bad command line or configuration).
 
 #include <atomic>

@@ -95,7 +95,8 @@ int RunDemo(const DemoFlags& flags) {
   produce.topic = serve.topic;
   produce.workload.seed = flags.seed;
   produce.workload.tasks_per_request = kTasksPerRequest;
-  // ~10 events a task: enough requests that the workload outlasts --events.
+  // ~10 events a task (8 counted, for a margin): enough requests that the
+  // workload outlasts --events.
   produce.workload.requests = static_cast<uint32_t>(flags.events / (kTasksPerRequest * 8) + 1);
   produce.delivery.events = flags.events;
   produce.delivery.duplicates = 0.02;

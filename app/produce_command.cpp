@@ -99,7 +99,7 @@ Result<std::unique_ptr<Sink>> OpenSink(const ProduceFlags& flags) {
           {"bootstrap.servers", flags.brokers},
           {"linger.ms", "5"},
           {"batch.num.messages", "10000"},
-          // Unreachable brokers fail the run in half a minute, not librdkafka's five.
+          // Unreachable brokers fail the run in half a minute, not librdkafka's five minutes.
           {"message.timeout.ms", "30000"},
           {"log.connection.close", "false"},
       },

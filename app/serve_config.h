@@ -1,6 +1,6 @@
 #pragma once
 
-// The settings of `tally serve` (CONTRACT §4) and where they come from: a flag
+// The settings of `tally serve` (docs/configuration.md) and where they come from: a flag
 // beats the environment (TALLY_*), which beats the config file (--config FILE,
 // CLI11's format: `key = value` lines named like the long flags, an optional
 // [serve] section). A repeated flag (--api-key, --kafka) replaces the

@@ -242,8 +242,9 @@ Status Consumer::Impl::Run() {
       // leave its offsets and counts unaccounted until the next message.
       fatal = FlushAll();
     }
-    // Watermarks change with each fetch, not each message: a few times a second
-    // is fresh enough, and cheaper than after every poll.
+    // Watermarks change with each fetch, not each message: reading librdkafka's
+    // cached ones every 10 ms, and whenever a poll finds nothing, is fresh enough
+    // and cheaper than after every poll.
     if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
       if (!checks.empty()) CheckEnds();
       UpdateLag();

@@ -123,7 +123,8 @@ bool Decoder::Impl::Continue(DecodedEvents* out, const DecodeLimits* limits) {
   return !in_array_;
 }
 
-// Runs the whole message through the general reader, keeping nothing.
+// Runs the whole message through the reader, keeping nothing: whether it is
+// valid JSON, before any part of it goes.
 bool Decoder::Impl::Validate() {
   scratch_.clear();
   bool ok = Begin(&scratch_);

@@ -1,7 +1,7 @@
 #pragma once
 
 // Decoder turns one Kafka message value into TaskActions and Rejections, enforcing
-// every rule of CONTRACT.md §1 and the event part of §5. A message is one TaskAction
+// every rule of docs/events.md (fields, limits, rejections). A message is one TaskAction
 // object or a JSON array of them; each array element is judged alone, but a message
 // that is not valid JSON (or is over 8 MiB) is rejected whole, as one event.
 //

@@ -1,8 +1,8 @@
 #pragma once
 
 // EventReader reads the fields of one TaskAction object, as simdjson on-demand
-// walks it, into a TaskAction, enforcing every field rule of CONTRACT.md §1 and
-// §5. It also validates what it skips (unknown fields, values of the wrong type),
+// walks it, into a TaskAction, enforcing every field rule of docs/events.md. It
+// also validates what it skips (unknown fields, values of the wrong type),
 // because on-demand checks only what it is asked to read. Private to ingest/;
 // Decoder owns one.
 //

@@ -1,6 +1,6 @@
 #pragma once
 
-// An independent in-memory model of what the store must answer (CONTRACT §2),
+// An independent in-memory model of what the store must answer (docs/views.md),
 // written plainly for the tests: no shared code with the store beyond the
 // TaskAction type. Records are kept first-wins by id in delivery order.
 
