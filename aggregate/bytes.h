@@ -3,7 +3,7 @@
 // Little helpers for tally's binary value formats: appending and reading
 // varints, fixed-width big-endian integers (which sort like numbers) and
 // length-prefixed strings. ByteReader never reads past its input: every Read
-// returns false instead, and the caller reports Corruption.
+// returns false instead, and the caller reports Corruption. Private to aggregate/.
 
 #include <cstdint>
 #include <string>

@@ -3,7 +3,7 @@
 // The binary value formats of the store (see keys.h for where each lives).
 // Encode* append to a string; Decode* return false on bytes they did not write
 // (the store reports Corruption). Part of the on-disk format: bump
-// kFormatVersion (keys.h) to change any of them.
+// kFormatVersion (keys.h) to change any of them. Private to aggregate/.
 
 #include <array>
 #include <cstdint>

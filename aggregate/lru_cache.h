@@ -4,7 +4,7 @@
 // views, requests), bounded by an approximate byte charge. Eviction only happens
 // in Trim(), and only of entries its caller says may go, so objects changed by
 // batches not yet written are never evicted. Not thread-safe: the apply
-// thread's alone.
+// thread's alone. Private to aggregate/.
 
 #include <cstddef>
 #include <list>

@@ -7,7 +7,8 @@
 // how many ids to skip from that segment's start (at most kMaxSegment). New ids
 // only increment counts; a segment that grows past kMaxSegment is split by its
 // owner, who reads the ids it holds. A plain value; the store keeps one per
-// request and kind, and writes it back with each batch that changes it.
+// request and kind, and writes it back with each batch that changes it. Private
+// to aggregate/.
 
 #include <cstdint>
 #include <optional>

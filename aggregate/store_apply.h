@@ -13,7 +13,7 @@
 // written (epochs), and N's new ids and scene entries are kept until then.
 //
 // Threads: Submit/Flush/Apply from one thread at a time; the writer thread only
-// runs RocksDB's Write on a finished WriteBatch. Private to the store's sources.
+// runs RocksDB's Write on a finished WriteBatch. Private to aggregate/ (the store's sources).
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>

@@ -1,7 +1,7 @@
 #pragma once
 
 // What RocksDB tells the store while it runs: its log lines and its background
-// errors. Private to the store's sources.
+// errors. Private to aggregate/ (the store's sources).
 //
 // StoreHealth holds the store's first write error (a failed batch write, or a
 // failed flush or compaction in the background): once set the store refuses

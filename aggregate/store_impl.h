@@ -1,6 +1,6 @@
 #pragma once
 
-// Private to the store's sources (store.cpp, store_apply.cpp, store_queries.cpp):
+// Private to aggregate/ (the store's sources: store.cpp, store_apply.cpp, store_queries.cpp):
 // the RocksDB handles, and the conversions every one of them needs.
 
 #include <rocksdb/cache.h>

@@ -1,6 +1,7 @@
 #pragma once
 
-// What recovery of the write-ahead log dropped, measured. Private to the store.
+// What recovery of the write-ahead log dropped, measured. Private to aggregate/
+// (the store).
 //
 // The store opens with WALRecoveryMode::kPointInTimeRecovery: replay stops at
 // the first damaged record, so the store is exactly as it was after some batch

@@ -16,7 +16,7 @@
 #include "app/commands.h"
 #include "ingest/consumer.h"
 #include "ingest/dev_broker.h"
-#include "ingest/kafka_config.h"
+#include "ingest/kafka_properties.h"
 
 namespace tally {
 namespace {

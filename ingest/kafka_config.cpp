@@ -27,12 +27,4 @@ Result<rd_kafka_conf_t*> MakeKafkaConfig(const KafkaProperties& defaults, const 
   return conf;
 }
 
-Result<std::pair<std::string, std::string>> ParseKafkaProperty(const std::string& text) {
-  const size_t eq = text.find('=');
-  if (eq == std::string::npos || eq == 0) {
-    return Status::InvalidArgument("--kafka " + text + ": expected PROPERTY=VALUE");
-  }
-  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
-}
-
 }  // namespace tally

@@ -1,5 +1,7 @@
 #include "ingest/kafka_producer.h"
 
+#include "ingest/kafka_config.h"
+
 namespace tally {
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaProperties& defaults,

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "ingest/kafka_config.h"
+#include "ingest/kafka_properties.h"
 
 namespace tally {
 
