@@ -9,13 +9,15 @@
 #include "aggregate/timestamp.h"
 
 namespace tally {
-namespace {
 
-// A store failure is the server's problem, not the caller's: log it, answer 5000.
-Outcome StoreFailure(const Status& status) {
+// A store failure is the server's problem, not the caller's, whatever its kind.
+Outcome Outcome::StoreFailure(const Status& status) {
   spdlog::error("api: store query failed: {}", status.ToString());
-  return Outcome::Error(ApiCode::kInternal, std::string(kInternalMessage));
+  const ContractError error = ContractErrorOf(status, Fault::kServer);
+  return Error(error.code, std::string(error.message));
 }
+
+namespace {
 
 void OptionalId(JsonWriter& w, const std::optional<Id>& id) {
   if (id) {
@@ -260,27 +262,29 @@ Status Produce(std::unique_ptr<Body> body, std::string* data, std::unique_ptr<Bo
 
 }  // namespace
 
-Outcome HandleStatistics(const StatisticsParams& params, const Store& store, ReadView view, std::string* data,
+Outcome HandleStatistics(const StatisticsParams& params, HandlerInput input, std::string* data,
                          std::unique_ptr<BodyStream>* rest) {
-  auto page = store.Tasks(view, params.annotation_request_id, params.page);
-  if (!page) return StoreFailure(page.error());
+  const Store& store = input.store;
+  auto page = store.Tasks(input.view, params.annotation_request_id, params.page);
+  if (!page) return Outcome::StoreFailure(page.error());
   if (!*page) {
     return Outcome::Error(ApiCode::kRequestNotFound,
                           std::string(kRequestNotFoundMessage) + " (" + params.annotation_request_id + ")");
   }
   Outcome ok;
   ok.total_count = (*page)->total;
-  Status s = Produce(std::make_unique<TasksBody>(store, std::move(view), params.annotation_request_id,
+  Status s = Produce(std::make_unique<TasksBody>(store, std::move(input.view), params.annotation_request_id,
                                                  std::move((*page)->tasks)),
                      data, rest);
-  if (!s.ok()) return StoreFailure(s);
+  if (!s.ok()) return Outcome::StoreFailure(s);
   return ok;
 }
 
-Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, ReadView view,
-                               std::string* data, std::unique_ptr<BodyStream>* rest) {
-  auto page = store.Records(view, params.annotation_request_ids, params.page, kInlineBodyBytes);
-  if (!page) return StoreFailure(page.error());
+Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, std::string* data,
+                               std::unique_ptr<BodyStream>* rest) {
+  const Store& store = input.store;
+  auto page = store.Records(input.view, params.annotation_request_ids, params.page, kInlineBodyBytes);
+  if (!page) return Outcome::StoreFailure(page.error());
   if (!page->unknown.empty()) {
     std::string message(kRequestNotFoundMessage);
     message += " (";
@@ -294,16 +298,16 @@ Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, R
   // The request names are needed only to read the references.
   std::vector<std::string> names;
   if (!page->later.empty()) names = params.annotation_request_ids;
-  Status s = Produce(std::make_unique<RecordsBody>(store, std::move(view), std::move(names), std::move(*page)),
+  Status s = Produce(std::make_unique<RecordsBody>(store, std::move(input.view), std::move(names), std::move(*page)),
                      data, rest);
-  if (!s.ok()) return StoreFailure(s);
+  if (!s.ok()) return Outcome::StoreFailure(s);
   return Outcome();
 }
 
-Outcome HandleTaskGet(const TaskGetParams& params, const Store& store, const ReadView& view,
-                      std::string_view view_url_base, std::string* data) {
-  auto found = store.FindTask(view, params.campaign_id, params.annotation_request_id, params.scene_id);
-  if (!found) return StoreFailure(found.error());
+Outcome HandleTaskGet(const TaskGetParams& params, HandlerInput input, std::string* data,
+                      std::unique_ptr<BodyStream>*) {
+  auto found = input.store.FindTask(input.view, params.campaign_id, params.annotation_request_id, params.scene_id);
+  if (!found) return Outcome::StoreFailure(found.error());
   switch (found->missing) {
     case TaskLookup::Missing::kCampaign:
       return Outcome::Error(ApiCode::kCampaignNotFound,
@@ -322,7 +326,7 @@ Outcome HandleTaskGet(const TaskGetParams& params, const Store& store, const Rea
   w.BeginObject();
   w.Key("viewUrl");
   if (task.project_id) {
-    std::string url(view_url_base);
+    std::string url(input.view_url_base);
     url += "/rosetta-open/task/";
     task.project_id->value.AppendDecimal(&url);
     url.push_back('/');

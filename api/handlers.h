@@ -1,9 +1,9 @@
 #pragma once
 
-// The handlers of Helix's three endpoints (CONTRACT §3), one plain function each:
-// validated parameters and one store snapshot in, an outcome out, with the
+// The handlers of Helix's three endpoints (docs/http-api.md), one plain function
+// each: validated parameters and one store snapshot in, an outcome out, with the
 // response's `data` JSON appended to *data on success. No sockets, no envelope,
-// no headers: the router adds those. Any thread; the store is only read.
+// no headers, no cache: the router adds those. Any thread; the store is only read.
 
 #include <cstdint>
 #include <memory>
@@ -29,26 +29,39 @@ struct Outcome {
     o.message = std::move(message);
     return o;
   }
+  // A failed store query: the server's fault (ContractErrorOf), logged.
+  static Outcome StoreFailure(const Status& status);
 };
+
+// What a handler reads besides its parameters: the store through one snapshot,
+// and the server's settings.
+struct HandlerInput {
+  const Store& store;
+  ReadView view;                   // moved into a streamed answer's rest, which keeps the snapshot
+  std::string_view view_url_base;  // /task/get's viewUrl; without a trailing slash
+};
+
+// Every handler has this shape, which the route table (routes.cpp) relies on.
+// With `rest` given, *data stops once it reaches kInlineBodyBytes, and if there
+// is more, *rest is set to a stream of the remainder, which keeps the snapshot
+// (body_stream.h); without, all of it goes to *data. On an error *data is left
+// to the caller to discard.
 
 // GET /statistics: a page of the request's tasks by task id, X-Total-Count the
 // number of its tasks; 53003 if the request is unknown; 5000 if the store fails.
-// With `rest` given, *data stops once it reaches kInlineBodyBytes, and if there
-// is more, *rest is set to a stream of the remainder, which keeps the snapshot
-// (body_stream.h); without, all of it goes to *data.
-Outcome HandleStatistics(const StatisticsParams& params, const Store& store, ReadView view, std::string* data,
+Outcome HandleStatistics(const StatisticsParams& params, HandlerInput input, std::string* data,
                          std::unique_ptr<BodyStream>* rest = nullptr);
 
 // GET /statistics/record: {"count", "data"} over the listed requests, merged by
-// record id; 53003 naming the unknown ids if any is unknown. `rest` as above.
-Outcome HandleStatisticsRecord(const RecordParams& params, const Store& store, ReadView view,
-                               std::string* data, std::unique_ptr<BodyStream>* rest = nullptr);
+// record id; 53003 naming the unknown ids if any is unknown; 5000 if the store fails.
+Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, std::string* data,
+                               std::unique_ptr<BodyStream>* rest = nullptr);
 
 // POST /task/get: {"viewUrl", "status"} of the task of (campaign, request,
-// scene); 51008, 53003, 56001 in that order. viewUrl is null when the task's
-// project is unknown. view_url_base has no trailing slash.
-Outcome HandleTaskGet(const TaskGetParams& params, const Store& store, const ReadView& view,
-                      std::string_view view_url_base, std::string* data);
+// scene); 51008, 53003, 56001 in that order; 5000 if the store fails. viewUrl
+// is null when the task's project is unknown. Always whole: `rest` is not used.
+Outcome HandleTaskGet(const TaskGetParams& params, HandlerInput input, std::string* data,
+                      std::unique_ptr<BodyStream>* rest = nullptr);
 
 // Appends one record in the seed's shape (exactly its fifteen fields).
 void AppendRecordJson(const TaskAction& record, std::string* out);

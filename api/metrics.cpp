@@ -72,14 +72,16 @@ size_t HttpMetrics::StatusIndex(int http_status) {
   return 6;  // 500
 }
 
-void HttpMetrics::ObserveRequest(Route route, int http_status, double seconds) {
-  const auto r = static_cast<size_t>(route);
-  requests_[r][StatusIndex(http_status)].fetch_add(1, std::memory_order_relaxed);
-  durations_[r].Observe(seconds);
+HttpMetrics::HttpMetrics() : route_slots_(Routes().size() + 1), routes_(new PerRoute[route_slots_]()) {}
+
+void HttpMetrics::ObserveRequest(const RouteInfo* route, int http_status, double seconds) {
+  PerRoute& r = routes_[RouteIndex(route)];
+  r.requests[StatusIndex(http_status)].fetch_add(1, std::memory_order_relaxed);
+  r.durations.Observe(seconds);
 }
 
-uint64_t HttpMetrics::requests(Route route, int http_status) const {
-  return requests_[static_cast<size_t>(route)][StatusIndex(http_status)].load(std::memory_order_relaxed);
+uint64_t HttpMetrics::requests(const RouteInfo* route, int http_status) const {
+  return routes_[RouteIndex(route)].requests[StatusIndex(http_status)].load(std::memory_order_relaxed);
 }
 
 void AppendHistogram(std::string_view name, std::string_view help, std::string_view labels,
@@ -111,12 +113,14 @@ void AppendHistogram(std::string_view name, std::string_view help, std::string_v
 
 void HttpMetrics::Append(std::string* out) const {
   Header("tally_http_requests_total", "counter", "HTTP requests answered, by route and HTTP status.", out);
-  for (size_t r = 0; r < kRouteCount; ++r) {
+  // Slot r is the route Routes()[r]; the last one, "other".
+  auto label = [](size_t r) { return RouteLabel(r < Routes().size() ? &Routes()[r] : nullptr); };
+  for (size_t r = 0; r < route_slots_; ++r) {
     for (size_t s = 0; s < HttpMetrics::kStatuses.size(); ++s) {
-      const uint64_t n = requests_[r][s].load(std::memory_order_relaxed);
+      const uint64_t n = routes_[r].requests[s].load(std::memory_order_relaxed);
       if (n == 0) continue;
       out->append("tally_http_requests_total{route=\"");
-      AppendLabelValue(RouteLabel(static_cast<Route>(r)), out);
+      AppendLabelValue(label(r), out);
       out->append("\",code=\"");
       AppendUint(static_cast<uint64_t>(kStatuses[s]), out);
       out->append("\"} ");
@@ -124,13 +128,13 @@ void HttpMetrics::Append(std::string* out) const {
       out->append("\n");
     }
   }
-  for (size_t r = 0; r < kRouteCount; ++r) {
+  for (size_t r = 0; r < route_slots_; ++r) {
     std::string labels = "route=\"";
-    AppendLabelValue(RouteLabel(static_cast<Route>(r)), &labels);
+    AppendLabelValue(label(r), &labels);
     labels += "\"";
     AppendHistogram("tally_http_request_duration_seconds",
                     "Time from a request's last byte read to its response ready, by route.", labels,
-                    durations_[r].Read(), r == 0, out);
+                    routes_[r].durations.Read(), r == 0, out);
   }
   Gauge("tally_http_connections_open", "HTTP connections open now.", open_connections(), out);
   Counter("tally_http_connections_refused_total", "Connections closed at once: over the connection cap and its reserve.",

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "aggregate/histogram.h"
@@ -25,7 +26,10 @@ class HttpMetrics {
   // The HTTP statuses the server answers with; anything else counts as 500.
   static constexpr std::array<int, 8> kStatuses = {200, 400, 401, 404, 405, 413, 500, 503};
 
-  void ObserveRequest(Route route, int http_status, double seconds);
+  HttpMetrics();
+
+  // `route` is null for a request that no route answered (labelled "other").
+  void ObserveRequest(const RouteInfo* route, int http_status, double seconds);
   void ConnectionOpened() { open_connections_.fetch_add(1, std::memory_order_relaxed); }
   void ConnectionClosed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
   void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
@@ -36,7 +40,7 @@ class HttpMetrics {
   // Where the gauge of queries running or waiting comes from; set once, before serving.
   void SetQueriesInFlight(std::function<int64_t()> gauge) { queries_in_flight_ = std::move(gauge); }
 
-  uint64_t requests(Route route, int http_status) const;
+  uint64_t requests(const RouteInfo* route, int http_status) const;
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
 
   // Appends the server's metrics (tally_http_*).
@@ -45,8 +49,13 @@ class HttpMetrics {
  private:
   static size_t StatusIndex(int http_status);
 
-  std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>, kRouteCount> requests_{};
-  std::array<Histogram, kRouteCount> durations_{};
+  // Per route of the table (routes.h), by RouteIndex, and one more for "other".
+  struct PerRoute {
+    std::array<std::atomic<uint64_t>, kStatuses.size()> requests{};
+    Histogram durations;
+  };
+  const size_t route_slots_;
+  const std::unique_ptr<PerRoute[]> routes_;
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> log_suppressed_{0};

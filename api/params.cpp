@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <unordered_set>
 
 #include "aggregate/task_action.h"
@@ -306,6 +307,41 @@ Result<TaskGetParams> ParseTaskGetParams(const ParamSource& source) {
   params.annotation_request_id = std::move(*request);
   params.scene_id = std::move(*scene);
   return params;
+}
+
+namespace {
+
+void AppendKeyNumber(uint64_t n, std::string* key) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  (void)ec;  // 24 bytes always hold a uint64_t
+  key->append(digits, end);
+  key->push_back('/');
+}
+
+void AppendKeyString(std::string_view text, std::string* key) {
+  AppendKeyNumber(text.size(), key);
+  key->append(text);
+}
+
+}  // namespace
+
+void AppendCacheKey(const StatisticsParams& params, std::string* key) {
+  AppendKeyNumber(params.page.number, key);
+  AppendKeyNumber(params.page.size, key);
+  AppendKeyString(params.annotation_request_id, key);
+}
+
+void AppendCacheKey(const RecordParams& params, std::string* key) {
+  AppendKeyNumber(params.page.number, key);
+  AppendKeyNumber(params.page.size, key);
+  for (const std::string& id : params.annotation_request_ids) AppendKeyString(id, key);
+}
+
+void AppendCacheKey(const TaskGetParams& params, std::string* key) {
+  AppendKeyString(params.campaign_id, key);
+  AppendKeyString(params.annotation_request_id, key);
+  AppendKeyString(params.scene_id, key);
 }
 
 }  // namespace tally

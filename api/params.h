@@ -98,4 +98,12 @@ Result<StatisticsParams> ParseStatisticsParams(const ParamSource& source);
 Result<RecordParams> ParseRecordParams(const ParamSource& source);
 Result<TaskGetParams> ParseTaskGetParams(const ParamSource& source);
 
+// Each endpoint's part of its response cache key (response_cache.h): every field
+// that changes the answer, each string with its length in front, so that no two
+// different parameter sets share a key. Adding a field to the parameters means
+// adding it here.
+void AppendCacheKey(const StatisticsParams& params, std::string* key);
+void AppendCacheKey(const RecordParams& params, std::string* key);
+void AppendCacheKey(const TaskGetParams& params, std::string* key);
+
 }  // namespace tally

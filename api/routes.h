@@ -1,64 +1,70 @@
 #pragma once
 
-// The routes the server answers, in one table: the router dispatches on it, the
-// metrics label requests with it, and a test checks it against the paths of
-// schemas/openapi.yaml (both ways). Constants; any thread.
+// The route table: every path the server answers, each with its kind and its
+// handler, in one table (kRoutes in routes.cpp). The router dispatches on it;
+// the kind decides the API key, the thread, the cache and the envelope; the
+// metrics and the access log label requests with the path; a test checks the
+// paths against schemas/openapi.yaml (both ways).
+//
+// Adding an endpoint touches: its row in kRoutes; its parameters (params.h: a
+// struct, its Parse*, its AppendCacheKey); its handler (handlers.h); and its
+// documentation (schemas/openapi.yaml, docs/http-api.md — both checked by tests).
+// Constants; any thread.
 
-#include <array>
+#include <cstddef>
+#include <span>
 #include <string_view>
+
+#include "aggregate/status.h"
 
 namespace tally {
 
-enum class Route : int {
-  kStatistics = 0,
-  kStatisticsRecord,
-  kTaskGet,
-  kHealthz,
-  kReadyz,
-  kMetrics,
-  kOpenApi,
-  kOther,  // no such route (404); also the metrics label of requests never routed
+struct ApiContext;
+struct PlainAnswer;
+struct BusinessQuery;
+struct BusinessAnswer;
+
+enum class RouteKind : unsigned char {
+  // Helix's endpoints: need an API key (when keys are set); their store query
+  // runs on a query thread (query_pool.h), never on an I/O thread; answers are
+  // cached (response_cache.h) and wrapped in the envelope with X-Tally-Lag; a
+  // connection admitted over the cap gets 503 for them.
+  kBusiness,
+  // The operations endpoints (ops_endpoints.h): open, answered on the I/O thread
+  // from the server's context alone, never cached, no envelope.
+  kOps,
 };
+
+// A business route's handler: parses the request's parameters by the route's
+// rules, then finds the answer in the cache or computes it (business_query.h).
+// An error Status is the request's fault (its parameters: 4005).
+using BusinessHandler = Status (*)(const BusinessQuery& query, BusinessAnswer* answer);
+// An operations route's handler (ops_endpoints.h).
+using OpsHandler = PlainAnswer (*)(const ApiContext& context);
 
 struct RouteInfo {
-  Route route;
-  std::string_view path;
-  bool business;  // Helix's endpoints: envelope, auth, X-Tally-Lag
+  std::string_view path;  // matched exactly, without the query; also the metrics label and the access log's route
+  RouteKind kind;
+  BusinessHandler business = nullptr;  // set for kBusiness only
+  OpsHandler ops = nullptr;            // set for kOps only
 };
 
-inline constexpr std::array<RouteInfo, 7> kRoutes = {{
-    {Route::kStatistics, "/statistics", true},
-    {Route::kStatisticsRecord, "/statistics/record", true},
-    {Route::kTaskGet, "/task/get", true},
-    {Route::kHealthz, "/healthz", false},
-    {Route::kReadyz, "/readyz", false},
-    {Route::kMetrics, "/metrics", false},
-    {Route::kOpenApi, "/openapi.yaml", false},
-}};
-
-inline constexpr size_t kRouteCount = kRoutes.size() + 1;  // with kOther
-
-// Every route takes these methods (CONTRACT §5); others get 405 with Allow.
+// Every route takes these methods; others get 405 with Allow.
 inline constexpr std::string_view kAllowedMethods = "GET, POST";
 
-// The route of a path (exact match, no query), or kOther.
-inline Route RouteOf(std::string_view path) {
-  for (const RouteInfo& r : kRoutes) {
-    if (r.path == path) return r.route;
-  }
-  return Route::kOther;
-}
+// The table, in its order.
+std::span<const RouteInfo> Routes();
 
-// The metrics label: the route's path, or "other".
-inline std::string_view RouteLabel(Route route) {
-  for (const RouteInfo& r : kRoutes) {
-    if (r.route == route) return r.path;
-  }
-  return "other";
-}
+// The route of a path (exact match, no query); null if there is none.
+const RouteInfo* RouteOf(std::string_view path);
 
-inline bool IsBusiness(Route route) {
-  return route == Route::kStatistics || route == Route::kStatisticsRecord || route == Route::kTaskGet;
-}
+// The route's position in Routes(); Routes().size() for null (no route). For
+// tables indexed by route, such as the metrics'.
+size_t RouteIndex(const RouteInfo* route);
+
+// The metrics label and access log route: the route's path, or "other" for null.
+std::string_view RouteLabel(const RouteInfo* route);
+
+inline bool IsBusiness(const RouteInfo* route) { return route != nullptr && route->kind == RouteKind::kBusiness; }
 
 }  // namespace tally

@@ -26,7 +26,9 @@
 #include "api/metrics.h"
 #include "api/open_file_limit.h"
 #include "api/query_pool.h"
+#include "api/response_cache.h"
 #include "api/router.h"
+#include "api/routes.h"
 
 namespace tally {
 namespace {

@@ -6,8 +6,9 @@
 
 #include "api/access_log.h"
 #include "api/gzip.h"
+#include "api/api_keys.h"
 #include "api/listen_address.h"
-#include "api/router.h"
+#include "api/request_id.h"
 
 namespace tally {
 namespace {

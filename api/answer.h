@@ -1,0 +1,49 @@
+#pragma once
+
+// Answer: one HTTP response on its way out, with what the server logs and counts
+// of it (the route, the envelope's code, the request id) and, for a large answer,
+// the stream of its rest (body_stream.h). StartResponse and FinishAnswer are the
+// headers and framing every answer gets, envelope or not. Plain values and pure
+// functions; any thread.
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/body_stream.h"
+
+namespace tally {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct RouteInfo;
+
+struct Answer {
+  // With `stream` set, the body is the answer's first part, the stream yields
+  // the rest, and the response is chunked (Transfer-Encoding; with HTTP/1.0 it
+  // ends with the connection).
+  HttpResponse response;
+  std::unique_ptr<BodyStream> stream;
+  const RouteInfo* route = nullptr;  // null: no route (404, or never routed)
+  int code = 0;                      // the envelope's code; 0 for ops endpoints
+  std::string request_id;
+};
+
+// A response to `request` with the headers every response carries: its HTTP
+// version, Content-Type, X-Request-Id and keep-alive.
+HttpResponse StartResponse(const HttpRequest& request, int status, std::string_view request_id,
+                           std::string_view content_type);
+
+// Frames a finished answer: a streamed one is chunked (HTTP/1.0: until the
+// connection closes) and gzipped as it goes, a buffered one gets its length and,
+// over kGzipMinBytes, gzip — both only for clients that accept it.
+void FinishAnswer(const HttpRequest& request, Answer* answer);
+
+// The value of a request header, empty when absent.
+std::string_view HeaderValue(const HttpRequest& request, boost::beast::http::field field);
+std::string_view HeaderValue(const HttpRequest& request, std::string_view name);
+
+}  // namespace tally

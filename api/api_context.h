@@ -1,0 +1,32 @@
+#pragma once
+
+// ApiContext: what answers depend on besides the request — the store, the
+// ingest source, the API keys, the settings, the server's metrics and response
+// cache. Filled once by ApiServer::Start; constant while the server runs, read
+// by every thread.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aggregate/store.h"
+#include "api/server.h"
+
+namespace tally {
+
+class HttpMetrics;
+class ResponseCache;
+
+struct ApiContext {
+  const Store* store = nullptr;  // null: not open yet (503 on business routes)
+  IngestSource ingest;
+  std::vector<std::string> api_keys;  // empty: open
+  std::string view_url_base;          // without a trailing slash
+  const HttpMetrics* metrics = nullptr;
+  ResponseCache* cache = nullptr;  // null: every answer is computed
+};
+
+// The X-Tally-Lag of an answer: the consumer's lag, -1 when unknown.
+inline int64_t LagOf(const ApiContext& context) { return context.ingest.lag ? context.ingest.lag() : -1; }
+
+}  // namespace tally
