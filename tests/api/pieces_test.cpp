@@ -1,5 +1,5 @@
 // The server's small parts without a socket: gzip negotiation, the access log's
-// rate limit, key comparison, request ids, listen addresses.
+// rate limit, API keys, request ids, listen addresses.
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -69,7 +69,7 @@ TEST(AccessLogTest, RateLimitsAndReportsWhatItDropped) {
   EXPECT_LE(lines.size(), 10u + 100u + 1u);
 }
 
-TEST(RouterTest, ComparesKeysExactly) {
+TEST(ApiKeysTest, ComparesKeysExactly) {
   const std::vector<std::string> keys = {"alpha", "beta-key"};
   EXPECT_TRUE(KeyMatches("alpha", keys));
   EXPECT_TRUE(KeyMatches("beta-key", keys));
@@ -80,7 +80,25 @@ TEST(RouterTest, ComparesKeysExactly) {
   EXPECT_FALSE(KeyMatches("alpha", {}));
 }
 
-TEST(RouterTest, MakesOrEchoesRequestIds) {
+TEST(ApiKeysTest, TakesABearerTokenOrAnXApiKeyHeader) {
+  const std::vector<std::string> keys = {"k1"};
+  auto with = [](std::vector<std::pair<std::string, std::string>> headers) {
+    HttpRequest request{boost::beast::http::verb::get, "/statistics", 11};
+    for (const auto& [name, value] : headers) request.set(name, value);
+    return request;
+  };
+  EXPECT_TRUE(Authorized(with({}), {}));  // no keys: open
+  EXPECT_FALSE(Authorized(with({}), keys));
+  EXPECT_TRUE(Authorized(with({{"Authorization", "Bearer k1"}}), keys));
+  EXPECT_TRUE(Authorized(with({{"Authorization", " bEaReR   k1 "}}), keys));
+  EXPECT_TRUE(Authorized(with({{"X-API-Key", "k1"}}), keys));
+  EXPECT_TRUE(Authorized(with({{"Authorization", "Bearer nope"}, {"X-API-Key", "k1"}}), keys));
+  EXPECT_FALSE(Authorized(with({{"Authorization", "Basic k1"}}), keys));
+  EXPECT_FALSE(Authorized(with({{"Authorization", "k1"}}), keys));
+  EXPECT_FALSE(Authorized(with({{"X-API-Key", "k2"}}), keys));
+}
+
+TEST(RequestIdTest, MakesOrEchoesRequestIds) {
   EXPECT_EQ(RequestIdFor("caller_ID-1"), "caller_ID-1");
   for (std::string_view bad : {std::string_view(""), std::string_view("a b"), std::string_view("a.b")}) {
     const std::string id = RequestIdFor(bad);
