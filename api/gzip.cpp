@@ -5,14 +5,10 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "api/http_framing.h"
+
 namespace tally {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -28,10 +24,10 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 double QValue(std::string_view params) {
   while (!params.empty()) {
     const size_t semi = params.find(';');
-    std::string_view p = Trim(params.substr(0, semi));
+    std::string_view p = TrimOws(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
     if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-      std::string value(Trim(p.substr(2)));
+      std::string value(TrimOws(p.substr(2)));
       char* end = nullptr;
       const double q = std::strtod(value.c_str(), &end);
       return end == value.c_str() ? 0 : q;
@@ -49,7 +45,7 @@ bool AcceptsGzip(std::string_view header) {
     std::string_view element = header.substr(0, comma);
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     const size_t semi = element.find(';');
-    std::string_view coding = Trim(element.substr(0, semi));
+    std::string_view coding = TrimOws(element.substr(0, semi));
     const double q = semi == std::string_view::npos ? 1 : QValue(element.substr(semi + 1));
     if (EqualsNoCase(coding, "gzip") || EqualsNoCase(coding, "x-gzip")) {
       gzip = q;

@@ -23,6 +23,10 @@ struct TargetParts {
 };
 TargetParts SplitTarget(std::string_view target);
 
+// `s` without the optional whitespace (spaces, tabs: RFC 9110 "OWS") around a
+// field value or a list element.
+std::string_view TrimOws(std::string_view s);
+
 // True if the raw header block `header` (request line and fields, without the
 // blank line) has a line that starts with a space or a tab: obsolete line
 // folding, or whitespace before the first field. Beast joins folded lines
