@@ -27,7 +27,8 @@ bool Authorized(const HttpRequest& request, const std::vector<std::string>& keys
   if (auto it = request.find(boost::beast::http::field::authorization); it != request.end()) {
     std::string_view value = TrimOws(std::string_view(it->value().data(), it->value().size()));
     constexpr std::string_view kBearer = "bearer ";  // the scheme is case-insensitive (RFC 9110 §11.1)
-    if (value.size() > kBearer.size() && boost::beast::iequals(value.substr(0, kBearer.size()), kBearer)) {
+    if (value.size() > kBearer.size() &&
+        boost::beast::iequals(boost::beast::string_view(value.data(), kBearer.size()), "bearer ")) {
       ok |= KeyMatches(TrimOws(value.substr(kBearer.size())), keys);
     }
   }
