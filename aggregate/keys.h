@@ -36,7 +36,9 @@
 // fingerprint of the message at next - 1 (8 bytes BE, absent if unknown). Values
 // of 8 bytes (next alone) were written before the rest existed and stay readable.
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,16 +68,50 @@ enum class RequestNo : uint32_t {};
 
 namespace keys {
 
-inline constexpr const char* kRecords = "records";
-inline constexpr const char* kRecordIds = "record_ids";
-inline constexpr const char* kTasks = "tasks";
-inline constexpr const char* kInstances = "instances";
-inline constexpr const char* kScenes = "scenes";
-inline constexpr const char* kRequests = "requests";
-inline constexpr const char* kRanks = "ranks";
-inline constexpr const char* kCampaigns = "campaigns";
-inline constexpr const char* kRejected = "rejected";
-inline constexpr const char* kMeta = "meta";
+// The column families: one row each, which Store::Open creates and opens in
+// this order (after RocksDB's default family, which tally leaves empty) and
+// the store's code names by `Family`. `access` decides a family's filters and
+// prefix extractor (store.cpp); `sums_counts` gives it the merge operator that
+// adds instance counts (store.cpp).
+enum class Access { kPoint, kPrefixedPoint, kScan };
+enum class Family { kRecords, kRecordIds, kTasks, kInstances, kScenes, kRequests, kRanks, kCampaigns, kRejected, kMeta };
+struct FamilyInfo {
+  Family family;
+  std::string_view name;  // on disk
+  Access access;
+  bool sums_counts;
+};
+inline constexpr FamilyInfo kFamilies[] = {
+    // The records, by request: pages of records scan them.
+    {Family::kRecords, "records", Access::kScan, false},
+    // Which request holds a record id: dedupe looks every id up.
+    {Family::kRecordIds, "record_ids", Access::kPoint, false},
+    // The task views, by request: read by apply, paged by queries.
+    {Family::kTasks, "tasks", Access::kPrefixedPoint, false},
+    // The counts of views that keep them apart: merged, scanned in key order.
+    {Family::kInstances, "instances", Access::kScan, true},
+    // Per scene the latest stamp of each task that carried it.
+    {Family::kScenes, "scenes", Access::kPrefixedPoint, false},
+    // Request metadata by annotationRequestId.
+    {Family::kRequests, "requests", Access::kPoint, false},
+    // The rank indexes that let a page start without counting.
+    {Family::kRanks, "ranks", Access::kPrefixedPoint, false},
+    // Campaign memberships of requests.
+    {Family::kCampaigns, "campaigns", Access::kPoint, false},
+    // The latest rejections of each partition.
+    {Family::kRejected, "rejected", Access::kScan, false},
+    // Format, counters, offsets, rejection tallies.
+    {Family::kMeta, "meta", Access::kPoint, false},
+};
+inline constexpr size_t kFamilyCount = std::size(kFamilies);
+inline constexpr const FamilyInfo& InfoOf(Family f) { return kFamilies[static_cast<size_t>(f)]; }
+inline constexpr std::string_view NameOf(Family f) { return InfoOf(f).name; }
+static_assert([] {
+  for (size_t i = 0; i < kFamilyCount; ++i) {
+    if (static_cast<size_t>(kFamilies[i].family) != i) return false;
+  }
+  return true;
+}(), "kFamilies lists the families in the order of Family");
 
 // Bytes of the request_no prefix shared by records, tasks, scenes and ranks keys.
 inline constexpr size_t kRequestPrefixBytes = 4;
@@ -102,6 +138,23 @@ inline std::string RequestPrefix(RequestNo no) {
   return key;
 }
 
+// Above every key of the request in records, tasks and instances (an upper
+// bound for their iterators): the first byte of an id's encoding is at most 16.
+inline std::string RequestEnd(RequestNo no) {
+  std::string key = RequestPrefix(no);
+  key.push_back('\xff');
+  return key;
+}
+
+// The request number at the front of a records, tasks, instances, scenes or
+// ranks key; nullopt if the key is shorter.
+inline std::optional<RequestNo> RequestOf(std::string_view key) {
+  ByteReader r(key);
+  uint32_t no = 0;
+  if (!r.Fixed32BE(&no)) return std::nullopt;
+  return RequestNo{no};
+}
+
 // The id at the end of a request_no · id key; nullopt if the key is not one.
 inline std::optional<Id> ItemOf(std::string_view key) {
   if (key.size() <= kRequestPrefixBytes) return std::nullopt;
@@ -119,6 +172,11 @@ inline std::string Instance(RequestNo no, Id task_id, std::string_view instance_
   std::string key = InstancePrefix(no, task_id);
   key.append(instance_key);
   return key;
+}
+
+// The instance key of an instances key that starts with `prefix` (InstancePrefix).
+inline std::string_view InstanceKeyOf(std::string_view key, std::string_view prefix) {
+  return key.substr(prefix.size());
 }
 
 inline std::string RecordId(Id id) {
@@ -141,6 +199,15 @@ inline std::string Scene(RequestNo no, std::string_view scene_id, Id task_id) {
   return key;
 }
 
+// The task id of a scenes key that starts with `prefix` (ScenePrefix); nullopt
+// if the rest is not one id.
+inline std::optional<Id> SceneTaskOf(std::string_view key, std::string_view prefix) {
+  key.remove_prefix(std::min(prefix.size(), key.size()));
+  auto id = Id::ConsumeKey(&key);
+  if (!id || !key.empty()) return std::nullopt;
+  return id;
+}
+
 inline std::string Rank(RequestNo no, RankKind kind) {
   std::string key = RequestPrefix(no);
   key.push_back(static_cast<char>(kind));
@@ -160,6 +227,17 @@ inline std::string Campaign(std::string_view campaign_id, RequestNo no) {
   return key;
 }
 
+// A partition in a key: shifted so that byte order is numeric order.
+inline void AppendPartition(int32_t partition, std::string* key) {
+  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, key);
+}
+inline bool ConsumePartition(ByteReader* r, int32_t* partition) {
+  uint32_t shifted = 0;
+  if (!r->Fixed32BE(&shifted)) return false;
+  *partition = static_cast<int32_t>(shifted ^ 0x80000000u);
+  return true;
+}
+
 // partition · offset · element, each shifted so that byte order is numeric order
 // (partition -1, `tally replay`, sorts first; a whole-message rejection sorts
 // before the message's elements).
@@ -167,7 +245,7 @@ inline std::string Campaign(std::string_view campaign_id, RequestNo no) {
 inline constexpr size_t kRejectedKeyBytes = 16;
 inline std::string RejectedPartition(int32_t partition) {
   std::string key;
-  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, &key);
+  AppendPartition(partition, &key);
   return key;
 }
 // Above every rejected key of the partition.
@@ -177,7 +255,7 @@ inline std::string RejectedPartitionEnd(int32_t partition) {
   return key;
 }
 inline void AppendRejected(const Origin& origin, std::optional<uint32_t> element, std::string* key) {
-  PutFixed32BE(static_cast<uint32_t>(origin.partition) ^ 0x80000000u, key);
+  AppendPartition(origin.partition, key);
   PutFixed64BE(static_cast<uint64_t>(origin.offset) ^ 0x8000000000000000ull, key);
   PutFixed32BE(element ? *element + 1 : 0, key);
 }
@@ -185,6 +263,18 @@ inline std::string Rejected(const Origin& origin, std::optional<uint32_t> elemen
   std::string key;
   AppendRejected(origin, element, &key);
   return key;
+}
+// The origin and element of a rejected key; false if it is not one.
+inline bool ParseRejected(std::string_view key, Origin* origin, std::optional<uint32_t>* element) {
+  ByteReader r(key);
+  uint64_t offset = 0;
+  uint32_t e = 0;
+  if (!ConsumePartition(&r, &origin->partition) || !r.Fixed64BE(&offset) || !r.Fixed32BE(&e) || !r.empty()) {
+    return false;
+  }
+  origin->offset = static_cast<int64_t>(offset ^ 0x8000000000000000ull);
+  *element = e == 0 ? std::nullopt : std::optional<uint32_t>(e - 1);
+  return true;
 }
 
 inline constexpr std::string_view kFormatKey = "format";
@@ -196,8 +286,16 @@ inline constexpr std::string_view kInstanceKey = "instance_id";
 inline constexpr std::string_view kRejectsPrefix = "rejects/";
 inline std::string Rejects(int32_t partition) {
   std::string key(kRejectsPrefix);
-  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, &key);
+  AppendPartition(partition, &key);
   return key;
+}
+// The partition of a rejects key; nullopt if it is not one.
+inline std::optional<int32_t> RejectsPartitionOf(std::string_view key) {
+  if (!key.starts_with(kRejectsPrefix)) return std::nullopt;
+  ByteReader r(key.substr(kRejectsPrefix.size()));
+  int32_t partition = 0;
+  if (!ConsumePartition(&r, &partition) || !r.empty()) return std::nullopt;
+  return partition;
 }
 
 inline std::string OffsetPrefix(std::string_view topic) {
@@ -209,8 +307,53 @@ inline std::string OffsetPrefix(std::string_view topic) {
 
 inline std::string Offset(std::string_view topic, int32_t partition) {
   std::string key = OffsetPrefix(topic);
-  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, &key);
+  AppendPartition(partition, &key);
   return key;
+}
+// The partition of an offset key that starts with `prefix` (OffsetPrefix);
+// nullopt if the rest is not one.
+inline std::optional<int32_t> OffsetPartitionOf(std::string_view key, std::string_view prefix) {
+  if (!key.starts_with(prefix)) return std::nullopt;
+  ByteReader r(key.substr(prefix.size()));
+  int32_t partition = 0;
+  if (!ConsumePartition(&r, &partition) || !r.empty()) return std::nullopt;
+  return partition;
+}
+
+// An offset's value (see the top of this file).
+struct OffsetValue {
+  int64_t next = 0;
+  std::string_view cluster;             // empty if unknown; parsed: points into the value
+  std::optional<uint64_t> fingerprint;  // nullopt if unknown
+};
+inline void AppendOffsetValue(const OffsetValue& v, std::string* out) {
+  PutFixed64BE(static_cast<uint64_t>(v.next), out);
+  PutString(v.cluster, out);
+  if (v.fingerprint) PutFixed64BE(*v.fingerprint, out);
+}
+// False if `value` is not one. Values of stores written before the cluster id
+// and fingerprint were kept end after `next`: both unknown.
+inline bool ParseOffsetValue(std::string_view value, OffsetValue* v) {
+  ByteReader r(value);
+  uint64_t next = 0;
+  if (!r.Fixed64BE(&next)) return false;
+  *v = OffsetValue{static_cast<int64_t>(next), {}, std::nullopt};
+  if (r.empty()) return true;
+  if (!r.String(&v->cluster)) return false;
+  if (r.empty()) return true;
+  uint64_t fingerprint = 0;
+  if (!r.Fixed64BE(&fingerprint) || !r.empty()) return false;
+  v->fingerprint = fingerprint;
+  return true;
+}
+
+// A request number as a value (record_ids, meta "next_request_no").
+inline void AppendRequestValue(RequestNo no, std::string* out) { AppendRequest(no, out); }
+inline std::optional<RequestNo> ParseRequestValue(std::string_view value) {
+  ByteReader r(value);
+  uint32_t no = 0;
+  if (!r.Fixed32BE(&no)) return std::nullopt;
+  return RequestNo{no};
 }
 
 }  // namespace keys

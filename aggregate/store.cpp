@@ -33,7 +33,8 @@ constexpr double kBlockCacheShare = 0.80;
 constexpr double kMemtableShare = 0.25;  // of the budget, charged to the block cache
 constexpr double kApplyCacheShare = 0.15;
 
-enum class Access { kPoint, kPrefixedPoint, kScan };
+using keys::Access;
+using keys::Family;
 
 // Sums the instance counts merged into one key of the instances family, so that
 // a record adds its counts without reading them.
@@ -109,7 +110,7 @@ Status OpenError(const std::string& path, const rocksdb::Status& s) {
 // WriteBatch per view keeps each move atomic, and a move interrupted by a crash
 // is redone at the next open (the format is still 1 then; moved views are skipped).
 Status MoveLargeInstanceMapsApart(Store::Impl& store) {
-  std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(rocksdb::ReadOptions(), store.tasks));
+  std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(rocksdb::ReadOptions(), store.Cf(Family::kTasks)));
   TaskView view;
   std::string key, value;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -123,7 +124,7 @@ Status MoveLargeInstanceMapsApart(Store::Impl& store) {
     MoveInstancesApart(store, std::string_view(it->key().data(), it->key().size()), view, batch, &key, &value);
     value.clear();
     EncodeTaskView(view, &value);
-    batch.Put(store.tasks, it->key(), value).PermitUncheckedError();
+    batch.Put(store.Cf(Family::kTasks), it->key(), value).PermitUncheckedError();
     if (Status s = FromRocks(store.db->Write(rocksdb::WriteOptions(), &batch), "migrating a task view"); !s.ok()) {
       return s;
     }
@@ -216,35 +217,18 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Memtables flush when their share of the budget fills up; per family a
   // quarter of it keeps any one family from holding it all.
   const auto write_buffer = static_cast<size_t>(budget * kMemtableShare / 4);
-  const std::vector<std::pair<const char*, Access>> families = {
-      {rocksdb::kDefaultColumnFamilyName.c_str(), Access::kPoint},
-      {keys::kRecords, Access::kScan},
-      {keys::kRecordIds, Access::kPoint},
-      {keys::kTasks, Access::kPrefixedPoint},
-      {keys::kInstances, Access::kScan},
-      {keys::kScenes, Access::kPrefixedPoint},
-      {keys::kRequests, Access::kPoint},
-      {keys::kRanks, Access::kPrefixedPoint},
-      {keys::kCampaigns, Access::kPoint},
-      {keys::kRejected, Access::kScan},
-      {keys::kMeta, Access::kPoint},
-  };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& [name, access] : families) {
-    descriptors.emplace_back(name, FamilyOptions(impl->block_cache, access, write_buffer));
-    if (name == std::string_view(keys::kInstances)) {
-      descriptors.back().options.merge_operator = std::make_shared<InstanceCountAdd>();
-    }
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                           FamilyOptions(impl->block_cache, Access::kPoint, write_buffer));
+  for (const keys::FamilyInfo& family : keys::kFamilies) {
+    descriptors.emplace_back(std::string(family.name), FamilyOptions(impl->block_cache, family.access, write_buffer));
+    if (family.sums_counts) descriptors.back().options.merge_operator = std::make_shared<InstanceCountAdd>();
   }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &db);
   if (!s.ok()) return OpenError(path, s);
   impl->db.reset(db);
-  impl->recovery = impl->wal_watch->Dropped(keys::kRecords);
-  rocksdb::ColumnFamilyHandle** slots[] = {nullptr, &impl->records, &impl->record_ids, &impl->tasks,
-                                           &impl->instances, &impl->scenes, &impl->requests, &impl->ranks,
-                                           &impl->campaigns, &impl->rejected, &impl->meta};
-  for (size_t i = 1; i < impl->handles.size(); ++i) *slots[i] = impl->handles[i];
+  impl->recovery = impl->wal_watch->Dropped(std::string(keys::NameOf(Family::kRecords)));
 
   // The format version: written by a new store, checked by an existing one.
   // Format 1 is migrated in place: its views all keep their instance counts
@@ -252,14 +236,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // created empty by the open above); only views past kInlineInstanceKeys are
   // rewritten, their counts moved apart.
   std::string format;
-  s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kFormatKey, &format);
+  s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kFormatKey, &format);
   if (s.ok() && format == "1") {
     if (Status moved = MoveLargeInstanceMapsApart(*impl); !moved.ok()) return moved;
   }
   if (s.IsNotFound() || (s.ok() && format == "1")) {
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;
-    s = db->Put(sync_write, impl->meta, keys::kFormatKey, std::to_string(kFormatVersion));
+    s = db->Put(sync_write, impl->Cf(Family::kMeta), keys::kFormatKey, std::to_string(kFormatVersion));
   } else if (s.ok() && format != std::to_string(kFormatVersion)) {
     return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
                               std::to_string(kFormatVersion) +
@@ -269,7 +253,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (!s.ok()) return OpenError(path, s);
 
   std::string totals;
-  s = db->Get(rocksdb::ReadOptions(), impl->meta, keys::kTotalsKey, &totals);
+  s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kTotalsKey, &totals);
   if (s.ok()) {
     ByteReader r(totals);
     uint64_t records, tasks, requests;
@@ -290,7 +274,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 }
 
 Result<ApplyResult> Store::Apply(const ApplyBatch& batch) { return impl_->applier->Apply(batch); }
-Result<std::optional<ApplyResult>> Store::Submit(const ApplyBatch& batch) { return impl_->applier->Submit(batch); }
+Result<std::optional<ApplyResult>> Store::Submit(Batch* batch) { return impl_->applier->Submit(batch); }
 Result<std::optional<ApplyResult>> Store::Flush() { return impl_->applier->Flush(); }
 
 ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
@@ -309,28 +293,15 @@ ReadView Store::Snapshot() const { return ReadView(this, impl_->db->GetSnapshot(
 Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) const {
   const std::string prefix = keys::OffsetPrefix(topic);
   std::vector<PartitionOffset> offsets;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->Cf(Family::kMeta)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    ByteReader key(std::string_view(it->key().data(), it->key().size()).substr(prefix.size()));
-    ByteReader value(std::string_view(it->value().data(), it->value().size()));
-    uint32_t partition = 0;
-    uint64_t next = 0;
-    std::string_view cluster;
-    uint64_t fingerprint = 0;
-    bool readable = key.Fixed32BE(&partition) && key.empty() && value.Fixed64BE(&next);
-    PartitionOffset o{static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(next), {}, {}};
-    // Values of stores written before the cluster id and fingerprint were kept
-    // end after `next`: both unknown.
-    if (readable && !value.empty()) {
-      readable = value.String(&cluster);
-      o.cluster = cluster;
-      if (readable && !value.empty()) {
-        readable = value.Fixed64BE(&fingerprint) && value.empty();
-        o.fingerprint = fingerprint;
-      }
+    const std::optional<int32_t> partition =
+        keys::OffsetPartitionOf(std::string_view(it->key().data(), it->key().size()), prefix);
+    keys::OffsetValue value;
+    if (!partition || !keys::ParseOffsetValue(std::string_view(it->value().data(), it->value().size()), &value)) {
+      return Status::Corruption("unreadable stored offset of topic " + std::string(topic));
     }
-    if (!readable) return Status::Corruption("unreadable stored offset of topic " + std::string(topic));
-    offsets.push_back(std::move(o));
+    offsets.emplace_back(*partition, value.next, value.fingerprint, std::string(value.cluster));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
   return offsets;
@@ -338,7 +309,7 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
 
 Result<std::string> Store::InstanceId() {
   std::string id;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, keys::kInstanceKey, &id);
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->Cf(Family::kMeta), keys::kInstanceKey, &id);
   if (s.ok()) return id;
   if (!s.IsNotFound()) return FromRocks(s, "reading the instance id");
   std::random_device random;
@@ -347,7 +318,7 @@ Result<std::string> Store::InstanceId() {
   id = hex;
   rocksdb::WriteOptions write_options;
   write_options.sync = true;  // written once; a restart must find the same id
-  s = impl_->db->Put(write_options, impl_->meta, keys::kInstanceKey, id);
+  s = impl_->db->Put(write_options, impl_->Cf(Family::kMeta), keys::kInstanceKey, id);
   if (!s.ok()) return FromRocks(s, "writing the instance id");
   return id;
 }

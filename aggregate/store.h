@@ -8,8 +8,11 @@
 // duplication or batching. Queries read one snapshot each.
 //
 // Lifecycle: Open() at start-up; destroy after the consumer and the server stop.
-// Threads: Apply() from one thread at a time (the consumer); everything else
-// from any thread.
+// Threads: the write side (Apply, Submit, Flush, WriteRawBatch) from one thread
+// at a time: the apply thread (the consumer's, or replay's). Submit writes on a
+// thread of the store's own ("tally:write"), which is also where batch_sink is
+// called. InstanceId at start-up. Queries, totals(), failure() and recovery()
+// from any thread, concurrently with the writes.
 //
 // Memory: StoreOptions::memory_bytes bounds everything the store keeps in memory
 // whatever the data size: RocksDB's block cache (memtables, indexes and filters
@@ -27,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "aggregate/decoded_events.h"
 #include "aggregate/rejection.h"
 #include "aggregate/status.h"
 #include "aggregate/task_action.h"
@@ -44,7 +48,8 @@ struct StoreOptions {
   // fsync the write-ahead log with every batch: survives power loss, not just
   // process crashes, at the price of a disk flush per batch.
   bool sync = false;
-  // For the write ceiling benchmark: receives the raw WriteBatch of every Apply.
+  // For the write ceiling benchmark: receives the raw WriteBatch of every
+  // batch, on the store's writer thread.
   std::function<void(std::string_view)> batch_sink;
 };
 
@@ -73,11 +78,29 @@ struct PartitionOffset {
   friend bool operator==(const PartitionOffset&, const PartitionOffset&) = default;
 };
 
+// A batch for Apply, which reads it only during the call.
 struct ApplyBatch {
   std::span<const TaskAction> actions;
   std::span<const Rejection> rejections;
   std::string_view topic;                   // the topic of next_offsets
   std::span<const PartitionOffset> next_offsets;
+};
+
+// A batch for Submit, which takes its contents: the caller fills one Batch
+// again and again, and each Submit leaves it empty, holding the memory of an
+// earlier batch (so a steady stream does not allocate).
+struct Batch {
+  DecodedEvents events;
+  std::string topic;  // the topic of next_offsets
+  std::vector<PartitionOffset> next_offsets;
+
+  bool empty() const { return events.size() == 0 && next_offsets.empty(); }
+  void clear() {
+    events.clear();
+    topic.clear();
+    next_offsets.clear();
+  }
+  ApplyBatch view() const { return {events.actions(), events.rejections(), topic, next_offsets}; }
 };
 
 struct ApplyResult {
@@ -89,6 +112,8 @@ struct ApplyResult {
   uint64_t keys_written = 0;
   uint64_t bytes_written = 0;  // of the WriteBatch
   double seconds = 0;          // building it plus writing it (not time spent waiting)
+  // The batch's next_offsets: durable now, with everything before them.
+  std::vector<PartitionOffset> next_offsets;
 };
 
 // A page: number >= 1, size >= 1 (the API clamps and validates).
@@ -215,19 +240,20 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   ~Store();
 
-  // Applies a batch atomically with its offsets. Returns IOError if RocksDB
-  // fails to write (a full disk, say) or has failed in the background; the
-  // store then refuses further batches and the caller should stop. Not while a
-  // submitted batch is in flight.
+  // Applies a batch atomically with its offsets; returns when it is written.
+  // Returns IOError if RocksDB fails to write (a full disk, say) or has failed
+  // in the background; the store then refuses further batches and the caller
+  // should stop. Not while a submitted batch is in flight (Flush first).
   Result<ApplyResult> Apply(const ApplyBatch& batch);
 
-  // Apply in two halves, for throughput: Submit builds the batch on the
-  // caller's thread and writes it on the store's writer thread while the caller
-  // prepares the next one. It returns the result of the batch submitted before
-  // (now written), or nullopt if there was none; Flush waits for the batch in
-  // flight and returns its result. The caller keeps a submitted batch's data
-  // alive until its result is returned. Errors are as Apply's.
-  Result<std::optional<ApplyResult>> Submit(const ApplyBatch& batch);
+  // Apply, pipelined for throughput: Submit takes the contents of *batch
+  // (leaving it empty, see Batch), builds its WriteBatch on the caller's thread
+  // and writes it on the store's writer thread while the caller fills the
+  // next. It returns the result of the batch submitted before (now written),
+  // or nullopt if there was none; Flush waits for the batch in flight and
+  // returns its result (nullopt if none). A result's next_offsets say which
+  // batch it was. Errors are as Apply's.
+  Result<std::optional<ApplyResult>> Submit(Batch* batch);
   Result<std::optional<ApplyResult>> Flush();
 
   ReadView Snapshot() const;
@@ -284,7 +310,7 @@ class Store {
   const WalRecovery& recovery() const;
 
   // For the write ceiling benchmark: writes a batch captured by batch_sink as it
-  // is, with no reads and none of Apply's work. Apply thread only.
+  // is, with no reads and none of Apply's work. Apply thread, nothing submitted.
   Status WriteRawBatch(std::string_view batch);
 
   struct Impl;

@@ -7,25 +7,31 @@
 // caches, so a task touched again soon costs no read at all.
 //
 // Batches can be pipelined: Submit() builds batch N+1 on the caller's thread
-// while a writer thread writes batch N. The state batch N+1 is built from
-// therefore includes N's effects before they are in RocksDB: N's record ids
-// count as stored for dedupe, nothing N touched leaves the caches before N is
-// written (epochs), and N's new ids and scene entries are kept until then.
+// while the writer thread (BatchWriter) writes batch N. The state batch N+1 is
+// built from therefore includes N's effects before they are in RocksDB: N's
+// record ids count as stored for dedupe, nothing N touched leaves the caches
+// before N is written (epochs), and N's new ids and scene entries are kept
+// until then. A submitted batch's events stay in its slot until the slot is
+// reused, two batches later, so the next batch can compare duplicates with them.
 //
-// Threads: Submit/Flush/Apply from one thread at a time; the writer thread only
-// runs RocksDB's Write on a finished WriteBatch. Private to aggregate/ (the store's sources).
+// The work is split by job: store_apply.cpp (batches, slots and the hand-off
+// to the writer), store_dedupe.cpp (which records are new), store_views.cpp
+// (folding records into requests, tasks, scenes and campaigns), store_ranks.cpp
+// (rank indexes and request metadata), store_rejections.cpp (rejections and
+// their counts).
+//
+// Threads: Submit/Flush/Apply from one thread at a time (the apply thread);
+// the writer thread only writes finished WriteBatches. Private to aggregate/
+// (the store's sources).
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -33,6 +39,7 @@
 #include "aggregate/lru_cache.h"
 #include "aggregate/rank_index.h"
 #include "aggregate/store_impl.h"
+#include "aggregate/store_writer.h"
 
 namespace tally {
 
@@ -45,10 +52,10 @@ class Applier {
   // Builds and writes a batch; returns when it is written. Nothing may be in
   // flight (call Flush after Submit).
   Result<ApplyResult> Apply(const ApplyBatch& batch);
-  // Builds `batch` and starts writing it. Returns the result of the batch
-  // submitted before (now written), or nullopt if there was none. The caller
-  // keeps a submitted batch's data alive until its result is returned.
-  Result<std::optional<ApplyResult>> Submit(const ApplyBatch& batch);
+  // Takes the contents of *batch (leaving it empty), builds it and starts
+  // writing it. Returns the result of the batch submitted before (now
+  // written), or nullopt if there was none.
+  Result<std::optional<ApplyResult>> Submit(Batch* batch);
   // Waits for the batch in flight; returns its result, or nullopt if none.
   Result<std::optional<ApplyResult>> Flush();
 
@@ -101,6 +108,7 @@ class Applier {
 
   // What one batch needs from its build until it is written.
   struct Slot {
+    Batch owned;  // a submitted batch's events and offsets (Apply's stay the caller's)
     rocksdb::WriteBatch batch;
     Epoch epoch = 0;
     ApplyResult result;
@@ -133,8 +141,10 @@ class Applier {
   void MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot);
   bool IsNew(const RequestState& request) const { return request.created > written_; }
 
-  // Hands `slot` to the writer thread.
-  void StartWrite(Slot& slot);
+  // Builds `batch` in the free slot and hands it to the writer thread;
+  // returns the result of the batch written before.
+  Result<std::optional<ApplyResult>> BuildAndStart(const ApplyBatch& batch, Slot& slot);
+  Slot& FreeSlot() { return writing_ == &slots_[0] ? slots_[1] : slots_[0]; }
   // Waits for the write in flight, if any, and makes its effects the cached
   // state; returns its result.
   Result<std::optional<ApplyResult>> FinishWrite();
@@ -143,7 +153,11 @@ class Applier {
   Status Fail(Status status);
 
   void Put(Slot& slot, rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value);
-  void WriterLoop();
+  rocksdb::ColumnFamilyHandle* Cf(keys::Family family) const { return store_->Cf(family); }
+
+  // Approximate bytes a cached object holds, for the caches' budgets.
+  static size_t Charge(std::string_view key, const TaskView& view);
+  static size_t Charge(std::string_view key, const RequestState& request);
 
   Store::Impl* store_;
   uint32_t next_request_no_;
@@ -170,15 +184,7 @@ class Applier {
   std::vector<rocksdb::Slice> slices_;
   std::vector<rocksdb::Status> statuses_;
 
-  // The writer thread and its hand-over.
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  Slot* to_write_ = nullptr;     // guarded by mutex_
-  bool write_done_ = false;      // guarded by mutex_
-  Status write_status_;          // guarded by mutex_
-  double write_seconds_ = 0;     // guarded by mutex_
-  bool stopping_ = false;        // guarded by mutex_
-  std::thread writer_;
+  BatchWriter writer_;  // last: destroyed first, after the write in flight
 };
 
 }  // namespace tally

@@ -1,6 +1,6 @@
 #pragma once
 
-// Private to aggregate/ (the store's sources: store.cpp, store_apply.cpp, store_queries.cpp):
+// Private to aggregate/ (the store's sources, store*.cpp):
 // the RocksDB handles, and the conversions every one of them needs.
 
 #include <rocksdb/cache.h>
@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregate/keys.h"
 #include "aggregate/store.h"
 #include "aggregate/store_events.h"
 
@@ -34,19 +35,9 @@ struct Store::Impl {
   WalRecovery recovery;
   std::unique_ptr<WalRecoveryWatch> wal_watch;  // outlives db, which points at it
   std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned: destroyed before db
-
-  // Handles by family (see keys.h); all in `handles`.
-  rocksdb::ColumnFamilyHandle* records = nullptr;
-  rocksdb::ColumnFamilyHandle* record_ids = nullptr;
-  rocksdb::ColumnFamilyHandle* tasks = nullptr;
-  rocksdb::ColumnFamilyHandle* instances = nullptr;
-  rocksdb::ColumnFamilyHandle* scenes = nullptr;
-  rocksdb::ColumnFamilyHandle* requests = nullptr;
-  rocksdb::ColumnFamilyHandle* ranks = nullptr;
-  rocksdb::ColumnFamilyHandle* campaigns = nullptr;
-  rocksdb::ColumnFamilyHandle* rejected = nullptr;
-  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  // Owned: destroyed before db. RocksDB's default family, then keys::kFamilies in order.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* Cf(keys::Family family) const { return handles[1 + static_cast<size_t>(family)]; }
 
   // Written by the apply thread after each batch, read by anyone.
   std::atomic<uint64_t> total_records{0};

@@ -11,13 +11,9 @@
 namespace tally {
 namespace {
 
-std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+using keys::Family;
 
-std::string RequestEnd(RequestNo no) {
-  std::string key = keys::RequestPrefix(no);
-  key.push_back('\xff');
-  return key;
-}
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 // The offset of a page's first item, or nullopt if it lies past `total`.
 std::optional<uint64_t> FirstOf(Page page, uint64_t total) {
@@ -32,7 +28,7 @@ class ItemCursor {
  public:
   ItemCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const rocksdb::ReadOptions& base,
              RequestNo no, Id start)
-      : upper_(RequestEnd(no)), upper_slice_(upper_) {
+      : upper_(keys::RequestEnd(no)), upper_slice_(upper_) {
     rocksdb::ReadOptions ro = base;
     ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, family));
@@ -60,7 +56,7 @@ class StoreReader {
   // The request's meta; nullopt if unknown.
   Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
     std::string value;
-    const rocksdb::Status s = s_.db->Get(ro_, s_.requests, request, &value);
+    const rocksdb::Status s = s_.db->Get(ro_, s_.Cf(Family::kRequests), request, &value);
     if (s.IsNotFound()) return std::optional<RequestMeta>();
     if (!s.ok()) return FromRocks(s, "reading a request");
     RequestMeta meta;
@@ -71,7 +67,7 @@ class StoreReader {
   Result<RankIndex> Ranks(RequestNo no, keys::RankKind kind) const {
     std::string value;
     RankIndex index;
-    const rocksdb::Status s = s_.db->Get(ro_, s_.ranks, keys::Rank(no, kind), &value);
+    const rocksdb::Status s = s_.db->Get(ro_, s_.Cf(Family::kRanks), keys::Rank(no, kind), &value);
     if (s.IsNotFound()) return index;
     if (!s.ok()) return FromRocks(s, "reading a rank index");
     if (!index.DecodeFrom(value)) return Status::Corruption("unreadable rank index");
@@ -161,7 +157,7 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
   Result<RankIndex> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
   if (!index) return index.error();
   const RequestNo no = (*meta)->no;
-  Status s = reader.Page(impl_->tasks, std::span(&no, 1), std::span(&*index, 1), *first, page.size,
+  Status s = reader.Page(impl_->Cf(Family::kTasks), std::span(&no, 1), std::span(&*index, 1), *first, page.size,
                          [&](size_t, std::string_view, std::string_view value) {
                            if (!DecodeTaskView(value, &out.tasks.emplace_back())) {
                              return Status::Corruption("unreadable task view");
@@ -197,7 +193,7 @@ InstanceCursor& InstanceCursor::operator=(InstanceCursor&&) noexcept = default;
 InstanceCursor::~InstanceCursor() = default;
 
 bool InstanceCursor::Valid() const { return impl_->Valid(); }
-std::string_view InstanceCursor::key() const { return View(impl_->it->key()).substr(impl_->prefix.size()); }
+std::string_view InstanceCursor::key() const { return keys::InstanceKeyOf(View(impl_->it->key()), impl_->prefix); }
 uint64_t InstanceCursor::count() const { return impl_->count; }
 void InstanceCursor::Next() {
   impl_->it->Next();
@@ -213,11 +209,11 @@ Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view r
   if (!meta) return meta.error();
   if (*meta) {
     impl->prefix = keys::InstancePrefix((*meta)->no, task_id);
-    impl->upper = RequestEnd((*meta)->no);
+    impl->upper = keys::RequestEnd((*meta)->no);
     impl->upper_slice = rocksdb::Slice(impl->upper);
     rocksdb::ReadOptions ro = reader.ro_;
     ro.iterate_upper_bound = &impl->upper_slice;
-    impl->it.reset(impl_->db->NewIterator(ro, impl_->instances));
+    impl->it.reset(impl_->db->NewIterator(ro, impl_->Cf(Family::kInstances)));
     impl->it->Seek(impl->prefix + std::string(from));
     impl->Load();
   }
@@ -263,7 +259,7 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
     indexes.push_back(std::move(*index));
   }
   size_t bytes = 0;
-  Status s = reader.Page(impl_->records, numbers, indexes, *first, page.size,
+  Status s = reader.Page(impl_->Cf(Family::kRecords), numbers, indexes, *first, page.size,
                          [&](size_t r, std::string_view key, std::string_view value) {
                            const std::optional<Id> id = keys::ItemOf(key);
                            if (!id) return Status::Corruption("unreadable record key");
@@ -286,7 +282,7 @@ Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::stri
                                  const RecordRef& ref) const {
   if (ref.request >= requests.size()) return Status::InvalidArgument("a record reference past the listed requests");
   std::string value;
-  const rocksdb::Status s = impl_->db->Get(ReadOptionsOf(view.snapshot_), impl_->records,
+  const rocksdb::Status s = impl_->db->Get(ReadOptionsOf(view.snapshot_), impl_->Cf(Family::kRecords),
                                            keys::RequestItem(RequestNo{ref.store_no}, ref.id), &value);
   if (!s.ok()) return FromRocks(s, "reading a record");
   TaskAction record;
@@ -302,7 +298,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   TaskLookup out;
   {
     const std::string prefix = keys::CampaignPrefix(campaign);
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->campaigns));
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->Cf(Family::kCampaigns)));
     it->Seek(prefix);
     if (!it->status().ok()) return FromRocks(it->status(), "reading campaigns");
     if (!it->Valid() || !View(it->key()).starts_with(prefix)) {
@@ -314,7 +310,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   if (!meta) return meta.error();
   std::string value;
   rocksdb::Status s;
-  if (*meta) s = impl_->db->Get(reader.ro_, impl_->campaigns, keys::Campaign(campaign, (*meta)->no), &value);
+  if (*meta) s = impl_->db->Get(reader.ro_, impl_->Cf(Family::kCampaigns), keys::Campaign(campaign, (*meta)->no), &value);
   if (!*meta || s.IsNotFound()) {
     out.missing = TaskLookup::Missing::kRequest;
     return out;
@@ -325,12 +321,11 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   std::optional<std::pair<Stamp, Id>> best;
   {
     const std::string prefix = keys::ScenePrefix(no, scene);
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->scenes));
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->Cf(Family::kScenes)));
     for (it->Seek(prefix); it->Valid() && View(it->key()).starts_with(prefix); it->Next()) {
-      std::string_view rest = View(it->key()).substr(prefix.size());
-      const std::optional<Id> task = Id::ConsumeKey(&rest);
+      const std::optional<Id> task = keys::SceneTaskOf(View(it->key()), prefix);
       Stamp stamp;
-      if (!task || !rest.empty() || !DecodeStamp(View(it->value()), &stamp)) {
+      if (!task || !DecodeStamp(View(it->value()), &stamp)) {
         return Status::Corruption("unreadable scene entry");
       }
       if (!best || best->first < stamp) best.emplace(stamp, *task);
@@ -341,7 +336,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
     out.missing = TaskLookup::Missing::kScene;
     return out;
   }
-  s = impl_->db->Get(reader.ro_, impl_->tasks, keys::RequestItem(no, best->second), &value);
+  s = impl_->db->Get(reader.ro_, impl_->Cf(Family::kTasks), keys::RequestItem(no, best->second), &value);
   if (!s.ok()) return FromRocks(s, "reading the task of a scene");
   if (!DecodeTaskView(value, &out.task)) return Status::Corruption("unreadable task view");
   return out;
@@ -349,18 +344,12 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
 
 Result<std::vector<Rejection>> Store::Rejections(const ReadView& view, size_t limit) const {
   std::vector<Rejection> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->rejected));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->Cf(Family::kRejected)));
   for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
-    ByteReader key(View(it->key()));
-    uint32_t partition, element;
-    uint64_t offset;
     Rejection& r = out.emplace_back();
-    if (!key.Fixed32BE(&partition) || !key.Fixed64BE(&offset) || !key.Fixed32BE(&element) ||
-        !DecodeRejection(View(it->value()), &r)) {
+    if (!DecodeRejection(View(it->value()), &r) || !keys::ParseRejected(View(it->key()), &r.origin, &r.element)) {
       return Status::Corruption("unreadable rejection");
     }
-    r.origin = Origin{static_cast<int32_t>(partition ^ 0x80000000u), static_cast<int64_t>(offset ^ 0x8000000000000000ull)};
-    r.element = element == 0 ? std::nullopt : std::optional<uint32_t>(element - 1);
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading rejections");
   return out;
@@ -369,16 +358,15 @@ Result<std::vector<Rejection>> Store::Rejections(const ReadView& view, size_t li
 Result<std::vector<PartitionRejections>> Store::RejectionCounts(const ReadView& view) const {
   std::vector<PartitionRejections> out;
   const std::string_view prefix = keys::kRejectsPrefix;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->meta));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->Cf(Family::kMeta)));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && View(it->key()).starts_with(prefix);
        it->Next()) {
-    ByteReader key(View(it->key()).substr(prefix.size()));
-    uint32_t partition;
+    const std::optional<int32_t> partition = keys::RejectsPartitionOf(View(it->key()));
     RejectTally tally;
-    if (!key.Fixed32BE(&partition) || !key.empty() || !DecodeRejectTally(View(it->value()), &tally)) {
+    if (!partition || !DecodeRejectTally(View(it->value()), &tally)) {
       return Status::Corruption("unreadable rejection counts");
     }
-    out.push_back({static_cast<int32_t>(partition ^ 0x80000000u), tally.counts});
+    out.push_back({*partition, tally.counts});
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading rejection counts");
   return out;

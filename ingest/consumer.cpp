@@ -76,9 +76,10 @@ struct Consumer::Impl {
 
   // Everything below belongs to the Run() thread (librdkafka's callbacks run there).
   Decoder decoder;
-  // Two batches: one filling, one submitted to the store and being written.
-  struct Batch {
-    DecodedEvents events;
+  // The batch being filled; the store takes it at Submit (and may still be
+  // writing the one before).
+  struct Filling {
+    Batch batch;                      // its events; topic and offsets set at Submit
     std::map<int32_t, int64_t> next;  // partition -> offset after its last message
     // partition -> its last message, kept (not copied) until the batch is
     // submitted, to fingerprint it then: one hash per partition and batch. A
@@ -86,10 +87,10 @@ struct Consumer::Impl {
     std::map<int32_t, MessagePtr> last;
     std::set<int32_t> rewound;  // partitions reset to the earliest offset in this batch
     Clock::time_point started;
+
+    bool empty() const { return batch.events.size() == 0 && next.empty(); }
   };
-  Batch batches[2];
-  Batch* filling = &batches[0];
-  Batch* writing = nullptr;
+  Filling filling;
   std::map<int32_t, int64_t> applied;  // assigned partition -> next offset applied (durable)
   // Checking stored positions against the broker (see OnRebalance).
   std::string cluster;  // the cluster's id as of the last assignment; empty if unknown
@@ -106,7 +107,7 @@ struct Consumer::Impl {
   Clock::time_point next_probe;
 
   ~Impl() {
-    for (Batch& b : batches) b.last.clear();  // messages go before their client
+    filling.last.clear();  // messages go before their client
     if (queue) rd_kafka_queue_destroy(queue);
     if (rk) rd_kafka_destroy(rk);
   }
@@ -119,7 +120,7 @@ struct Consumer::Impl {
   void CheckEnds();
   Status SubmitFilling();
   Status FlushAll();
-  void Account(const ApplyResult& r, Batch* batch);
+  void Account(const ApplyResult& r);
   void CommitToKafka(const std::map<int32_t, int64_t>& next, bool async);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void OnError(int err, const char* reason);
@@ -212,8 +213,8 @@ Status Consumer::Impl::Run() {
   Clock::time_point next_lag_update;
   while (!stop && fatal.ok()) {
     int timeout_ms = 100;
-    if (filling->events.size() > 0 || !filling->next.empty()) {
-      const auto due = filling->started + options.batch_wait;
+    if (!filling.empty()) {
+      const auto due = filling.started + options.batch_wait;
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count()));
     }
@@ -228,18 +229,18 @@ Status Consumer::Impl::Run() {
       if (fatal.ok()) fatal = Consume(std::move(m));
       // A full batch goes now, even mid-array: batches stay near their size,
       // which keeps building and writing in step.
-      if (fatal.ok() && (filling->events.size() >= options.batch_events ||
-                         filling->events.bytes() >= options.batch_bytes)) {
+      if (fatal.ok() && (filling.batch.events.size() >= options.batch_events ||
+                         filling.batch.events.bytes() >= options.batch_bytes)) {
         fatal = SubmitFilling();
       }
     }
     if (!fatal.ok()) break;
-    const bool has_batch = filling->events.size() > 0 || !filling->next.empty();
-    if (has_batch && Clock::now() - filling->started >= options.batch_wait) {
+    const bool has_batch = !filling.empty();
+    if (has_batch && Clock::now() - filling.started >= options.batch_wait) {
       fatal = SubmitFilling();
-    } else if (!has_batch && writing && n == 0) {
-      // Quiet: nothing to overlap the write with, so finish it now rather than
-      // leave its offsets and counts unaccounted until the next message.
+    } else if (!has_batch && n == 0) {
+      // Quiet: nothing to overlap a write in flight with, so finish it now rather
+      // than leave its offsets and counts unaccounted until the next message.
       fatal = FlushAll();
     }
     // Watermarks change with each fetch, not each message: reading librdkafka's
@@ -288,15 +289,15 @@ Status Consumer::Impl::Consume(MessagePtr message) {
     const bool apply = CheckFirst(*m, &error);
     if (!apply) return error;
   }
-  if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
+  if (filling.empty()) filling.started = Clock::now();
   const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
   const DecodeLimits limits{options.batch_events, options.batch_bytes};
-  size_t before = filling->events.size();
-  size_t rejections_before = filling->events.rejections().size();
-  bool done = decoder.Decode(value, Origin{m->partition, m->offset}, &filling->events, limits);
+  size_t before = filling.batch.events.size();
+  size_t rejections_before = filling.batch.events.rejections().size();
+  bool done = decoder.Decode(value, Origin{m->partition, m->offset}, &filling.batch.events, limits);
   for (;;) {
-    const DecodedEvents& events = filling->events;
+    const DecodedEvents& events = filling.batch.events;
     counters.consumed += events.size() - before;
     for (size_t r = rejections_before; r < events.rejections().size(); ++r) {
       const Rejection& rejection = events.rejections()[r];
@@ -314,15 +315,15 @@ Status Consumer::Impl::Consume(MessagePtr message) {
     // message is read again from its start: its records are deduplicated and
     // the store counts each rejection once (by position), so nothing is lost
     // or doubled, and no more than a batch of it is ever held.
-    filling->next[m->partition] = m->offset;
+    filling.next[m->partition] = m->offset;
     if (Status s = SubmitFilling(); !s.ok()) return s;
-    filling->started = Clock::now();
-    before = filling->events.size();
-    rejections_before = filling->events.rejections().size();
-    done = decoder.Continue(&filling->events, limits);
+    filling.started = Clock::now();
+    before = filling.batch.events.size();
+    rejections_before = filling.batch.events.rejections().size();
+    done = decoder.Continue(&filling.batch.events, limits);
   }
-  filling->next[m->partition] = m->offset + 1;
-  filling->last[m->partition] = std::move(message);
+  filling.next[m->partition] = m->offset + 1;
+  filling.last[m->partition] = std::move(message);
   return Status::OK();
 }
 
@@ -362,10 +363,10 @@ void Consumer::Impl::LogReset(int32_t partition, int64_t stored, const std::stri
   // The reset is stored with the next batch (offset 0, no fingerprint, this
   // cluster), so that a restart before anything of the partition is applied
   // re-reads it without counting it again.
-  if (filling->events.size() == 0 && filling->next.empty()) filling->started = Clock::now();
-  filling->next[partition] = 0;
-  filling->last.erase(partition);
-  filling->rewound.insert(partition);
+  if (filling.empty()) filling.started = Clock::now();
+  filling.next[partition] = 0;
+  filling.last.erase(partition);
+  filling.rewound.insert(partition);
 }
 
 // An assigned partition found at a position its stored offset does not match:
@@ -418,53 +419,50 @@ void Consumer::Impl::CheckEnds() {
 }
 
 Status Consumer::Impl::SubmitFilling() {
-  Batch* batch = filling;
-  std::vector<PartitionOffset> offsets;
-  for (const auto& [partition, next] : batch->next) {
+  Batch& batch = filling.batch;
+  batch.topic = options.topic;
+  for (const auto& [partition, next] : filling.next) {
     std::optional<uint64_t> fingerprint;
     // (A part of a huge array goes with `next` at its own message: the last
     // whole message before it, if any, is fingerprinted only if it is next - 1.)
-    if (auto it = batch->last.find(partition); it != batch->last.end() && it->second->offset == next - 1) {
+    if (auto it = filling.last.find(partition); it != filling.last.end() && it->second->offset == next - 1) {
       fingerprint = Fingerprint(*it->second);
     }
-    offsets.push_back({partition, next, fingerprint, cluster});
-    offsets.back().rewound = batch->rewound.count(partition) > 0;
+    batch.next_offsets.push_back({partition, next, fingerprint, cluster});
+    batch.next_offsets.back().rewound = filling.rewound.count(partition) > 0;
   }
-  batch->last.clear();
-  batch->rewound.clear();
-  Result<std::optional<ApplyResult>> previous =
-      store->Submit(ApplyBatch{batch->events.actions(), batch->events.rejections(), options.topic, offsets});
+  filling.next.clear();
+  filling.last.clear();
+  filling.rewound.clear();
+  Result<std::optional<ApplyResult>> previous = store->Submit(&batch);
   if (!previous) return previous.error();
-  if (*previous) Account(**previous, writing);
-  writing = batch;
-  filling = batch == &batches[0] ? &batches[1] : &batches[0];
+  if (*previous) Account(**previous);
   return Status::OK();
 }
 
 // Applies the filling batch and waits until it and the one in flight are written.
 Status Consumer::Impl::FlushAll() {
-  if (filling->events.size() > 0 || !filling->next.empty()) {
+  if (!filling.empty()) {
     if (Status s = SubmitFilling(); !s.ok()) return s;
   }
   Result<std::optional<ApplyResult>> last = store->Flush();
   if (!last) return last.error();
-  if (*last) Account(**last, writing);
+  if (*last) Account(**last);
   return Status::OK();
 }
 
 // A batch is durable: count it, make its offsets the applied ones, tell Kafka.
-void Consumer::Impl::Account(const ApplyResult& r, Batch* batch) {
+void Consumer::Impl::Account(const ApplyResult& r) {
   counters.applied += r.applied;
   counters.duplicates += r.duplicates;
   counters.conflicts += r.conflicts;
   counters.apply_batch_seconds.Observe(r.seconds);
-  for (const auto& [partition, next] : batch->next) {
-    if (auto it = applied.find(partition); it != applied.end()) it->second = next;
+  std::map<int32_t, int64_t> next;
+  for (const PartitionOffset& o : r.next_offsets) {
+    next[o.partition] = o.next;
+    if (auto it = applied.find(o.partition); it != applied.end()) it->second = o.next;
   }
-  CommitToKafka(batch->next, /*async=*/true);
-  batch->events.clear();
-  batch->next.clear();
-  if (batch == writing) writing = nullptr;
+  CommitToKafka(next, /*async=*/true);
 }
 
 void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next, bool async) {

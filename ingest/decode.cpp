@@ -12,16 +12,6 @@
 
 namespace tally {
 
-TaskAction& DecodedEvents::NewAction() {
-  if (actions_ == slots_.size()) slots_.emplace_back();
-  return slots_[actions_++];
-}
-
-void DecodedEvents::Truncate(size_t actions, size_t rejections) {
-  actions_ = std::min(actions_, actions);
-  if (rejections < rejections_.size()) rejections_.resize(rejections);
-}
-
 struct Decoder::Impl {
   bool Decode(std::string_view message, Origin origin, DecodedEvents* out, const DecodeLimits* limits);
   bool Continue(DecodedEvents* out, const DecodeLimits* limits);

@@ -14,20 +14,21 @@ namespace tally {
 namespace {
 
 // Batches that change hands: the reader thread fills one (read + decode) while
-// the caller's thread builds another and the store writes a third, so reading
-// and decoding cost no time on the apply path.
+// the caller's thread submits the other to the store (which takes its contents
+// and hands back an empty one), so reading and decoding cost no time on the
+// apply path.
 class BatchExchange {
  public:
   // Reader side: the next batch to fill, or nullptr if the applier has stopped.
-  DecodedEvents* Empty() {
+  Batch* Empty() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return stopped_ || !empty_.empty(); });
     if (stopped_) return nullptr;
-    DecodedEvents* b = empty_.back();
+    Batch* b = empty_.back();
     empty_.pop_back();
     return b;
   }
-  void Full(DecodedEvents* b) {
+  void Full(Batch* b) {
     std::lock_guard lock(mutex_);
     full_.push_back(b);
     changed_.notify_all();
@@ -40,16 +41,15 @@ class BatchExchange {
   }
 
   // Applier side: the next filled batch, or nullptr once the reader has finished.
-  DecodedEvents* NextFull() {
+  Batch* NextFull() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return finished_ || !full_.empty(); });
     if (full_.empty()) return nullptr;
-    DecodedEvents* b = full_.front();
+    Batch* b = full_.front();
     full_.erase(full_.begin());
     return b;
   }
-  void Recycle(DecodedEvents* b) {
-    b->clear();
+  void Recycle(Batch* b) {
     std::lock_guard lock(mutex_);
     empty_.push_back(b);
     changed_.notify_all();
@@ -64,15 +64,15 @@ class BatchExchange {
     return read_status_;
   }
 
-  DecodedEvents buffers[3];
+  Batch buffers[2];
 
-  BatchExchange() { empty_ = {&buffers[0], &buffers[1], &buffers[2]}; }
+  BatchExchange() { empty_ = {&buffers[0], &buffers[1]}; }
 
  private:
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<DecodedEvents*> empty_;  // guarded by mutex_
-  std::vector<DecodedEvents*> full_;   // guarded by mutex_, oldest first
+  std::vector<Batch*> empty_;  // guarded by mutex_
+  std::vector<Batch*> full_;   // guarded by mutex_, oldest first
   bool finished_ = false;              // guarded by mutex_
   bool stopped_ = false;               // guarded by mutex_
   Status read_status_;                 // guarded by mutex_
@@ -83,7 +83,7 @@ void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint
   Decoder decoder;
   char* line = nullptr;
   size_t capacity = 0;
-  DecodedEvents* batch = exchange->Empty();
+  Batch* batch = exchange->Empty();
   for (ssize_t n; batch && (n = getline(&line, &capacity, in)) >= 0;) {
     ++*lines;
     std::string_view message(line, static_cast<size_t>(n));
@@ -91,19 +91,19 @@ void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint
     if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
     if (message.empty()) continue;  // blank lines carry no message
     // A huge message goes in parts, each in a batch of its own.
-    bool done = decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, batch, limits);
+    bool done = decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, &batch->events, limits);
     for (;;) {
-      if (batch->size() >= limits.events || batch->bytes() >= limits.bytes) {
+      if (batch->events.size() >= limits.events || batch->events.bytes() >= limits.bytes) {
         exchange->Full(batch);
         batch = exchange->Empty();
         if (!batch) break;
       }
       if (done) break;
-      done = decoder.Continue(batch, limits);
+      done = decoder.Continue(&batch->events, limits);
     }
   }
   std::free(line);
-  if (batch && batch->size() > 0) exchange->Full(batch);
+  if (batch && batch->events.size() > 0) exchange->Full(batch);
   exchange->Finish(std::ferror(in) ? Status::IOError("reading the replay input failed") : Status::OK());
 }
 
@@ -119,26 +119,23 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
   std::thread reader(ReadLines, in, DecodeLimits{options.batch_events, options.batch_bytes}, &exchange, &lines);
 
   Status status;
-  DecodedEvents* in_flight = nullptr;  // submitted, not yet known to be written
   auto account = [&](const std::optional<ApplyResult>& r) {
     if (!r) return;
-    progress.events += in_flight->size();
+    progress.events += r->applied + r->duplicates + r->rejected;  // every action is one or the other
     progress.applied += r->applied;
     progress.duplicates += r->duplicates;
     progress.conflicts += r->conflicts;
     progress.rejected += r->rejected;
-    exchange.Recycle(in_flight);
-    in_flight = nullptr;
   };
-  while (DecodedEvents* batch = exchange.NextFull()) {
-    Result<std::optional<ApplyResult>> r = store->Submit(ApplyBatch{batch->actions(), batch->rejections(), {}, {}});
+  while (Batch* batch = exchange.NextFull()) {
+    Result<std::optional<ApplyResult>> r = store->Submit(batch);
+    exchange.Recycle(batch);
     if (!r) {
       status = r.error();
       exchange.Stop();
       break;
     }
     account(*r);
-    in_flight = batch;
     const auto now = Clock::now();
     progress.seconds = std::chrono::duration<double>(now - start).count();
     if (options.progress && now - last_report >= std::chrono::seconds(1)) {

@@ -190,31 +190,27 @@ Figure RunNoKafka(const Stream& s) {
     if (!store) std::exit(1);
     const size_t batch_events = ConsumerOptions{}.batch_events;
     Decoder decoder;
-    DecodedEvents batches[2];
-    std::map<int32_t, int64_t> next[2];
-    int filling = 0;
+    Batch batch;
+    std::map<int32_t, int64_t> next;
     uint64_t applied = 0;
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
     auto submit = [&] {
-      std::vector<PartitionOffset> offsets;
-      for (const auto& [partition, offset] : next[filling]) offsets.push_back({partition, offset});
-      auto previous = (*store)->Submit(
-          ApplyBatch{batches[filling].actions(), batches[filling].rejections(), "bench", offsets});
+      batch.topic = "bench";
+      for (const auto& [partition, offset] : next) batch.next_offsets.push_back({partition, offset});
+      next.clear();
+      auto previous = (*store)->Submit(&batch);
       if (!previous) std::exit(1);
       if (*previous) applied += (*previous)->applied + (*previous)->duplicates;
-      filling ^= 1;
-      batches[filling].clear();
-      next[filling].clear();
     };
     for (size_t i = 0; i < s.messages.size(); ++i) {
       const auto partition = static_cast<int32_t>(i % kPartitions);
       const auto offset = static_cast<int64_t>(i / kPartitions);
-      decoder.Decode(s.messages[i].value, Origin{partition, offset}, &batches[filling]);
-      next[filling][partition] = offset + 1;
-      if (batches[filling].size() >= batch_events) submit();
+      decoder.Decode(s.messages[i].value, Origin{partition, offset}, &batch.events);
+      next[partition] = offset + 1;
+      if (batch.events.size() >= batch_events) submit();
     }
-    if (batches[filling].size() > 0) submit();
+    if (batch.events.size() > 0) submit();
     auto last = (*store)->Flush();
     if (!last) std::exit(1);
     if (*last) applied += (*last)->applied + (*last)->duplicates;

@@ -39,27 +39,22 @@ int main(int argc, char** argv) {
   if (!stored) return 1;
   std::map<int32_t, int64_t> next;
   for (const PartitionOffset& o : *stored) next[o.partition] = o.next;
-  // Two batches' data: the one being written stays alive while the next is built.
-  std::vector<TaskAction> actions[2];
-  std::vector<Rejection> rejections[2];
-  std::vector<PartitionOffset> offsets[2];
-  for (int turn = 0;; turn ^= 1) {
-    actions[turn].clear();
-    rejections[turn].clear();
-    offsets[turn].clear();
+  Batch batch;  // filled again after each Submit, which takes its contents
+  for (;;) {
+    batch.topic = testing::kCrashTopic;
     for (int32_t p = 0; p < testing::kCrashPartitions; ++p) {
       int64_t& offset = next[p];
       for (int k = 0; k < 40; ++k) {
         const size_t i = static_cast<size_t>(offset) * testing::kCrashPartitions + static_cast<size_t>(p);
         if (i >= stream.size()) break;
-        if (stream[i].action) actions[turn].push_back(*stream[i].action);
-        if (stream[i].rejection) rejections[turn].push_back(*stream[i].rejection);
+        if (stream[i].action) batch.events.NewAction() = *stream[i].action;
+        if (stream[i].rejection) batch.events.AddRejection(*stream[i].rejection);
         ++offset;
       }
-      offsets[turn].push_back({p, offset});
+      batch.next_offsets.push_back({p, offset});
     }
-    if (actions[turn].empty() && rejections[turn].empty()) break;
-    auto r = (*store)->Submit(ApplyBatch{actions[turn], rejections[turn], testing::kCrashTopic, offsets[turn]});
+    if (batch.events.size() == 0) break;
+    auto r = (*store)->Submit(&batch);
     if (!r) {
       std::fprintf(stderr, "store_crash_child: %s\n", r.error().ToString().c_str());
       return 1;

@@ -144,10 +144,10 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
     for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == keys::kMeta) {
+      if (names[i] == keys::NameOf(keys::Family::kMeta)) {
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], "format", "1").ok());
       }
-      if (names[i] == keys::kTasks) {
+      if (names[i] == keys::NameOf(keys::Family::kTasks)) {
         // Format 1 kept any number of counts inside the view: give it 300 more.
         std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[i]));
         it->SeekToFirst();
@@ -164,7 +164,7 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
         EncodeTaskView(view, &value);
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
       }
-      if (names[i] == keys::kInstances) {
+      if (names[i] == keys::NameOf(keys::Family::kInstances)) {
         ASSERT_TRUE(raw->DropColumnFamily(handles[i]).ok());
       }
     }

@@ -76,7 +76,10 @@ ApplyResult Deliver(Store& store, const std::vector<TaskAction>& delivery, std::
     const size_t n = std::min<size_t>(delivery.size() - from, 1 + rng() % max_batch);
     const ApplyBatch batch{std::span(delivery).subspan(from, n), {}, {}, {}};
     if (pipelined) {
-      auto r = store.Submit(batch);
+      Batch owned;  // Submit takes it
+      for (const TaskAction& a : batch.actions) owned.events.NewAction() = a;
+      auto r = store.Submit(&owned);
+      EXPECT_EQ(owned.events.size(), 0u) << "Submit takes the batch's events";
       EXPECT_TRUE(r) << r.error().ToString();
       if (r && *r) add(**r);
     } else {
