@@ -125,6 +125,50 @@ TEST(StoreTest, KeepsTheClusterAndFingerprintWithEachOffset) {
             (std::vector<PartitionOffset>{{0, 9, std::nullopt, ""}, {1, 0, std::nullopt, "cluster-a"}}));
 }
 
+// Submit takes the caller's batch (which comes back empty, to fill again) and
+// pipelines it: each result says, by its offsets, which batch was written, and
+// the next batch's duplicates of the one in flight are found.
+TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Batch batch;
+  batch.topic = "task-actions";
+  batch.events.NewAction() = Event(1, "req", 10, 1);
+  batch.events.NewAction() = Event(2, "req", 10, 2);
+  batch.next_offsets.push_back({0, 2});
+  auto first = store->Submit(&batch);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_FALSE(*first) << "nothing was in flight";
+  EXPECT_TRUE(batch.empty()) << "Submit takes the events and offsets";
+  EXPECT_TRUE(batch.topic.empty());
+
+  batch.topic = "task-actions";
+  batch.events.NewAction() = Event(2, "req", 10, 2);  // a duplicate of the batch in flight
+  batch.events.NewAction() = Event(3, "req", 11, 3);
+  batch.next_offsets.push_back({0, 4});
+  auto second = store->Submit(&batch);
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ((*second)->applied, 2u);
+  ASSERT_EQ((*second)->next_offsets.size(), 1u);
+  EXPECT_EQ((*second)->next_offsets[0].next, 2);
+  EXPECT_TRUE(batch.empty());
+
+  auto last = store->Flush();
+  ASSERT_TRUE(last && *last);
+  EXPECT_EQ((*last)->applied, 1u);
+  EXPECT_EQ((*last)->duplicates, 1u);
+  ASSERT_EQ((*last)->next_offsets.size(), 1u);
+  EXPECT_EQ((*last)->next_offsets[0].next, 4);
+  auto none = store->Flush();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  EXPECT_EQ(store->totals().records, 3u);
+  auto offsets = store->Offsets("task-actions");
+  ASSERT_TRUE(offsets);
+  ASSERT_EQ(offsets->size(), 1u);
+  EXPECT_EQ((*offsets)[0].next, 4);
+}
+
 TEST(StoreTest, KeepsOffsetsAndTotalsAcrossReopening) {
   TempDir dir;
   {
