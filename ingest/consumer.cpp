@@ -574,6 +574,9 @@ void Consumer::Impl::ProbeBrokers() {
 
 void Consumer::Impl::SetBrokersDown(bool down, const char* reason) {
   brokers_down = down;
+  // Lag is unknown while the brokers are down: said before readiness drops, so
+  // that whoever sees ready turn false also sees it (UpdateLag runs later).
+  if (down) counters.lag = -1;
   counters.ready = fatal.ok() && !down && !applied.empty();
   if (down) {
     next_probe = Clock::now() + std::chrono::seconds(1);
