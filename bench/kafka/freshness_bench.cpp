@@ -1,0 +1,461 @@
+// Freshness: how long after an event reaches Kafka it is visible through tally's
+// HTTP API, beside the floor measured in the same run: a bare librdkafka
+// consumer's produce -> consumed latency for the same events.
+//
+// The bench hosts the embedded broker and runs `tally serve` as a child process
+// on it (as a deployment would run it, default settings). A background producer
+// sends single-event messages at a fixed rate; every ~100 ms a probe event of an
+// annotation request of its own is produced (by a producer of its own, linger 0).
+// Its time to visible is from just before rd_kafka_producev until the first
+// `/statistics/record?annotationRequestId=<probe's>&limit=1` answering 2000
+// (polled over one keep-alive connection, every outstanding probe each ~1 ms);
+// the floor is from the same instant until a bare consumer in this process
+// (tally's fetch settings, its own group) takes the probe from its queue.
+//
+// Rates: 5,000 events/s, then half of tally's maximum ingest rate, measured
+// first in the same run (a flood of kFloodEvents, produced no further than
+// kFloodWindow events ahead of what /readyz reports applied, so the embedded
+// broker, which keeps ~5 MiB a partition, drops nothing) or given.
+//
+// Usage: freshness_bench [seconds per rate=15] [max ingest events/s=0: measure]
+// Every wait is bounded; tally is stopped by PID (SIGTERM, then SIGKILL).
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "ingest/delivery.h"
+#include "ingest/dev_broker.h"
+#include "ingest/event_json.h"
+#include "ingest/workload.h"
+#include "tests/ingest/kafka_test_util.h"
+#include "tests/support/child_process.h"
+
+namespace {
+
+using namespace tally;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr int kPartitions = 8;
+constexpr const char* kTopic = "task-actions";
+constexpr uint64_t kFloodEvents = 200'000;
+// ~480 bytes a message: 40,000 messages are ~2.4 MiB a partition on average.
+constexpr uint64_t kFloodWindow = 40'000;
+constexpr auto kProbeEvery = 100ms;
+// A probe not visible this long after its production counts as lost: the bench fails.
+constexpr auto kProbeLimit = 30s;
+
+// tally's own fetch settings (ingest/consumer.cpp), given to the bare consumer.
+const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
+    {"fetch.wait.max.ms", "10"}, {"queued.min.messages", "1000000"}, {"enable.partition.eof", "false"}};
+
+// tally's PID while it runs, so that a failure anywhere stops it.
+std::atomic<pid_t> g_tally{-1};
+
+[[noreturn]] void Fail(const std::string& why) {
+  std::fprintf(stderr, "freshness_bench: %s\n", why.c_str());
+  if (const pid_t pid = g_tally.load(); pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  std::_Exit(1);
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// A keep-alive HTTP/1.1 client for GETs on 127.0.0.1; reconnects after an error.
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port) : port_(port) {}
+
+  // The answer's status and body; status 0 if there was none within 5 s.
+  std::pair<int, std::string> Get(const std::string& target) {
+    namespace http = boost::beast::http;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      boost::beast::error_code ec;
+      if (!stream_) {
+        stream_ = std::make_unique<boost::beast::tcp_stream>(io_);
+        stream_->expires_after(5s);
+        stream_->connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
+        if (ec) {
+          stream_.reset();
+          continue;
+        }
+      }
+      stream_->expires_after(5s);
+      http::request<http::empty_body> request(http::verb::get, target, 11);
+      request.set(http::field::host, "127.0.0.1");
+      request.keep_alive(true);
+      http::write(*stream_, request, ec);
+      http::response<http::string_body> response;
+      if (!ec) http::read(*stream_, buffer_, response, ec);
+      if (ec) {
+        stream_.reset();
+        buffer_.clear();
+        continue;
+      }
+      if (!response.keep_alive()) stream_.reset();
+      return {static_cast<int>(response.result_int()), std::move(response.body())};
+    }
+    return {0, {}};
+  }
+
+ private:
+  boost::asio::io_context io_;
+  uint16_t port_;
+  std::unique_ptr<boost::beast::tcp_stream> stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+std::optional<int64_t> ReadyField(HttpClient& http, const std::string& field) {
+  const auto [status, body] = http.Get("/readyz");
+  std::smatch m;
+  if (status == 0 || !std::regex_search(body, m, std::regex("\"" + field + "\":(-?[0-9]+)"))) return std::nullopt;
+  return std::stoll(m[1]);
+}
+
+rd_kafka_t* NewProducer(const std::string& bootstrap, const char* linger_ms) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), nullptr, 0);
+  rd_kafka_conf_set(conf, "linger.ms", linger_ms, nullptr, 0);
+  rd_kafka_conf_set(conf, "batch.num.messages", "10000", nullptr, 0);
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  return rd_kafka_new(RD_KAFKA_PRODUCER, conf, nullptr, 0);
+}
+
+void Send(rd_kafka_t* producer, const Message& m) {
+  while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                           RD_KAFKA_V_KEY(const_cast<char*>(m.key.data()), m.key.size()),
+                           RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                           RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_poll(producer, 1);
+  }
+  rd_kafka_poll(producer, 0);
+}
+
+// The background stream: realistic single-event messages, made as they are sent.
+class Background {
+ public:
+  explicit Background(const std::string& bootstrap)
+      : producer_(NewProducer(bootstrap, "5")), source_(MakeWorkload(), DeliveryOptions{}) {}
+  ~Background() {
+    rd_kafka_flush(producer_, 10'000);
+    rd_kafka_destroy(producer_);
+  }
+  void SendOne() {
+    if (!source_.Next(&message_)) Fail("the background workload ran out of events");
+    Send(producer_, message_);
+    ++sent_;
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  static WorkloadOptions MakeWorkload() {
+    WorkloadOptions w;
+    w.requests = 20'000;  // ~4 M events: more than any run sends
+    w.tasks_per_request = 20;
+    return w;
+  }
+  rd_kafka_t* producer_;
+  Delivery source_;
+  Message message_;
+  uint64_t sent_ = 0;
+};
+
+// Probe events: each the first event of a task of an annotation request of its
+// own, unknown to tally until the probe is applied.
+struct Probe {
+  Message message;
+  std::string target;                    // the HTTP request that finds it
+  std::atomic<int64_t> produced_at{-1};  // NowNs() just before it was produced
+  std::atomic<int64_t> consumed_ns{-1};  // bare consumer, since produced_at
+  int64_t visible_ns = -1;               // tally, since produced_at
+};
+
+std::vector<std::unique_ptr<Probe>> MakeProbes(size_t n) {
+  WorkloadOptions options;
+  options.seed = 4242;  // request ids apart from the background's
+  options.requests = 1;
+  options.tasks_per_request = 1;
+  Workload ids(options);
+  TaskAction base;
+  if (!Workload(options).Next(&base)) Fail("no probe event");
+  std::vector<std::unique_ptr<Probe>> probes;
+  for (size_t k = 0; k < n; ++k) {
+    TaskAction a = base;
+    a.annotation_request_id = ids.RequestId(static_cast<uint32_t>(1000 + k));
+    a.id = Id(uint64_t{1'700'000'000'000'000'000} + k);
+    a.task_id = Id(uint64_t{1'600'000'000'000'000'000} + k);
+    auto p = std::make_unique<Probe>();
+    p->message.key = a.annotation_request_id;
+    AppendEventJson(a, &p->message.value);
+    p->message.events = 1;
+    p->target = "/statistics/record?annotationRequestId=" + a.annotation_request_id + "&limit=1";
+    probes.push_back(std::move(p));
+  }
+  return probes;
+}
+
+// The bare consumer: takes every message of the topic and stamps probes.
+class BareConsumer {
+ public:
+  BareConsumer(const std::string& bootstrap, const std::vector<std::unique_ptr<Probe>>& probes) {
+    for (const auto& p : probes) by_key_.emplace(p->message.key, p.get());
+    consumer_ = testing::SubscribeBareConsumer(bootstrap, "freshness-bare", kTopic, kConsumerSettings);
+    queue_ = rd_kafka_queue_get_consumer(consumer_);
+    const auto deadline = Clock::now() + 60s;
+    for (bool ready = false; !ready;) {
+      if (rd_kafka_message_t* m = rd_kafka_consume_queue(queue_, 10)) rd_kafka_message_destroy(m);
+      rd_kafka_topic_partition_list_t* assigned = nullptr;
+      rd_kafka_assignment(consumer_, &assigned);
+      ready = assigned->cnt > 0;
+      rd_kafka_topic_partition_list_destroy(assigned);
+      if (Clock::now() > deadline) Fail("the bare consumer got no assignment in 60 s");
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~BareConsumer() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_queue_destroy(queue_);
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+
+ private:
+  void Run() {
+    rd_kafka_message_t* batch[1000];
+    while (!stop_) {
+      const ssize_t n = rd_kafka_consume_batch_queue(queue_, 100, batch, 1000);
+      const int64_t now = NowNs();
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = batch[i];
+        if (!m->err && m->key) {
+          auto it = by_key_.find(std::string(static_cast<const char*>(m->key), m->key_len));
+          if (it != by_key_.end()) {
+            Probe* p = it->second;
+            if (p->consumed_ns < 0) p->consumed_ns = now - p->produced_at;
+          }
+        }
+        rd_kafka_message_destroy(m);
+      }
+    }
+  }
+
+  std::unordered_map<std::string, Probe*> by_key_;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The max ingest rate: a flood of kFloodEvents, timed until /readyz reports it applied.
+double MeasureMaxIngest(Background& background, HttpClient& http) {
+  const auto applied_at_start = ReadyField(http, "eventsApplied");
+  if (!applied_at_start) Fail("no eventsApplied on /readyz");
+  const uint64_t base = static_cast<uint64_t>(*applied_at_start);
+  uint64_t applied = 0;
+  const uint64_t sent_before = background.sent();
+  const auto start = Clock::now();
+  auto moved = start;
+  while (applied < kFloodEvents) {
+    while (background.sent() - sent_before < kFloodEvents &&
+           background.sent() - sent_before < applied + kFloodWindow) {
+      background.SendOne();
+    }
+    std::this_thread::sleep_for(2ms);
+    const auto now_applied = ReadyField(http, "eventsApplied");
+    if (now_applied && static_cast<uint64_t>(*now_applied) - base != applied) {
+      applied = static_cast<uint64_t>(*now_applied) - base;
+      moved = Clock::now();
+    } else if (Clock::now() - moved > 60s) {
+      Fail("tally applied nothing for 60 s during the flood");
+    }
+  }
+  return static_cast<double>(kFloodEvents) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+struct Latencies {
+  double p50, p95, p99, max;
+};
+Latencies Summarize(const std::vector<double>& ms) {
+  return {Percentile(ms, 0.50), Percentile(ms, 0.95), Percentile(ms, 0.99), Percentile(ms, 1.0)};
+}
+
+// One rate: the background stream at `rate` events/s for `seconds`, a probe every
+// kProbeEvery (the first after 1 s), then until every probe is seen.
+void RunRate(const std::string& label, double rate, int seconds, const std::string& bootstrap,
+             Background& background, HttpClient& http, std::vector<std::unique_ptr<Probe>>& probes,
+             size_t* next_probe) {
+  const size_t first = *next_probe;
+  const size_t count = static_cast<size_t>(seconds * 1000 / kProbeEvery.count());
+  if (first + count > probes.size()) Fail("not enough probes");
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> produced{first};  // probes [first, produced) are out
+  const uint64_t sent_before = background.sent();
+  const auto start = Clock::now();
+
+  // Background and probes on one thread, so probes go out on time and in
+  // between background messages, as a live stream would carry them.
+  std::thread producer([&] {
+    rd_kafka_t* probe_producer = NewProducer(bootstrap, "0");
+    auto next_probe_at = start + 1s;
+    while (!stop) {
+      const auto now = Clock::now();
+      const double elapsed = std::chrono::duration<double>(now - start).count();
+      const auto due = static_cast<uint64_t>(elapsed * rate);
+      while (background.sent() - sent_before < due) background.SendOne();
+      if (now >= next_probe_at && produced < first + count) {
+        Probe& p = *probes[produced];
+        p.produced_at = NowNs();
+        Send(probe_producer, p.message);
+        produced.fetch_add(1);
+        next_probe_at += kProbeEvery;
+      }
+      rd_kafka_poll(probe_producer, 0);
+      std::this_thread::sleep_for(1ms);
+    }
+    rd_kafka_flush(probe_producer, 10'000);
+    rd_kafka_destroy(probe_producer);
+  });
+
+  // Poll every outstanding probe about every millisecond.
+  size_t seen_up_to = first;  // every probe before it is visible
+  while (seen_up_to < first + count) {
+    const size_t out = produced.load();
+    for (size_t k = seen_up_to; k < out; ++k) {
+      Probe& p = *probes[k];
+      if (p.visible_ns >= 0) continue;
+      const auto [status, body] = http.Get(p.target);
+      if (status == 200 && body.find("\"code\":2000") != std::string::npos) {
+        p.visible_ns = NowNs() - p.produced_at;
+      } else if (NowNs() - p.produced_at > std::chrono::nanoseconds(kProbeLimit).count()) {
+        Fail(label + ": probe " + std::to_string(k - first) + " not visible after 30 s (last answer " +
+             std::to_string(status) + ")");
+      }
+    }
+    while (seen_up_to < out && probes[seen_up_to]->visible_ns >= 0) ++seen_up_to;
+    std::this_thread::sleep_for(1ms);
+  }
+  const double sent_rate = static_cast<double>(background.sent() - sent_before) /
+                           std::chrono::duration<double>(Clock::now() - start).count();
+  stop = true;
+  producer.join();
+  // The bare consumer has seen every probe long before tally shows it; wait a little anyway.
+  for (auto until = Clock::now() + 10s; Clock::now() < until;) {
+    bool all = true;
+    for (size_t k = first; k < first + count; ++k) all = all && probes[k]->consumed_ns >= 0;
+    if (all) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::vector<double> tally_ms, bare_ms;
+  for (size_t k = first; k < first + count; ++k) {
+    tally_ms.push_back(static_cast<double>(probes[k]->visible_ns) * 1e-6);
+    if (probes[k]->consumed_ns >= 0) bare_ms.push_back(static_cast<double>(probes[k]->consumed_ns) * 1e-6);
+  }
+  *next_probe = first + count;
+  const Latencies t = Summarize(tally_ms), b = Summarize(bare_ms);
+  std::printf("  %s: %.0f events/s sent (asked %.0f), %zu probes, %zu seen by the bare consumer\n", label.c_str(),
+              sent_rate, rate, count, bare_ms.size());
+  std::printf("    tally, produce -> visible over HTTP   p50 %7.1f  p95 %7.1f  p99 %7.1f  max %7.1f ms\n", t.p50,
+              t.p95, t.p99, t.max);
+  std::printf("    bare consumer, produce -> consumed    p50 %7.1f  p95 %7.1f  p99 %7.1f  max %7.1f ms\n", b.p50,
+              b.p95, b.p99, b.max);
+  std::printf("    tally p99 - bare p99 = %.1f ms (target <= 20 ms at 5,000/s); tally p99 %.1f ms (target <= 100 ms "
+              "at half of max); p50 ratio %.1f\n",
+              t.p99 - b.p99, t.p99, b.p50 > 0 ? t.p50 / b.p50 : 0.0);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::max(2, std::atoi(argv[1])) : 15;
+  double max_rate = argc > 2 ? std::atof(argv[2]) : 0;
+
+  auto broker = DevBroker::Start(1);
+  if (!broker) Fail("the embedded broker did not start");
+  if (!(*broker)->CreateTopic(kTopic, kPartitions).ok()) Fail("could not create the topic");
+  const std::string bootstrap = (*broker)->bootstrap();
+
+  const auto dir = std::filesystem::temp_directory_path() / ("tally-freshness-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  int status = 0;
+  {
+    testing::ChildProcess tally({TALLY_BINARY, "serve", "--brokers", bootstrap, "--data-dir", (dir / "data").string(),
+                                 "--listen", "127.0.0.1:0"},
+                                (dir / "tally.log").string());
+    g_tally = tally.pid();
+    const auto port = tally.WaitForOutput("serving http://127\\.0\\.0\\.1:([0-9]+)", 30s);
+    if (!port) Fail("tally serve did not start: " + tally.Output());
+    HttpClient http(static_cast<uint16_t>(std::stoi(*port)));
+    for (auto deadline = Clock::now() + 60s;; std::this_thread::sleep_for(50ms)) {
+      if (http.Get("/readyz").first == 200) break;
+      if (Clock::now() > deadline) Fail("tally not ready in 60 s: " + tally.Output());
+    }
+    auto probes = MakeProbes(static_cast<size_t>(2 * seconds * 1000 / kProbeEvery.count()) + 10);
+    BareConsumer bare(bootstrap, probes);
+    Background background(bootstrap);
+
+    std::printf("freshness: tally serve (default settings) on the embedded broker, %d partitions, single-event "
+                "messages, a probe every %lld ms for %d s per rate\n",
+                kPartitions, static_cast<long long>(kProbeEvery.count()), seconds);
+    if (max_rate <= 0) {
+      max_rate = MeasureMaxIngest(background, http);
+      std::printf("  max ingest, measured: %.0f events/s (%llu events, at most %llu ahead of applied)\n", max_rate,
+                  static_cast<unsigned long long>(kFloodEvents), static_cast<unsigned long long>(kFloodWindow));
+    } else {
+      std::printf("  max ingest, given: %.0f events/s\n", max_rate);
+    }
+    // Let the flood's last batches settle before measuring.
+    for (auto until = Clock::now() + 30s; Clock::now() < until; std::this_thread::sleep_for(50ms)) {
+      if (ReadyField(http, "lag") == 0) break;
+    }
+    size_t next_probe = 0;
+    RunRate("5,000 events/s", 5000, seconds, bootstrap, background, http, probes, &next_probe);
+    RunRate("half of max", max_rate / 2, seconds, bootstrap, background, http, probes, &next_probe);
+
+    tally.Signal(SIGTERM);
+    const auto exit = tally.Wait(30s);
+    if (exit) g_tally = -1;
+    if (!exit) {
+      std::fprintf(stderr, "freshness_bench: tally did not stop in 30 s after SIGTERM; killed\n");
+      status = 1;
+    } else if (!testing::ExitedWith(exit, 0)) {
+      std::fprintf(stderr, "freshness_bench: tally exited with status %d:\n%s\n", *exit, tally.Output().c_str());
+      status = 1;
+    }
+  }  // ~ChildProcess kills tally by PID if it still runs
+  std::filesystem::remove_all(dir);
+  return status;
+}
