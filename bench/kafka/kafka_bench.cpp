@@ -13,10 +13,14 @@
 // each is compared. Run for single-event messages and for messages of 100-event
 // arrays. A run that makes no progress for 60 s ends the bench with exit 1.
 //
-// Usage: kafka_bench [events=400000] [rounds=2]
+// Usage: kafka_bench [events=400000] [rounds=2] [only=tally|bare|memory]
+// With `only`, just that run, rounds times, and for tally a breakdown by thread
+// (CPU seconds, context switches) of each run: for profiling
+// (`perf record -g -- kafka_bench 400000 3 tally`).
 
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -25,8 +29,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +88,77 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// A store directory of this process's own: two benches at once (another
+// session's, say) must not remove each other's stores mid-run.
+std::string StoreDir(const std::string& name) {
+  return "build/bench-data/" + name + "-" + std::to_string(getpid());
+}
+
+// Per thread name (rdk:broker1, tally:write, ...): CPU seconds and context
+// switches, summed over the process's threads of that name, from /proc.
+struct ThreadUse {
+  double cpu = 0;
+  uint64_t voluntary = 0, involuntary = 0;
+};
+using ThreadUses = std::map<int, std::pair<std::string, ThreadUse>>;  // by tid
+
+ThreadUses ReadThreadUses() {
+  ThreadUses uses;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    const int tid = std::atoi(task.path().filename().c_str());
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string name = line.substr(open + 1, close - open - 1);
+    // Numbered threads of one kind (rdk:broker1, rdk:broker2) are one line.
+    while (!name.empty() && std::isdigit(static_cast<unsigned char>(name.back()))) name.pop_back();
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    ThreadUse use;
+    for (int i = 3; fields >> field; ++i) {
+      if (i == 14 || i == 15) use.cpu += std::strtod(field.c_str(), nullptr) / tick;  // utime, stime
+    }
+    std::ifstream status(task.path() / "status");
+    while (std::getline(status, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) use.voluntary = std::strtoull(line.c_str() + 24, nullptr, 10);
+      if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        use.involuntary = std::strtoull(line.c_str() + 27, nullptr, 10);
+      }
+    }
+    uses[tid] = {name, use};
+  }
+  return uses;
+}
+
+// What each kind of thread used between two readings (threads that started in
+// between count from zero).
+void PrintThreadUses(const ThreadUses& before, const ThreadUses& after, uint64_t events, double seconds) {
+  std::map<std::string, ThreadUse> by_name;
+  for (const auto& [tid, entry] : after) {
+    ThreadUse d = entry.second;
+    if (auto it = before.find(tid); it != before.end()) {
+      d.cpu -= it->second.second.cpu;
+      d.voluntary -= it->second.second.voluntary;
+      d.involuntary -= it->second.second.involuntary;
+    }
+    ThreadUse& sum = by_name[entry.first];
+    sum.cpu += d.cpu;
+    sum.voluntary += d.voluntary;
+    sum.involuntary += d.involuntary;
+  }
+  std::printf("      %-18s %8s %8s %12s %12s %10s\n", "thread", "cpu s", "cores", "voluntary cs", "involunt. cs",
+              "ns/event");
+  for (const auto& [name, u] : by_name) {
+    if (u.cpu < 0.005 && u.voluntary + u.involuntary < 10) continue;
+    std::printf("      %-18s %8.2f %8.2f %12llu %12llu %10.0f\n", name.c_str(), u.cpu, u.cpu / seconds,
+                static_cast<unsigned long long>(u.voluntary), static_cast<unsigned long long>(u.involuntary),
+                u.cpu * 1e9 / static_cast<double>(events));
+  }
 }
 
 // A run's throughput and the CPU cores the process kept busy meanwhile.
@@ -171,10 +248,10 @@ void Produce(const std::string& bootstrap, const std::string& topic, const Strea
   rd_kafka_destroy(producer);
 }
 
-Figure RunTally(DevBroker& broker, const Stream& s, int round) {
+Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = false) {
   const std::string topic = "tally-" + std::to_string(round);
   (void)broker.CreateTopic(topic, kPartitions);
-  const std::string dir = "build/bench-data/kafka-store";
+  const std::string dir = StoreDir("kafka-store");
   std::filesystem::remove_all(dir);
   Figure figure;
   {
@@ -187,8 +264,15 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round) {
     auto consumer = Consumer::Create(options, store->get());
     if (!consumer) std::exit(1);
     const ConsumerCounters& c = (*consumer)->counters();
-    std::thread run([&] { (void)(*consumer)->Run(); });
+    // Run() returns early only on an error that stops ingestion: the bench ends there.
+    std::thread run([&] {
+      if (const Status status = (*consumer)->Run(); !status.ok()) {
+        std::fprintf(stderr, "kafka_bench: tally's consumer stopped: %s\n", status.ToString().c_str());
+        std::exit(1);
+      }
+    });
     WaitFor("tally joining the group", [&] { return c.ready.load(); }, [] { return uint64_t{0}; });
+    const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
     // tally's position: the offsets stored with its last durable batch.
@@ -203,6 +287,10 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round) {
     });
     WaitFor("tally", [&] { return c.applied + c.duplicates >= s.events; }, [&] { return c.consumed.load(); });
     figure = Measure(s.events, start, cpu);
+    if (by_thread) {
+      PrintThreadUses(threads_before, ReadThreadUses(), s.events,
+                      std::chrono::duration<double>(Clock::now() - start).count());
+    }
     producer.join();
     (*consumer)->Stop();
     run.join();
@@ -214,7 +302,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round) {
 // The consumer's path without Kafka: the same messages decoded and submitted in
 // batches of the consumer's size, with offsets as the consumer would record.
 Figure RunNoKafka(const Stream& s) {
-  const std::string dir = "build/bench-data/kafka-nokafka-store";
+  const std::string dir = StoreDir("kafka-nokafka-store");
   std::filesystem::remove_all(dir);
   Figure figure;
   {
@@ -321,6 +409,11 @@ int main(int argc, char** argv) {
   ConfigureAllocatorForStore();
   const uint64_t events = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 400'000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 2;
+  const std::string only = argc > 3 ? argv[3] : "";
+  if (!only.empty() && only != "tally" && only != "bare" && only != "memory") {
+    std::fprintf(stderr, "kafka_bench: only must be tally, bare or memory, not \"%s\"\n", only.c_str());
+    return 2;
+  }
   auto broker = DevBroker::Start(1);
   if (!broker) return 1;
   std::printf("kafka: %llu events per run, %d partitions, embedded broker, consumer settings:",
@@ -336,6 +429,16 @@ int main(int argc, char** argv) {
     };
     std::printf("  %u event(s)/message (%zu messages, %.0f bytes/message):\n", per_message, s.messages.size(),
                 static_cast<double>(s.bytes) / static_cast<double>(s.messages.size()));
+    if (!only.empty()) {
+      for (int r = 0; r < rounds; ++r) {
+        const Figure f = only == "tally"  ? RunTally(**broker, s, round++, true)
+                         : only == "bare" ? RunBare(**broker, s, round++)
+                                          : RunNoKafka(s);
+        std::printf("    round %d: %s %8.0f events/s, %.1f cores busy\n", r + 1, only.c_str(), f.rate, f.cores);
+        std::fflush(stdout);
+      }
+      continue;
+    }
     for (int r = 0; r < rounds; ++r) {
       const Figure n = RunNoKafka(s);
       const Figure t = RunTally(**broker, s, round++);
