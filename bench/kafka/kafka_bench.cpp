@@ -14,11 +14,12 @@
 // arrays. A run that makes no progress for 60 s ends the bench with exit 1.
 //
 // Usage: kafka_bench [events=400000] [rounds=2] [only=tally|bare|memory]
-// With `only`, just that run, rounds times, and for tally a breakdown by thread
-// (CPU seconds, context switches) of each run: for profiling
-// (`perf record -g -- kafka_bench 400000 3 tally`).
+// With `only`, just that run, rounds times, and for tally and memory a
+// breakdown by thread (CPU seconds, context switches) of each run: for
+// profiling (`perf record -g -- kafka_bench 400000 3 tally`).
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -224,6 +225,7 @@ void Produce(const std::string& bootstrap, const std::string& topic, const Strea
   rd_kafka_conf_set(conf, "batch.num.messages", "10000", nullptr, 0);
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, nullptr, 0);
+  pthread_setname_np(pthread_self(), "bench:produce");  // apart from tally's threads in the breakdown
   Positions read{};
   for (size_t i = 0; i < s.messages.size(); ++i) {
     const int32_t p = s.partition[i];
@@ -301,7 +303,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = 
 
 // The consumer's path without Kafka: the same messages decoded and submitted in
 // batches of the consumer's size, with offsets as the consumer would record.
-Figure RunNoKafka(const Stream& s) {
+Figure RunNoKafka(const Stream& s, bool by_thread = false) {
   const std::string dir = StoreDir("kafka-nokafka-store");
   std::filesystem::remove_all(dir);
   Figure figure;
@@ -313,6 +315,7 @@ Figure RunNoKafka(const Stream& s) {
     Batch batch;
     std::map<int32_t, int64_t> next;
     uint64_t applied = 0;
+    const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
     auto submit = [&] {
@@ -335,6 +338,10 @@ Figure RunNoKafka(const Stream& s) {
     if (!last) std::exit(1);
     if (*last) applied += (*last)->applied + (*last)->duplicates;
     figure = Measure(s.events, start, cpu);
+    if (by_thread) {
+      PrintThreadUses(threads_before, ReadThreadUses(), s.events,
+                      std::chrono::duration<double>(Clock::now() - start).count());
+    }
     if (applied != s.events) {
       std::fprintf(stderr, "kafka_bench: the store applied %llu of %llu events\n",
                    static_cast<unsigned long long>(applied), static_cast<unsigned long long>(s.events));
@@ -433,7 +440,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < rounds; ++r) {
         const Figure f = only == "tally"  ? RunTally(**broker, s, round++, true)
                          : only == "bare" ? RunBare(**broker, s, round++)
-                                          : RunNoKafka(s);
+                                          : RunNoKafka(s, true);
         std::printf("    round %d: %s %8.0f events/s, %.1f cores busy\n", r + 1, only.c_str(), f.rate, f.cores);
         std::fflush(stdout);
       }
