@@ -7,7 +7,7 @@
 // The Kafka runs read a stream produced while they consume. The embedded broker
 // keeps only ~5 MiB a partition and drops the oldest messages beyond that, read
 // or not, so the producer is bounded by the reader's progress partition by
-// partition: it never holds more than kWindowBytes of one partition that the
+// partition: it never holds more than kWindowBytes (3.5 MiB) of one partition that the
 // reader has not yet taken (tally: applied, as stored with its offsets; bare:
 // consumed). Rounds interleave the three; each round is printed and the best of
 // each is compared. Run for single-event messages and for messages of 100-event
@@ -53,10 +53,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kPartitions = 8;
 // The embedded broker keeps 5 MiB of record batches a partition (librdkafka's
-// mock: max_size) and drops the oldest beyond it. Half of it, counted as key +
-// value + kRecordOverhead per message, leaves room for the batches' own framing
-// and for messages still in the producer's queue.
-constexpr uint64_t kWindowBytes = uint64_t{5} << 20 >> 1;
+// mock: max_size) and drops the oldest batches beyond it, so it always holds at
+// least 5 MiB less one produce batch (batch.size, 1 MB) of the newest data. A
+// window of 3.5 MiB, counted as key + value + kRecordOverhead per message (more
+// than a record's real framing), keeps every unread message there; a smaller one
+// (2.5 MiB) capped the bare consumer at ~2,850 100-event messages/s.
+constexpr uint64_t kWindowBytes = uint64_t{7} << 20 >> 1;
 constexpr uint64_t kRecordOverhead = 32;
 constexpr auto kStallLimit = std::chrono::seconds(60);
 
@@ -223,6 +225,7 @@ void Produce(const std::string& bootstrap, const std::string& topic, const Strea
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), nullptr, 0);
   rd_kafka_conf_set(conf, "linger.ms", "5", nullptr, 0);
   rd_kafka_conf_set(conf, "batch.num.messages", "10000", nullptr, 0);
+  rd_kafka_conf_set(conf, "batch.size", "1000000", nullptr, 0);  // what kWindowBytes allows for
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, nullptr, 0);
   pthread_setname_np(pthread_self(), "bench:produce");  // apart from tally's threads in the breakdown
