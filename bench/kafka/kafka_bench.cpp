@@ -1,7 +1,7 @@
 // Ingestion throughput, broker -> tally -> store, beside two ceilings from the
 // same run on the same data:
-//   bare:     a bare librdkafka consumer on the same broker that only counts
-//             bytes (what Kafka itself allows);
+//   bare:     a bare librdkafka consumer on the same broker that only takes
+//             the messages (what Kafka itself allows);
 //   no kafka: the same decode + store path fed from memory, batch for batch as
 //             the consumer batches (what the store allows).
 // The Kafka runs read a stream produced while they consume. The embedded broker
