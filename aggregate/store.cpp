@@ -276,6 +276,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 Result<ApplyResult> Store::Apply(const ApplyBatch& batch) { return impl_->applier->Apply(batch); }
 Result<std::optional<ApplyResult>> Store::Submit(Batch* batch) { return impl_->applier->Submit(batch); }
 Result<std::optional<ApplyResult>> Store::Flush() { return impl_->applier->Flush(); }
+bool Store::WriterFree() const { return impl_->applier->WriterFree(); }
 
 ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
     : store_(store), snapshot_(snapshot) {}

@@ -86,6 +86,16 @@ struct ApplyBatch {
   std::span<const PartitionOffset> next_offsets;
 };
 
+// When some of a batch's events were produced (their Kafka message's
+// timestamp) and how many they are: the store hands them back with the batch's
+// result, once it is durable, for the caller to measure freshness.
+struct SourceTime {
+  int64_t unix_ms = 0;
+  uint32_t events = 0;
+
+  friend bool operator==(const SourceTime&, const SourceTime&) = default;
+};
+
 // A batch for Submit, which takes its contents: the caller fills one Batch
 // again and again, and each Submit leaves it empty, holding the memory of an
 // earlier batch (so a steady stream does not allocate).
@@ -93,12 +103,14 @@ struct Batch {
   DecodedEvents events;
   std::string topic;  // the topic of next_offsets
   std::vector<PartitionOffset> next_offsets;
+  std::vector<SourceTime> source_times;  // optional; returned in the result
 
   bool empty() const { return events.size() == 0 && next_offsets.empty(); }
   void clear() {
     events.clear();
     topic.clear();
     next_offsets.clear();
+    source_times.clear();
   }
   ApplyBatch view() const { return {events.actions(), events.rejections(), topic, next_offsets}; }
 };
@@ -114,6 +126,7 @@ struct ApplyResult {
   double seconds = 0;          // building it plus writing it (not time spent waiting)
   // The batch's next_offsets: durable now, with everything before them.
   std::vector<PartitionOffset> next_offsets;
+  std::vector<SourceTime> source_times;  // the submitted batch's (Submit only)
 };
 
 // A page: number >= 1, size >= 1 (the API clamps and validates).
@@ -255,6 +268,11 @@ class Store {
   // batch it was. Errors are as Apply's.
   Result<std::optional<ApplyResult>> Submit(Batch* batch);
   Result<std::optional<ApplyResult>> Flush();
+  // True when no submitted batch is still being written, so a batch submitted
+  // now starts writing at once: the moment to close a batch (group commit:
+  // batches grow while the writer is busy, and are one event when idle).
+  // Apply thread.
+  bool WriterFree() const;
 
   ReadView Snapshot() const;
 

@@ -88,7 +88,7 @@ Result<std::optional<ApplyResult>> Applier::FinishWrite() {
   store_->total_requests = slot.totals.requests;
   slot.result.keys_written = slot.batch.Count();
   slot.result.bytes_written = slot.batch.GetDataSize();
-  return std::optional<ApplyResult>(slot.result);
+  return std::optional<ApplyResult>(std::move(slot.result));
 }
 
 Result<std::optional<ApplyResult>> Applier::Submit(Batch* batch) {
@@ -97,7 +97,9 @@ Result<std::optional<ApplyResult>> Applier::Submit(Batch* batch) {
   Slot& slot = FreeSlot();
   std::swap(slot.owned, *batch);
   batch->clear();
-  return BuildAndStart(slot.owned.view(), slot);
+  Result<std::optional<ApplyResult>> previous = BuildAndStart(slot.owned.view(), slot);
+  if (previous) std::swap(slot.result.source_times, slot.owned.source_times);
+  return previous;
 }
 
 Result<std::optional<ApplyResult>> Applier::BuildAndStart(const ApplyBatch& batch, Slot& slot) {

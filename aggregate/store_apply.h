@@ -58,6 +58,8 @@ class Applier {
   Result<std::optional<ApplyResult>> Submit(Batch* batch);
   // Waits for the batch in flight; returns its result, or nullopt if none.
   Result<std::optional<ApplyResult>> Flush();
+  // No batch in flight, or its write is done.
+  bool WriterFree() const { return !writing_ || writer_.Done(); }
 
  private:
   using Epoch = uint64_t;  // the number of a batch; 0 before the first

@@ -21,6 +21,7 @@ void BatchWriter::Start(rocksdb::WriteBatch* batch) {
   std::lock_guard lock(mutex_);
   to_write_ = batch;
   done_ = false;
+  done_flag_.store(false, std::memory_order_release);
   changed_.notify_all();
 }
 
@@ -58,6 +59,7 @@ void BatchWriter::Loop() {
     to_write_ = nullptr;
     done_ = true;
     outcome_ = Outcome{std::move(s), seconds};
+    done_flag_.store(true, std::memory_order_release);
     changed_.notify_all();
   }
 }

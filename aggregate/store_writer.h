@@ -9,6 +9,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -32,6 +33,8 @@ class BatchWriter {
   };
   // Waits for the write Start began.
   Outcome Wait();
+  // Whether Wait would return at once. Any thread.
+  bool Done() const { return done_flag_.load(std::memory_order_acquire); }
 
  private:
   void Loop();
@@ -43,6 +46,7 @@ class BatchWriter {
   bool done_ = true;                         // guarded by mutex_
   Outcome outcome_;                          // guarded by mutex_
   bool stopping_ = false;                    // guarded by mutex_
+  std::atomic<bool> done_flag_{true};        // done_, readable without the lock
   std::thread thread_;                       // last: starts once the rest is set
 };
 

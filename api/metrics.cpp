@@ -189,6 +189,9 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
         ingest.ready ? 1 : 0, &out);
   AppendHistogram("tally_apply_batch_duration_seconds", "Time to apply one batch to the store.", "",
                   ingest.apply_batch_seconds, true, &out);
+  AppendHistogram("tally_event_freshness_seconds",
+                  "Per event, from its Kafka message timestamp to its batch being durable and visible.", "",
+                  ingest.event_freshness_seconds, true, &out);
   if (totals != nullptr) {
     Gauge("tally_store_records", "Distinct records held in the store.", static_cast<int64_t>(totals->records), &out);
     Gauge("tally_store_tasks", "Task views held in the store.", static_cast<int64_t>(totals->tasks), &out);

@@ -1,5 +1,8 @@
 #include "api/ops_endpoints.h"
 
+#include <cstdio>
+#include <utility>
+
 #include "aggregate/json_writer.h"
 #include "api/metrics.h"
 
@@ -19,6 +22,21 @@ PlainAnswer AnswerReadyz(const ApiContext& context) {
   w.Int(status.lag);
   w.Key("eventsApplied");
   w.Uint(status.applied);
+  // Freshness of the events applied since start (p50, p99 estimated from the
+  // histogram's buckets, as Prometheus' histogram_quantile does); null before any.
+  w.Key("freshnessSeconds");
+  if (status.event_freshness_seconds.count() == 0) {
+    w.Null();
+  } else {
+    w.BeginObject();
+    char number[32];
+    for (const auto& [name, q] : {std::pair{"p50", 0.5}, std::pair{"p99", 0.99}}) {
+      std::snprintf(number, sizeof number, "%.6f", status.event_freshness_seconds.Quantile(q));
+      w.Key(name);
+      w.Raw(number);
+    }
+    w.EndObject();
+  }
   w.EndObject();
   return {ready ? 200 : 503, "application/json; charset=utf-8", std::move(body)};
 }

@@ -40,6 +40,8 @@ struct IngestStatus {
   uint64_t dead_letters = 0, dead_letters_failed = 0;  // queued for, and lost on the way to, the dead-letter topic
   std::vector<std::pair<std::string, uint64_t>> rejected;  // by reason slug
   Histogram::Snapshot apply_batch_seconds;
+  // Per event: its Kafka message's timestamp to its batch being durable.
+  Histogram::Snapshot event_freshness_seconds;
 };
 
 // Where the API reads the state of ingestion (app/ fills it from the consumer's

@@ -37,6 +37,7 @@ IngestStatus StatusOf(const ConsumerCounters& c) {
     s.rejected.emplace_back(Slug(static_cast<RejectReason>(r)), c.rejected[r].load());
   }
   s.apply_batch_seconds = c.apply_batch_seconds.Read();
+  s.event_freshness_seconds = c.event_freshness_seconds.Read();
   return s;
 }
 

@@ -95,7 +95,7 @@ std::vector<Setting> Settings() {
        [](const std::string& v, ServeConfig* c) { return Number(v, 1, 1000, &c->partitions); }},
       {"batch-events", "", false, "Events per applied batch, at most", "10000",
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{1}, size_t{1'000'000}, &c->batch_events); }},
-      {"batch-wait-ms", "", false, "Time a batch may take to fill, ms", "100",
+      {"batch-wait-ms", "", false, "Longest a batch may stay open while the writer is busy, ms", "100",
        [](const std::string& v, ServeConfig* c) {
          int ms = 0;
          std::string error = Number(v, 1, 60'000, &ms);

@@ -20,6 +20,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxMessagesPerPoll = 1000;
+// How long a poll waits for the first message when nothing is ready (and no
+// batch is open): it also serves librdkafka's callbacks meanwhile.
+constexpr int kIdleWaitMs = 100;
 
 struct PartitionList {
   explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
@@ -121,6 +124,7 @@ struct Consumer::Impl {
   Status SubmitFilling();
   Status FlushAll();
   void Account(const ApplyResult& r);
+  void NoteSourceTime(int64_t unix_ms, size_t events);
   void CommitToKafka(const std::map<int32_t, int64_t>& next, bool async);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void OnError(int err, const char* reason);
@@ -212,17 +216,18 @@ Status Consumer::Impl::Run() {
   rd_kafka_message_t* messages[kMaxMessagesPerPoll];
   Clock::time_point next_lag_update;
   while (!stop && fatal.ok()) {
-    int timeout_ms = 100;
-    if (!filling.empty()) {
-      const auto due = filling.started + options.batch_wait;
-      timeout_ms = static_cast<int>(std::max<int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count()));
-    }
     // librdkafka's batch call waits until the array is full or the time is up,
     // so: take what is there without waiting, and only when nothing is, wait
     // for the first message to arrive.
     ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages, kMaxMessagesPerPoll);
-    if (n == 0) n = rd_kafka_consume_batch_queue(queue, timeout_ms, messages, 1);
+    if (n == 0) {
+      // Nothing more is ready: the batch closes now (group commit), and the
+      // write in flight is finished, so that it is visible and its offsets and
+      // counts are accounted before the wait.
+      fatal = FlushAll();
+      if (!fatal.ok()) break;
+      n = rd_kafka_consume_batch_queue(queue, kIdleWaitMs, messages, 1);
+    }
     discarding.clear();
     for (ssize_t i = 0; i < n; ++i) {
       MessagePtr m(messages[i]);
@@ -235,13 +240,12 @@ Status Consumer::Impl::Run() {
       }
     }
     if (!fatal.ok()) break;
-    const bool has_batch = !filling.empty();
-    if (has_batch && Clock::now() - filling.started >= options.batch_wait) {
+    // The writer is free: the batch closes and is written at once, and what
+    // arrives meanwhile gathers in the next one, so batches grow under load
+    // and are a single event when idle. The timer bounds a batch's age when
+    // the writer stays busy.
+    if (!filling.empty() && (store->WriterFree() || Clock::now() - filling.started >= options.batch_wait)) {
       fatal = SubmitFilling();
-    } else if (!has_batch && n == 0) {
-      // Quiet: nothing to overlap a write in flight with, so finish it now rather
-      // than leave its offsets and counts unaccounted until the next message.
-      fatal = FlushAll();
     }
     // Watermarks change with each fetch, not each message: reading librdkafka's
     // cached ones every 10 ms, and whenever a poll finds nothing, is fresh enough
@@ -295,10 +299,13 @@ Status Consumer::Impl::Consume(MessagePtr message) {
   const DecodeLimits limits{options.batch_events, options.batch_bytes};
   size_t before = filling.batch.events.size();
   size_t rejections_before = filling.batch.events.rejections().size();
+  // The producer's (or the broker's) time of the message, for freshness; -1 if it has none.
+  const int64_t timestamp = rd_kafka_message_timestamp(m, nullptr);
   bool done = decoder.Decode(value, Origin{m->partition, m->offset}, &filling.batch.events, limits);
   for (;;) {
     const DecodedEvents& events = filling.batch.events;
     counters.consumed += events.size() - before;
+    if (timestamp >= 0 && events.size() > before) NoteSourceTime(timestamp, events.size() - before);
     for (size_t r = rejections_before; r < events.rejections().size(); ++r) {
       const Rejection& rejection = events.rejections()[r];
       ++counters.rejected[static_cast<size_t>(rejection.reason)];
@@ -451,12 +458,28 @@ Status Consumer::Impl::FlushAll() {
   return Status::OK();
 }
 
+// Consecutive messages of the same millisecond share one entry.
+void Consumer::Impl::NoteSourceTime(int64_t unix_ms, size_t events) {
+  std::vector<SourceTime>& times = filling.batch.source_times;
+  if (!times.empty() && times.back().unix_ms == unix_ms) {
+    times.back().events += static_cast<uint32_t>(events);
+  } else {
+    times.push_back({unix_ms, static_cast<uint32_t>(events)});
+  }
+}
+
 // A batch is durable: count it, make its offsets the applied ones, tell Kafka.
 void Consumer::Impl::Account(const ApplyResult& r) {
   counters.applied += r.applied;
   counters.duplicates += r.duplicates;
   counters.conflicts += r.conflicts;
   counters.apply_batch_seconds.Observe(r.seconds);
+  // Durable now, and visible: the batch's freshness, per event.
+  const int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const SourceTime& t : r.source_times) {
+    counters.event_freshness_seconds.Observe(static_cast<double>(now_us - t.unix_ms * 1000) / 1e6, t.events);
+  }
   std::map<int32_t, int64_t> next;
   for (const PartitionOffset& o : r.next_offsets) {
     next[o.partition] = o.next;

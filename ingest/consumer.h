@@ -44,8 +44,9 @@ struct ConsumerOptions {
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   // Rejected events are also produced here when set.
   std::string dead_letter_topic;
-  // A batch is applied when it holds this many events, or this long after its
-  // first message, whichever comes first.
+  // A batch closes as soon as nothing more is ready or the store's writer is
+  // free (group commit: one event when idle, more under load), and at the
+  // latest when it holds this many events or is this old.
   size_t batch_events = 10'000;
   std::chrono::milliseconds batch_wait{100};
   // A batch is also applied when its events hold this much memory
@@ -68,6 +69,9 @@ struct ConsumerCounters {
   // cluster, a recreated topic), re-read from the earliest offset.
   std::atomic<uint64_t> offset_resets{0};
   Histogram apply_batch_seconds;
+  // Per event: from its Kafka message's timestamp to its batch being durable
+  // (and visible to queries). Events of messages without a timestamp are not in it.
+  Histogram event_freshness_seconds;
   std::atomic<int64_t> lag{-1};     // messages not yet applied in assigned partitions; -1 unknown
   std::atomic<bool> ready{false};   // in the group, with an assignment, brokers reachable
 };

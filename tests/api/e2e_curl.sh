@@ -92,7 +92,7 @@ check "body over 1 MiB" 413 "b['code']==4013" -- "${auth[@]}" --data-binary @"$w
 check "headers over 16 KiB" 413 "b['code']==4013" -- "${auth[@]}" -H "X-Pad: $(head -c 17000 /dev/zero | tr '\0' a)" "$base/statistics"
 check "gzip" 200 "h.get('content-encoding')=='gzip' and len(b['data'])==25" -- "${auth[@]}" --compressed "$base/statistics?annotationRequestId=req-1&pageSize=25"
 check "healthz" 200 "b=='ok\n'" -- "$base/healthz"
-check "readyz" 200 "b=={'ready':True,'lag':7,'eventsApplied':1036}" -- "$base/readyz"
+check "readyz" 200 "b=={'ready':True,'lag':7,'eventsApplied':1036,'freshnessSeconds':None}" -- "$base/readyz"
 check "metrics" 200 "'tally_http_requests_total{route=\"/statistics\",code=\"200\"}' in b" -- "$base/metrics"
 check "openapi" 200 "b.startswith('openapi: 3')" -- "$base/openapi.yaml"
 

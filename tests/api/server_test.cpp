@@ -631,15 +631,20 @@ TEST_F(ApiServerTest, HealthzIsOk) {
 TEST_F(ApiServerTest, ReadyzFollowsTheConsumer) {
   auto r = Get("/readyz");
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(r.body, R"({"ready":false,"lag":-1,"eventsApplied":0})");
+  EXPECT_EQ(r.body, R"({"ready":false,"lag":-1,"eventsApplied":0,"freshnessSeconds":null})");
   IngestStatus s;
   s.ready = true;
   s.lag = 3;
   s.applied = 1234;
+  // 10 events fresh within 1..2.5 ms (bucket 4), 90 within 2.5..5 ms (bucket 5).
+  s.event_freshness_seconds.counts[4] = 10;
+  s.event_freshness_seconds.counts[5] = 90;
   SetStatus(s);
   r = Get("/readyz");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"ready":true,"lag":3,"eventsApplied":1234})");
+  // p50: the 50th of 100, 40/90 into 2.5..5 ms; p99: 89/90 into it.
+  EXPECT_EQ(r.body,
+            R"({"ready":true,"lag":3,"eventsApplied":1234,"freshnessSeconds":{"p50":0.003611,"p99":0.004972}})");
 }
 
 TEST_F(ApiServerTest, StoreNotOpenAnswers503) {
@@ -667,6 +672,8 @@ TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
   s.rejected = {{"invalid_json", 1}, {"missing_field", 2}};
   s.apply_batch_seconds.counts[3] = 4;
   s.apply_batch_seconds.sum = 0.004;
+  s.event_freshness_seconds.counts[6] = 9;
+  s.event_freshness_seconds.sum = 0.05;
   SetStatus(s);
   Get("/statistics?annotationRequestId=req-1");
   Get("/nope");
@@ -684,7 +691,9 @@ TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
         "tally_http_request_duration_seconds_count{route=\"/statistics\"} 1",
         "tally_http_request_duration_seconds_bucket{route=\"/task/get\",le=\"+Inf\"} 0",
         "tally_apply_batch_duration_seconds_bucket{le=\"0.001\"} 4",
-        "tally_apply_batch_duration_seconds_count 4", "tally_store_records 1036", "tally_store_tasks 1032",
+        "tally_apply_batch_duration_seconds_count 4", "# TYPE tally_event_freshness_seconds histogram",
+        "tally_event_freshness_seconds_bucket{le=\"0.01\"} 9", "tally_event_freshness_seconds_count 9",
+        "tally_store_records 1036", "tally_store_tasks 1032",
         "# TYPE tally_http_request_duration_seconds histogram"}) {
     EXPECT_NE(r.body.find(line + "\n"), std::string::npos) << line;
   }

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "ingest/dev_broker.h"
+#include "ingest/event_json.h"
+#include "ingest/workload.h"
 #include "tests/aggregate/model_check.h"
 #include "tests/ingest/kafka_test_util.h"
 #include "tests/support/temp_dir.h"
@@ -35,12 +37,13 @@ struct Running {
   }
 };
 
-std::unique_ptr<Running> StartConsumer(const std::string& dir, ConsumerOptions options) {
+std::unique_ptr<Running> StartConsumer(const std::string& dir, ConsumerOptions options,
+                                       std::chrono::milliseconds batch_wait = 20ms) {
   auto running = std::make_unique<Running>();
   auto store = Store::Open(StoreOptions{dir, size_t{32} << 20, false, {}});
   EXPECT_TRUE(store) << store.error().ToString();
   running->store = std::move(*store);
-  options.batch_wait = 20ms;
+  options.batch_wait = batch_wait;
   auto consumer = Consumer::Create(options, running->store.get());
   EXPECT_TRUE(consumer) << consumer.error().ToString();
   running->consumer = std::move(*consumer);
@@ -130,6 +133,63 @@ TEST_F(ConsumerTest, TwoGroupsOnTheSameTopicConverge) {
   b->Stop();
   EXPECT_EQ(testing::CheckStoreMatches(*a->store, stream.model, {1000}), "");
   EXPECT_EQ(testing::CheckStoreMatches(*b->store, stream.model, {1000}), "");
+}
+
+// `n` valid events of a generated workload, as event JSON.
+std::vector<std::string> Events(size_t n) {
+  Workload workload(WorkloadOptions{});
+  std::vector<std::string> out;
+  TaskAction a;
+  while (out.size() < n && workload.Next(&a)) AppendEventJson(a, &out.emplace_back());
+  return out;
+}
+
+// Group commit: with nothing more ready, a batch closes at once, so an idle
+// event is applied alone, in a batch of its own, long before the timer (here
+// a minute: waiting for it would time the test out) would close it.
+TEST_F(ConsumerTest, AnIdleEventIsAppliedAloneWithoutWaitingForTheTimer) {
+  auto running = StartConsumer(dir_ / "a", Options(), std::chrono::minutes(1));
+  ASSERT_TRUE(testing::WaitFor([&] { return running->consumer->counters().ready.load(); }, 30s));
+  const ConsumerCounters& counters = running->consumer->counters();
+  const std::vector<std::string> events = Events(4);
+  testing::TestProducer producer(broker_->bootstrap());
+  for (size_t i = 0; i < events.size(); ++i) {
+    producer.Send("task-actions", {static_cast<int32_t>(i % kPartitions), "k", events[i]});
+    producer.Flush();
+    ASSERT_TRUE(testing::WaitFor([&] { return counters.applied.load() == i + 1; }, 30s))
+        << "event " << i << " was not applied before the timer";
+    // One batch per event: each was closed as soon as nothing more was ready.
+    EXPECT_EQ(counters.apply_batch_seconds.Read().count(), i + 1);
+  }
+  running->Stop();
+  EXPECT_TRUE(running->result.ok()) << running->result.ToString();
+}
+
+// tally_event_freshness_seconds: one observation per event applied, the
+// elements of an array message included, each from its message's timestamp.
+TEST_F(ConsumerTest, FreshnessIsObservedForEveryAppliedEvent) {
+  auto running = StartConsumer(dir_ / "a", Options());
+  ASSERT_TRUE(testing::WaitFor([&] { return running->consumer->counters().ready.load(); }, 30s));
+  const std::vector<std::string> events = Events(5);
+  const int64_t before_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  testing::TestProducer producer(broker_->bootstrap());
+  producer.Send("task-actions", {0, "k", events[0]});
+  producer.Send("task-actions", {1, "k", "[" + events[1] + "," + events[2] + "," + events[3] + "]"});
+  producer.Send("task-actions", {2, "k", events[4]});
+  producer.Flush();
+  const ConsumerCounters& counters = running->consumer->counters();
+  ASSERT_TRUE(testing::WaitFor([&] { return counters.applied.load() == 5; }, 30s));
+  running->Stop();
+  const Histogram::Snapshot freshness = counters.event_freshness_seconds.Read();
+  EXPECT_EQ(freshness.count(), 5u);
+  // The messages were produced after before_ms and applied before now.
+  const int64_t elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() - before_ms;
+  EXPECT_GE(freshness.sum, 0.0);
+  EXPECT_LE(freshness.sum, 5 * (static_cast<double>(elapsed_ms) + 1) / 1000.0);
 }
 
 TEST_F(ConsumerTest, StallsWhileTheBrokerIsDownThenResumesLosingNothing) {
