@@ -23,6 +23,9 @@ constexpr int kMaxMessagesPerPoll = 1000;
 // How long a poll waits for the first message when nothing is ready (and no
 // batch is open): it also serves librdkafka's callbacks meanwhile.
 constexpr int kIdleWaitMs = 100;
+// Offsets are committed to Kafka only for the lag tools (the store decides where
+// to resume): at most this often, whatever the number of batches.
+constexpr auto kCommitEvery = std::chrono::milliseconds(100);
 
 struct PartitionList {
   explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
@@ -95,6 +98,10 @@ struct Consumer::Impl {
   };
   Filling filling;
   std::map<int32_t, int64_t> applied;  // assigned partition -> next offset applied (durable)
+  // Durable offsets not yet committed to Kafka, and when they may be: a commit
+  // per batch would be thousands a second with batches of one event.
+  std::map<int32_t, int64_t> uncommitted;
+  Clock::time_point next_commit;
   // Checking stored positions against the broker (see OnRebalance).
   std::string cluster;  // the cluster's id as of the last assignment; empty if unknown
   struct Check {
@@ -126,6 +133,7 @@ struct Consumer::Impl {
   void Account(const ApplyResult& r);
   void NoteSourceTime(int64_t unix_ms, size_t events);
   void CommitToKafka(const std::map<int32_t, int64_t>& next, bool async);
+  void CommitUncommitted();
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void OnError(int err, const char* reason);
   void UpdateLag();
@@ -254,6 +262,7 @@ Status Consumer::Impl::Run() {
       if (!checks.empty()) CheckEnds();
       UpdateLag();
       next_lag_update = now + std::chrono::milliseconds(10);
+      if (!uncommitted.empty() && now >= next_commit) CommitUncommitted();
     }
     if (brokers_down) ProbeBrokers();
     if (dead_letters) {
@@ -485,7 +494,15 @@ void Consumer::Impl::Account(const ApplyResult& r) {
     next[o.partition] = o.next;
     if (auto it = applied.find(o.partition); it != applied.end()) it->second = o.next;
   }
-  CommitToKafka(next, /*async=*/true);
+  for (const auto& [partition, offset] : next) uncommitted[partition] = offset;
+  if (Clock::now() >= next_commit) CommitUncommitted();
+}
+
+// The durable offsets to Kafka, asynchronously, at most every kCommitEvery.
+void Consumer::Impl::CommitUncommitted() {
+  CommitToKafka(uncommitted, /*async=*/true);
+  uncommitted.clear();
+  next_commit = Clock::now() + kCommitEvery;
 }
 
 void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next, bool async) {
@@ -544,8 +561,9 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     }
     spdlog::info("kafka: assigned {} partition(s) of {}", partitions->cnt, options.topic);
   } else {
-    // Revoked: apply what has been read from them before they go.
+    // Revoked: apply what has been read from them before they go, and commit it.
     if (fatal.ok()) fatal = FlushAll();
+    if (fatal.ok() && !uncommitted.empty()) CommitUncommitted();
     for (int i = 0; i < partitions->cnt; ++i) {
       applied.erase(partitions->elems[i].partition);
       checks.erase(partitions->elems[i].partition);
