@@ -578,6 +578,9 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     }
     spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
   }
+  // As in UpdateLag, said before readiness, so that whoever sees ready turn
+  // false also sees the lag unknown.
+  if (applied.empty() || brokers_down) counters.lag = -1;
   counters.ready = fatal.ok() && !applied.empty() && !brokers_down;
 }
 
