@@ -8,8 +8,9 @@
 // not, the partition is re-read from the earliest offset, logged and counted;
 // every batch is written atomically with its partitions' next offsets and the
 // fingerprint of their last messages; a crash at any moment loses nothing and
-// applies nothing twice. After each durable batch the offsets are
-// also committed to Kafka asynchronously, so the usual lag tools see the group.
+// applies nothing twice. The durable offsets are also committed to Kafka
+// asynchronously (at most every 100 ms, and on revocation and stop), so the
+// usual lag tools see the group.
 //
 // Lifecycle: Create(), then Run() on a thread of its own until Stop() is called
 // from any thread; Run() then applies what it holds, commits, and closes the
