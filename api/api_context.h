@@ -22,7 +22,7 @@ struct ApiContext {
   IngestSource ingest;
   std::vector<std::string> api_keys;  // empty: open
   std::string view_url_base;          // without a trailing slash
-  const HttpMetrics* metrics = nullptr;
+  HttpMetrics* metrics = nullptr;  // null: nothing counted (tests)
   ResponseCache* cache = nullptr;  // null: every answer is computed
 };
 

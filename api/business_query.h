@@ -30,6 +30,7 @@ struct BusinessQuery {
 struct BusinessAnswer {
   std::shared_ptr<const ResponseCache::Entry> entry;  // null: not in the cache, and !may_query
   std::unique_ptr<BodyStream> rest;  // the rest of a large answer's data (never cached)
+  bool from_cache = false;           // entry was found in the response cache, not computed
 };
 
 // Errors: the parameters' (InvalidArgument naming the parameter). A store
@@ -46,7 +47,10 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
   ResponseCache* cache = query.context.cache;
   // Served from the cache while the store's record count is unchanged.
   const uint64_t version = store.totals().records;
-  if (cache != nullptr && (out->entry = cache->Find(key, version))) return Status::OK();
+  if (cache != nullptr && (out->entry = cache->Find(key, version))) {
+    out->from_cache = true;
+    return Status::OK();
+  }
   if (!query.may_query) return Status::OK();
   auto fresh = std::make_shared<ResponseCache::Entry>();
   fresh->version = version;

@@ -150,6 +150,11 @@ void HttpMetrics::Append(std::string* out) const {
         queries_in_flight_ ? queries_in_flight_() : 0, out);
   Counter("tally_http_queries_rejected_total", "Business requests answered 503: the query queue was full.",
           rejected_queries_.load(std::memory_order_relaxed), out);
+  Counter("tally_http_cache_hits_total", "Business requests answered from the response cache.", cache_hits(), out);
+  Counter("tally_http_cache_misses_total",
+          "Business requests answered by a store query: not in the response cache, or the cache is off "
+          "(--response-cache-entries 0).",
+          cache_misses(), out);
 }
 
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {

@@ -37,11 +37,17 @@ class HttpMetrics {
   void ConnectionEvicted() { evicted_connections_.fetch_add(1, std::memory_order_relaxed); }
   void AcceptFailed() { accept_failures_.fetch_add(1, std::memory_order_relaxed); }
   void QueryRejected() { rejected_queries_.fetch_add(1, std::memory_order_relaxed); }
+  // A business request answered from the response cache, or by a store query
+  // (a miss; with the cache off every business answer is one).
+  void CacheHit() { cache_hits_.fetch_add(1, std::memory_order_relaxed); }
+  void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
   // Where the gauge of queries running or waiting comes from; set once, before serving.
   void SetQueriesInFlight(std::function<int64_t()> gauge) { queries_in_flight_ = std::move(gauge); }
 
   uint64_t requests(const RouteInfo* route, int http_status) const;
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
+  uint64_t cache_misses() const { return cache_misses_.load(std::memory_order_relaxed); }
 
   // Appends the server's metrics (tally_http_*).
   void Append(std::string* out) const;
@@ -62,6 +68,8 @@ class HttpMetrics {
   std::atomic<uint64_t> evicted_connections_{0};
   std::atomic<uint64_t> accept_failures_{0};
   std::atomic<uint64_t> rejected_queries_{0};
+  std::atomic<uint64_t> cache_hits_{0};
+  std::atomic<uint64_t> cache_misses_{0};
   std::function<int64_t()> queries_in_flight_;
 };
 

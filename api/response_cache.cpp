@@ -1,5 +1,6 @@
 #include "api/response_cache.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace tally {
@@ -11,8 +12,13 @@ size_t SizeOf(const std::string& key, const ResponseCache::Entry& e) {
 
 }  // namespace
 
+ResponseCache::ResponseCache(size_t max_entries)
+    : shard_count_(std::clamp<size_t>(max_entries, 1, kMaxShards)),
+      entries_per_shard_(std::max<size_t>(1, max_entries / shard_count_)),
+      shards_(new Shard[shard_count_]) {}
+
 ResponseCache::Shard& ResponseCache::ShardOf(std::string_view key) {
-  return shards_[std::hash<std::string_view>()(key) % kShards];
+  return shards_[std::hash<std::string_view>()(key) % shard_count_];
 }
 
 std::shared_ptr<const ResponseCache::Entry> ResponseCache::Find(std::string_view key, uint64_t version) {
@@ -39,7 +45,7 @@ void ResponseCache::Insert(std::string key, std::shared_ptr<const Entry> entry) 
   shard.lru.emplace_front(std::move(key), std::move(entry));
   shard.index.emplace(shard.lru.front().first, shard.lru.begin());
   shard.bytes += size;
-  while (shard.lru.size() > kMaxEntries / kShards || shard.bytes > kMaxBytes / kShards) {
+  while (shard.lru.size() > entries_per_shard_ || shard.bytes > kMaxBytes / shard_count_) {
     auto& last = shard.lru.back();
     shard.bytes -= SizeOf(last.first, *last.second);
     shard.index.erase(last.first);

@@ -12,11 +12,12 @@
 // batch is readable, so an answer computed after reading count N reflects at
 // least those N records; it is served only while the count is still N.
 //
-// Bounded: at most kMaxEntries answers and kMaxBytes of data; answers larger than
-// kMaxEntryBytes are not kept. Least recently used entries go first.
+// Bounded: at most max_entries answers (`tally serve --response-cache-entries`)
+// and kMaxBytes of data; answers larger than kMaxEntryBytes are not kept. Least
+// recently used entries go first. A server configured with 0 entries has no
+// ResponseCache at all (ApiContext::cache is null).
 // Threads: any; sharded, one mutex per shard.
 
-#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -27,13 +28,13 @@
 #include <unordered_map>
 
 #include "api/handlers.h"
+#include "api/server.h"
 
 namespace tally {
 
 class ResponseCache {
  public:
-  static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxEntries = 8192;
+  static constexpr size_t kMaxShards = 16;
   static constexpr size_t kMaxBytes = size_t{64} << 20;
   static constexpr size_t kMaxEntryBytes = size_t{512} << 10;
 
@@ -42,6 +43,9 @@ class ResponseCache {
     Outcome outcome;
     std::string data;
   };
+
+  // Keeps at most `max_entries` answers (at least 1).
+  explicit ResponseCache(size_t max_entries = kDefaultResponseCacheEntries);
 
   // The answer for `key` computed at `version`, or null.
   std::shared_ptr<const Entry> Find(std::string_view key, uint64_t version);
@@ -57,7 +61,10 @@ class ResponseCache {
   };
   Shard& ShardOf(std::string_view key);
 
-  std::array<Shard, kShards> shards_;
+  // Fewer shards than kMaxShards when max_entries is small, so that each holds at least one.
+  const size_t shard_count_;
+  const size_t entries_per_shard_;  // shard_count_ * entries_per_shard_ <= max_entries
+  const std::unique_ptr<Shard[]> shards_;
 };
 
 }  // namespace tally

@@ -4,6 +4,7 @@
 #include "api/business_query.h"
 #include "api/envelope.h"
 #include "api/http_framing.h"
+#include "api/metrics.h"
 #include "api/ops_endpoints.h"
 #include "api/params.h"
 #include "api/request_id.h"
@@ -48,6 +49,14 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
   }
   if (found.entry == nullptr) return std::nullopt;
+  // Counted once per request: a lookup on an I/O thread that misses is repeated on the query thread.
+  if (context.metrics != nullptr) {
+    if (found.from_cache) {
+      context.metrics->CacheHit();
+    } else {
+      context.metrics->CacheMiss();
+    }
+  }
   const Outcome& outcome = found.entry->outcome;
   Answer answer = EnvelopeAnswer(request, &route, outcome.code, outcome.message, found.entry->data,
                                  std::move(request_id), lag);

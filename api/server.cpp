@@ -85,7 +85,7 @@ struct ApiServer::Impl {
   const ApiOptions options;
   ApiContext context;
   HttpMetrics metrics;
-  ResponseCache cache;
+  std::unique_ptr<ResponseCache> cache;  // null: answers are not kept
   uint16_t bound_port = 0;
 
   // Declared before the io_context so that sessions destroyed with it can
@@ -531,7 +531,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   }
   impl->context.metrics = &impl->metrics;
   impl->metrics.SetQueriesInFlight([pool = &*impl->queries] { return static_cast<int64_t>(pool->in_flight()); });
-  if (options.cache_responses) impl->context.cache = &impl->cache;
+  if (options.response_cache_entries > 0) {
+    impl->cache = std::make_unique<ResponseCache>(options.response_cache_entries);
+    impl->context.cache = impl->cache.get();
+  }
 
   beast::error_code ec;
   const tcp::endpoint where(endpoint->address, endpoint->port);

@@ -17,6 +17,7 @@
 // source's functions are called from the HTTP threads, concurrently.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +54,9 @@ struct IngestSource {
   std::function<IngestStatus()> status;
 };
 
+// Answers the response cache keeps by default (`tally serve --response-cache-entries`).
+inline constexpr size_t kDefaultResponseCacheEntries = 8192;
+
 struct ApiOptions {
   std::string listen = "127.0.0.1:8080";   // host:port; port 0 picks a free one
   int threads = 0;                          // 0: the core count
@@ -65,9 +69,9 @@ struct ApiOptions {
   // count), at most query_queue more wait; past that: 503, code 5000, Retry-After.
   int query_threads = 0;
   size_t query_queue = 256;
-  // Keep answers while the store is unchanged (api/response_cache.h); off only
-  // to measure the uncached path.
-  bool cache_responses = true;
+  // Answers kept while the store is unchanged (api/response_cache.h), at most;
+  // 0: no response cache, every business request reads the store.
+  size_t response_cache_entries = kDefaultResponseCacheEntries;
 };
 
 class ApiServer {

@@ -164,6 +164,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.max_connections = config.max_connections;
   api_options.query_threads = config.query_threads;
   api_options.query_queue = config.query_queue;
+  api_options.response_cache_entries = config.response_cache_entries;
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),

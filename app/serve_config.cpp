@@ -118,6 +118,12 @@ std::vector<Setting> Settings() {
        [](const std::string& v, ServeConfig* c) { return Number(v, 1, 256, &c->query_threads); }},
       {"query-queue", "", false, "Business requests waiting for a query thread, at most; past it: 503", "256",
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{100'000}, &c->query_queue); }},
+      {"response-cache-entries", "", false,
+       "Business answers kept while the store is unchanged (also bounded to 64 MiB); 0: no response cache",
+       std::to_string(kDefaultResponseCacheEntries),
+       [](const std::string& v, ServeConfig* c) {
+         return Number(v, size_t{0}, size_t{1'000'000}, &c->response_cache_entries);
+       }},
   };
 }
 

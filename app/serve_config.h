@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "aggregate/status.h"
+#include "api/server.h"
 
 namespace tally {
 
@@ -37,6 +38,7 @@ struct ServeConfig {
   size_t max_connections = 10000;
   int query_threads = 0;  // 0: the core count
   size_t query_queue = 256;
+  size_t response_cache_entries = kDefaultResponseCacheEntries;  // 0: no response cache
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.

@@ -115,7 +115,7 @@ void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, 
   }
 }
 
-int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, bool cache) {
+int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -128,7 +128,7 @@ int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_ni
   ApiOptions options;
   options.listen = "127.0.0.1:0";
   options.threads = threads;
-  options.cache_responses = cache;
+  options.response_cache_entries = cache_entries;
   auto server = ApiServer::Start(options, store.get(), IngestSource{[] { return int64_t{0}; }, [&applied] {
                                    IngestStatus s;
                                    s.ready = true;
@@ -176,16 +176,16 @@ int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "serve") == 0) {
     int threads = 0;
     double rate = 0;
-    bool cache = true;
+    size_t cache_entries = kDefaultResponseCacheEntries;
     int nice = 0;
     for (int i = 3; i < argc; ++i) {
-      if (std::strcmp(argv[i], "--no-cache") == 0) cache = false;
+      if (std::strcmp(argv[i], "--no-cache") == 0) cache_entries = 0;  // as `tally serve --response-cache-entries 0`
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
     }
-    return Serve(argv[2], threads, rate, nice, cache);
+    return Serve(argv[2], threads, rate, nice, cache_entries);
   }
   std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n");
   return 2;

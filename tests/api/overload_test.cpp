@@ -140,7 +140,7 @@ TEST(ApiOverloadTest, AtTheCapWithEveryConnectionAnsweringProbesStillGetIn) {
   LagGate gate(2);
   ApiOptions options;
   options.max_connections = 2;
-  options.cache_responses = false;
+  options.response_cache_entries = 0;
   options.query_threads = 2;
   auto server = StartServer(options, IngestSource{[&gate] { return gate.Pass(); }, {}});
   ASSERT_TRUE(server);
@@ -170,7 +170,7 @@ TEST(ApiOverloadTest, AtTheCapWithEveryConnectionAnsweringProbesStillGetIn) {
 TEST(ApiOverloadTest, QueriesWaitInABoundedQueueAndNeverHoldTheOperationsEndpoints) {
   LagGate gate(1);
   ApiOptions options;
-  options.cache_responses = false;  // every business request needs a query
+  options.response_cache_entries = 0;  // every business request needs a query
   options.query_threads = 1;
   options.query_queue = 1;
   auto server = StartServer(options, IngestSource{[&gate] { return gate.Pass(); }, {}});

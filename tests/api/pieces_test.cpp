@@ -156,14 +156,32 @@ TEST(ResponseCacheTest, AnswersOnlyForTheSameStoreVersion) {
 
 TEST(ResponseCacheTest, StaysWithinItsBounds) {
   ResponseCache cache;
-  for (size_t i = 0; i < 3 * ResponseCache::kMaxEntries; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
+  for (size_t i = 0; i < 3 * kDefaultResponseCacheEntries; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
   size_t kept = 0;
-  for (size_t i = 0; i < 3 * ResponseCache::kMaxEntries; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
-  EXPECT_LE(kept, ResponseCache::kMaxEntries);
-  EXPECT_GT(kept, ResponseCache::kMaxEntries / 2);
-  EXPECT_TRUE(cache.Find("key" + std::to_string(3 * ResponseCache::kMaxEntries - 1), 1));  // recent ones stay
+  for (size_t i = 0; i < 3 * kDefaultResponseCacheEntries; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
+  EXPECT_LE(kept, kDefaultResponseCacheEntries);
+  EXPECT_GT(kept, kDefaultResponseCacheEntries / 2);
+  EXPECT_TRUE(cache.Find("key" + std::to_string(3 * kDefaultResponseCacheEntries - 1), 1));  // recent ones stay
   cache.Insert("huge", Entry(1, std::string(ResponseCache::kMaxEntryBytes, 'h')));
   EXPECT_FALSE(cache.Find("huge", 1));
+}
+
+// --response-cache-entries N: at most N answers, also when N is below the shard count.
+TEST(ResponseCacheTest, KeepsAtMostTheConfiguredEntries) {
+  for (size_t limit : {size_t{1}, size_t{5}, size_t{100}}) {
+    ResponseCache cache(limit);
+    for (size_t i = 0; i < 10 * limit + 50; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
+    size_t kept = 0;
+    for (size_t i = 0; i < 10 * limit + 50; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
+    EXPECT_LE(kept, limit) << limit;
+    EXPECT_GE(kept, 1u) << limit;
+  }
+  ResponseCache one(1);
+  one.Insert("a", Entry(1, "a"));
+  EXPECT_TRUE(one.Find("a", 1));
+  one.Insert("b", Entry(1, "b"));
+  EXPECT_FALSE(one.Find("a", 1));
+  EXPECT_TRUE(one.Find("b", 1));
 }
 
 }  // namespace

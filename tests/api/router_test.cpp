@@ -178,6 +178,47 @@ TEST(RouterTest, CacheKeysNeverMixRoutesOrParameters) {
   EXPECT_TRUE((*ParseJson(cached_records->response.body()))["data"].is_object());
 }
 
+// --response-cache-entries: with a cache the second identical request is a hit;
+// with none (0) both are misses, answered alike. Each request counts once, also
+// when an I/O thread looked before its query thread did.
+TEST(RouterTest, CacheHitsAndMissesAreCountedOncePerRequest) {
+  const HttpRequest statistics = Request(http::verb::get, "/statistics?annotationRequestId=req-3");
+  auto data_of = [](const Answer& a) { return std::string(simdjson::minify((*ParseJson(a.response.body()))["data"])); };
+
+  HttpMetrics with_metrics;
+  ResponseCache cache(4);
+  ApiContext cached = ContextOver(SharedStore::Get());
+  cached.cache = &cache;
+  cached.metrics = &with_metrics;
+  EXPECT_FALSE(AnswerWithoutQuery(statistics, cached));  // the I/O thread's look: not counted yet
+  const Answer first = HandleRequest(statistics, cached);
+  EXPECT_EQ(with_metrics.cache_misses(), 1u);
+  EXPECT_EQ(with_metrics.cache_hits(), 0u);
+  std::optional<Answer> second = AnswerWithoutQuery(statistics, cached);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(with_metrics.cache_misses(), 1u);
+  EXPECT_EQ(with_metrics.cache_hits(), 1u);
+  EXPECT_EQ(data_of(*second), data_of(first));
+  EXPECT_TRUE(AnswerWithoutQuery(Request(http::verb::get, "/statistics?pageSize=0"), cached));  // 4005: no look
+  EXPECT_EQ(with_metrics.cache_hits() + with_metrics.cache_misses(), 2u);
+
+  HttpMetrics without_metrics;
+  ApiContext uncached = ContextOver(SharedStore::Get());
+  uncached.metrics = &without_metrics;
+  const Answer a = HandleRequest(statistics, uncached);
+  const Answer b = HandleRequest(statistics, uncached);
+  EXPECT_EQ(CodeOf(a), 2000);
+  EXPECT_EQ(data_of(a), data_of(first));
+  EXPECT_EQ(data_of(b), data_of(first));
+  EXPECT_EQ(without_metrics.cache_misses(), 2u);
+  EXPECT_EQ(without_metrics.cache_hits(), 0u);
+  std::string page;
+  without_metrics.Append(&page);
+  EXPECT_NE(page.find("# TYPE tally_http_cache_hits_total counter\ntally_http_cache_hits_total 0\n"), std::string::npos);
+  EXPECT_NE(page.find("# TYPE tally_http_cache_misses_total counter\ntally_http_cache_misses_total 2\n"),
+            std::string::npos);
+}
+
 TEST(RouterTest, MetricsLabelEachRouteByItsPath) {
   HttpMetrics metrics;
   for (const RouteInfo& route : Routes()) metrics.ObserveRequest(&route, 200, 0.001);

@@ -48,6 +48,14 @@ TEST(CommandLine, UnknownFlagOfACommandIsNamedExit2) {
   EXPECT_NE(run.output.find("--no-such-flag"), std::string::npos) << run.output;
 }
 
+TEST(CommandLine, BadResponseCacheEntriesIsNamedExit2) {
+  for (const char* bad : {"-1", "lots", "99999999999"}) {
+    const Outcome run = RunTally({"serve", "--response-cache-entries", bad});
+    EXPECT_TRUE(testing::ExitedWith(run.status, 2)) << bad << ": " << run.output;
+    EXPECT_NE(run.output.find("--response-cache-entries"), std::string::npos) << run.output;
+  }
+}
+
 TEST(CommandLine, NoCommandSaysOneIsRequiredExit2) {
   const Outcome run = RunTally({});
   EXPECT_TRUE(testing::ExitedWith(run.status, 2)) << run.output;

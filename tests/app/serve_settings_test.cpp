@@ -118,6 +118,22 @@ TEST_F(ServeSettingsTest, HttpOverloadLimitsComeFromFlagsAndFile) {
   EXPECT_EQ(ErrorOf({"--query-threads", "0"}), "--query-threads: '0' is out of range 1..256");
 }
 
+TEST_F(ServeSettingsTest, ResponseCacheEntriesDefaultsToTheCacheSizeAndZeroTurnsItOff) {
+  Result<ServeConfig> defaults = Resolve({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->response_cache_entries, kDefaultResponseCacheEntries);
+  Result<ServeConfig> off = Resolve({"--response-cache-entries", "0"});
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_EQ(off->response_cache_entries, 0u);
+  Result<ServeConfig> from_file = Resolve({"--config", ConfigFile("response-cache-entries = 100\n")});
+  ASSERT_TRUE(from_file) << from_file.error().message();
+  EXPECT_EQ(from_file->response_cache_entries, 100u);
+  EXPECT_EQ(ErrorOf({"--response-cache-entries", "-1"}), "--response-cache-entries: '-1' is out of range 0..1000000");
+  EXPECT_EQ(ErrorOf({"--response-cache-entries", "many"}), "--response-cache-entries: 'many' is not a whole number");
+  EXPECT_EQ(ErrorOf({"--response-cache-entries", "1000001"}),
+            "--response-cache-entries: '1000001' is out of range 0..1000000");
+}
+
 TEST_F(ServeSettingsTest, EmptyEnvironmentVariableIsUnset) {
   Env("TALLY_TOPIC", "");
   Result<ServeConfig> c = Resolve({});
