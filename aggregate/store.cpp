@@ -2,6 +2,7 @@
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -195,6 +196,15 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   db_options.write_buffer_manager = impl->write_buffers;
   db_options.max_background_jobs = 2;  // the machines have two cores
+  if (options.low_priority_compactions) {
+    // Applied by each compaction thread when it next takes a job.
+    db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW, rocksdb::CpuPriority::kLow).PermitUncheckedError();
+  }
+  if (options.background_write_mib_per_s > 0) {
+    db_options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(options.background_write_mib_per_s << 20,
+                                                                 100'000, 10, rocksdb::RateLimiter::Mode::kWritesOnly,
+                                                                 /*auto_tuned=*/true));
+  }
   db_options.bytes_per_sync = 1 << 20;
   // A family written rarely (meta) would otherwise keep every write-ahead log
   // alive until its memtable fills: a flood of writes to the others (rejections

@@ -51,6 +51,15 @@ struct StoreOptions {
   // For the write ceiling benchmark: receives the raw WriteBatch of every
   // batch, on the store's writer thread.
   std::function<void(std::string_view)> batch_sink;
+  // RocksDB's compaction threads run at the lowest CPU priority (nice 19), so
+  // that HTTP queries and the apply thread go first when the cores are busy;
+  // flushes keep the normal one (a late flush stalls writes). Process-wide and
+  // one-way: every store of the process shares RocksDB's default Env, whose
+  // threads are never raised again.
+  bool low_priority_compactions = true;
+  // Flush and compaction writes at most this many MiB/s (RocksDB's rate
+  // limiter, auto-tuned below it); 0: no limit. WAL writes are never limited.
+  int64_t background_write_mib_per_s = 0;
 };
 
 // Where a partition stands, and what identifies that position: the consumer

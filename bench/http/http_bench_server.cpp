@@ -4,13 +4,17 @@
 //       fills the store in DIR with generated events (ingest/workload.h) until it
 //       holds RECORDS records; does nothing if it already does.
 //   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--ingest-nice N] [--no-cache]
+//                           [--compactions low|normal] [--background-write-mib N]
 //       serves the store with ApiServer on a free 127.0.0.1 port and prints
 //       "port N", then the three benchmarked requests ("statistics TARGET",
 //       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
 //       events (another workload, record ids that do not collide) at that rate
 //       while it serves: "ingestion running". Stops on SIGTERM/SIGINT and prints
 //       on stderr how many events it applied. --no-cache turns the response
-//       cache off, to measure every request reading the store. Also printed:
+//       cache off, to measure every request reading the store. --compactions
+//       normal keeps RocksDB's compactions at normal CPU priority (the store
+//       lowers them by default); --background-write-mib N sets RocksDB's rate
+//       limiter for flush and compaction writes. Also printed:
 //       "ids ID,...", 100 loaded annotation request ids.
 
 #include <signal.h>
@@ -45,8 +49,17 @@ WorkloadOptions LoadWorkload() {
   return w;
 }
 
-std::unique_ptr<Store> OpenStore(const std::string& dir) {
-  auto store = Store::Open(StoreOptions{dir, kMemoryBytes, false, {}});
+// How the serve mode's store treats RocksDB's background work (--compactions, --background-write-mib).
+struct Background {
+  bool low_priority_compactions = true;
+  int64_t write_mib_per_s = 0;
+};
+
+std::unique_ptr<Store> OpenStore(const std::string& dir, Background background = {}) {
+  StoreOptions options{dir, kMemoryBytes, false, {}};
+  options.low_priority_compactions = background.low_priority_compactions;
+  options.background_write_mib_per_s = background.write_mib_per_s;
+  auto store = Store::Open(options);
   if (!store) {
     std::fprintf(stderr, "http_bench_server: %s\n", store.error().ToString().c_str());
     std::exit(1);
@@ -115,14 +128,15 @@ void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, 
   }
 }
 
-int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries) {
+int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries,
+          Background background) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, background);
   std::atomic<uint64_t> applied{0};
   std::atomic<bool> stop{false};
   ApiOptions options;
@@ -178,15 +192,19 @@ int main(int argc, char** argv) {
     double rate = 0;
     size_t cache_entries = kDefaultResponseCacheEntries;
     int nice = 0;
+    Background background;
     for (int i = 3; i < argc; ++i) {
       if (std::strcmp(argv[i], "--no-cache") == 0) cache_entries = 0;  // as `tally serve --response-cache-entries 0`
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
+      else if (std::strcmp(argv[i], "--compactions") == 0) background.low_priority_compactions = std::strcmp(argv[++i], "normal") != 0;
+      else if (std::strcmp(argv[i], "--background-write-mib") == 0) background.write_mib_per_s = std::atoll(argv[++i]);
     }
-    return Serve(argv[2], threads, rate, nice, cache_entries);
+    return Serve(argv[2], threads, rate, nice, cache_entries, background);
   }
-  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n");
+  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n"
+               "       [--compactions low|normal] [--background-write-mib N]\n");
   return 2;
 }
