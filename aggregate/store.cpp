@@ -2,7 +2,6 @@
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
-#include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -199,11 +198,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.low_priority_compactions) {
     // Applied by each compaction thread when it next takes a job.
     db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW, rocksdb::CpuPriority::kLow).PermitUncheckedError();
-  }
-  if (options.background_write_mib_per_s > 0) {
-    db_options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(options.background_write_mib_per_s << 20,
-                                                                 100'000, 10, rocksdb::RateLimiter::Mode::kWritesOnly,
-                                                                 /*auto_tuned=*/true));
   }
   db_options.bytes_per_sync = 1 << 20;
   // A family written rarely (meta) would otherwise keep every write-ahead log

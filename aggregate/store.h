@@ -57,9 +57,6 @@ struct StoreOptions {
   // one-way: every store of the process shares RocksDB's default Env, whose
   // threads are never raised again.
   bool low_priority_compactions = true;
-  // Flush and compaction writes at most this many MiB/s (RocksDB's rate
-  // limiter, auto-tuned below it); 0: no limit. WAL writes are never limited.
-  int64_t background_write_mib_per_s = 0;
 };
 
 // Where a partition stands, and what identifies that position: the consumer

@@ -4,7 +4,7 @@
 //       fills the store in DIR with generated events (ingest/workload.h) until it
 //       holds RECORDS records; does nothing if it already does.
 //   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--ingest-nice N] [--no-cache]
-//                           [--compactions low|normal] [--background-write-mib N]
+//                           [--compactions low|normal]
 //       serves the store with ApiServer on a free 127.0.0.1 port and prints
 //       "port N", then the three benchmarked requests ("statistics TARGET",
 //       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
@@ -13,8 +13,7 @@
 //       on stderr how many events it applied. --no-cache turns the response
 //       cache off, to measure every request reading the store. --compactions
 //       normal keeps RocksDB's compactions at normal CPU priority (the store
-//       lowers them by default); --background-write-mib N sets RocksDB's rate
-//       limiter for flush and compaction writes. Also printed:
+//       lowers them by default), to measure what that does. Also printed:
 //       "ids ID,...", 100 loaded annotation request ids.
 
 #include <signal.h>
@@ -49,16 +48,10 @@ WorkloadOptions LoadWorkload() {
   return w;
 }
 
-// How the serve mode's store treats RocksDB's background work (--compactions, --background-write-mib).
-struct Background {
-  bool low_priority_compactions = true;
-  int64_t write_mib_per_s = 0;
-};
-
-std::unique_ptr<Store> OpenStore(const std::string& dir, Background background = {}) {
+// `low_priority_compactions`: StoreOptions' (this program's --compactions).
+std::unique_ptr<Store> OpenStore(const std::string& dir, bool low_priority_compactions = true) {
   StoreOptions options{dir, kMemoryBytes, false, {}};
-  options.low_priority_compactions = background.low_priority_compactions;
-  options.background_write_mib_per_s = background.write_mib_per_s;
+  options.low_priority_compactions = low_priority_compactions;
   auto store = Store::Open(options);
   if (!store) {
     std::fprintf(stderr, "http_bench_server: %s\n", store.error().ToString().c_str());
@@ -129,14 +122,14 @@ void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, 
 }
 
 int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries,
-          Background background) {
+          bool low_priority_compactions) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto store = OpenStore(dir, background);
+  auto store = OpenStore(dir, low_priority_compactions);
   std::atomic<uint64_t> applied{0};
   std::atomic<bool> stop{false};
   ApiOptions options;
@@ -192,19 +185,18 @@ int main(int argc, char** argv) {
     double rate = 0;
     size_t cache_entries = kDefaultResponseCacheEntries;
     int nice = 0;
-    Background background;
+    bool low_priority_compactions = true;
     for (int i = 3; i < argc; ++i) {
       if (std::strcmp(argv[i], "--no-cache") == 0) cache_entries = 0;  // as `tally serve --response-cache-entries 0`
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
-      else if (std::strcmp(argv[i], "--compactions") == 0) background.low_priority_compactions = std::strcmp(argv[++i], "normal") != 0;
-      else if (std::strcmp(argv[i], "--background-write-mib") == 0) background.write_mib_per_s = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--compactions") == 0) low_priority_compactions = std::strcmp(argv[++i], "normal") != 0;
     }
-    return Serve(argv[2], threads, rate, nice, cache_entries, background);
+    return Serve(argv[2], threads, rate, nice, cache_entries, low_priority_compactions);
   }
   std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n"
-               "       [--compactions low|normal] [--background-write-mib N]\n");
+               "       [--compactions low|normal]\n");
   return 2;
 }
