@@ -32,7 +32,7 @@ class Id {
   // Parses 1..n ASCII digits (leading zeros allowed) with at most kMaxDigits
   // significant digits. Returns nullopt for anything else: empty, a sign, a space,
   // a non-digit, or too many significant digits. Length limits on the text itself
-  // (the contract's 64 characters) are the caller's.
+  // (kMaxIdStringChars, task_action.h) are the caller's.
   static std::optional<Id> FromDigits(std::string_view digits);
 
   // Appends the decimal digits, without leading zeros ("0" for zero).

@@ -90,7 +90,7 @@ void JsonWriter::BeforeValue() {
 void JsonWriter::Open(char bracket) {
   BeforeValue();
   out_->push_back(bracket);
-  assert(depth_ < 64 && "JsonWriter nests at most 64 levels");
+  assert(depth_ < kMaxDepth && "JsonWriter nests at most kMaxDepth levels");
   ++depth_;
   has_items_ &= ~(uint64_t{1} << (depth_ - 1));
 }

@@ -3,7 +3,7 @@
 // JsonWriter appends JSON text to a string the caller owns, placing commas and
 // colons itself so callers only say what comes next. It writes straight into the
 // destination (an HTTP response body, a Kafka message) with no tree in between.
-// Not thread-safe; one writer per output. Nesting is limited to 64 levels.
+// Not thread-safe; one writer per output. Nesting is limited to kMaxDepth levels.
 
 #include <cstdint>
 #include <string>
@@ -40,6 +40,9 @@ class JsonWriter {
   void Raw(std::string_view json);
 
   std::string* out() const { return out_; }
+
+  // Deepest nesting of arrays and objects: one bit of has_items_ per level.
+  static constexpr int kMaxDepth = 64;
 
  private:
   void BeforeValue();

@@ -19,6 +19,9 @@ namespace tally {
 
 // Limits of the contract, shared by the decoder, the generator and the tests.
 inline constexpr size_t kMaxStringBytes = 255;
+// An ID given as a JSON string: at most this many characters (digits, leading
+// zeros included), at most Id::kMaxDigits of them significant.
+inline constexpr size_t kMaxIdStringChars = 64;
 inline constexpr size_t kMaxInstanceKeys = 10'000;
 inline constexpr int32_t kMaxEnumValue = 1000;
 inline constexpr uint32_t kMaxCount = 2'147'483'647;  // 2^31 - 1

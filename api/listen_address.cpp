@@ -3,6 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <limits>
+#include <string>
+
 namespace tally {
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
@@ -14,13 +17,15 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   if (colon == std::string_view::npos) return invalid("no port");
   std::string_view host = text.substr(0, colon);
   std::string_view port_text = text.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5) return invalid("the port must be 0..65535");
+  constexpr uint32_t kMaxPort = std::numeric_limits<uint16_t>::max();
+  const std::string bad_port = "the port must be 0.." + std::to_string(kMaxPort);
+  if (port_text.empty() || port_text.size() > 5) return invalid(bad_port);
   uint32_t port = 0;
   for (char c : port_text) {
-    if (c < '0' || c > '9') return invalid("the port must be 0..65535");
+    if (c < '0' || c > '9') return invalid(bad_port);
     port = port * 10 + static_cast<uint32_t>(c - '0');
   }
-  if (port > 65535) return invalid("the port must be 0..65535");
+  if (port > kMaxPort) return invalid(bad_port);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   } else if (host.find(':') != std::string_view::npos) {

@@ -31,10 +31,10 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--data-dir", replay.data_dir, "Store directory (created if missing)")->required();
   replay_cmd->add_option("file", replay.file, "FILE.ndjson, or - for standard input")->required();
   replay_cmd->add_option("--memory-mb", replay.memory_mb, "Memory budget of the store, MiB")
-      ->check(CLI::Range(size_t{16}, size_t{1} << 20))
+      ->check(CLI::Range(kMinMemoryMb, kMaxMemoryMb))
       ->capture_default_str();
   replay_cmd->add_option("--batch", replay.batch, "Events per applied batch")
-      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->check(CLI::Range(size_t{1}, kMaxBatchEvents))
       ->capture_default_str();
 
   DemoFlags demo;

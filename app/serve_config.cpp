@@ -50,16 +50,17 @@ struct Setting {
 };
 
 std::vector<Setting> Settings() {
+  const ServeConfig defaults;  // what --help shows as each default
   return {
       {"brokers", "TALLY_BROKERS", false, "Kafka bootstrap servers HOST:PORT,...; none: an embedded development broker",
        "(embedded)", [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->brokers); }},
-      {"topic", "TALLY_TOPIC", false, "Topic of TaskAction messages", "task-actions",
+      {"topic", "TALLY_TOPIC", false, "Topic of TaskAction messages", defaults.topic,
        [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->topic); }},
-      {"group", "TALLY_GROUP", false, "Consumer group", "tally",
+      {"group", "TALLY_GROUP", false, "Consumer group", defaults.group,
        [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->group); }},
-      {"data-dir", "TALLY_DATA_DIR", false, "Store directory (created if missing)", "./tally-data",
+      {"data-dir", "TALLY_DATA_DIR", false, "Store directory (created if missing)", defaults.data_dir,
        [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->data_dir); }},
-      {"listen", "TALLY_LISTEN", false, "HTTP address HOST:PORT", "127.0.0.1:8080",
+      {"listen", "TALLY_LISTEN", false, "HTTP address HOST:PORT", defaults.listen,
        [](const std::string& v, ServeConfig* c) {
          if (Result<ListenAddress> parsed = ParseListenAddress(v); !parsed) return parsed.error().message();
          c->listen = v;
@@ -79,7 +80,7 @@ std::vector<Setting> Settings() {
          c->api_keys.push_back(v);
          return std::string();
        }},
-      {"view-url-base", "TALLY_VIEW_URL_BASE", false, "Base of viewUrl in /task/get", "https://localhost",
+      {"view-url-base", "TALLY_VIEW_URL_BASE", false, "Base of viewUrl in /task/get", defaults.view_url_base,
        [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->view_url_base); }},
       {"dead-letter-topic", "TALLY_DEAD_LETTER_TOPIC", false, "Also produce rejected events to this topic",
        "(none)", [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->dead_letter_topic); }},
@@ -89,20 +90,23 @@ std::vector<Setting> Settings() {
          c->kafka.push_back(v);
          return std::string();
        }},
-      {"memory-mb", "", false, "Memory budget of the store, MiB", "512",
-       [](const std::string& v, ServeConfig* c) { return Number(v, size_t{16}, size_t{1} << 20, &c->memory_mb); }},
-      {"partitions", "", false, "Partitions of the topic the embedded broker creates", "8",
+      {"memory-mb", "", false, "Memory budget of the store, MiB", std::to_string(defaults.memory_mb),
+       [](const std::string& v, ServeConfig* c) { return Number(v, kMinMemoryMb, kMaxMemoryMb, &c->memory_mb); }},
+      {"partitions", "", false, "Partitions of the topic the embedded broker creates",
+       std::to_string(defaults.partitions),
        [](const std::string& v, ServeConfig* c) { return Number(v, 1, 1000, &c->partitions); }},
-      {"batch-events", "", false, "Events per applied batch, at most", "10000",
-       [](const std::string& v, ServeConfig* c) { return Number(v, size_t{1}, size_t{1'000'000}, &c->batch_events); }},
-      {"batch-wait-ms", "", false, "Longest a batch may stay open while the writer is busy, ms", "100",
+      {"batch-events", "", false, "Events per applied batch, at most", std::to_string(defaults.batch_events),
+       [](const std::string& v, ServeConfig* c) { return Number(v, size_t{1}, kMaxBatchEvents, &c->batch_events); }},
+      {"batch-wait-ms", "", false, "Longest a batch may stay open while the writer is busy, ms",
+       std::to_string(defaults.batch_wait.count()),
        [](const std::string& v, ServeConfig* c) {
          int ms = 0;
          std::string error = Number(v, 1, 60'000, &ms);
          c->batch_wait = std::chrono::milliseconds(ms);
          return error;
        }},
-      {"idle-timeout-s", "", false, "HTTP connections idle or slow this long are closed, s", "30",
+      {"idle-timeout-s", "", false, "HTTP connections idle or slow this long are closed, s",
+       std::to_string(defaults.idle_timeout.count()),
        [](const std::string& v, ServeConfig* c) {
          int s = 0;
          std::string error = Number(v, 1, 3600, &s);
@@ -110,13 +114,14 @@ std::vector<Setting> Settings() {
          return error;
        }},
       {"max-connections", "", false, "HTTP connections open at once; at the cap the longest-idle one is closed",
-       "10000",
+       std::to_string(defaults.max_connections),
        [](const std::string& v, ServeConfig* c) {
          return Number(v, size_t{1}, size_t{1'000'000}, &c->max_connections);
        }},
       {"query-threads", "", false, "Threads running the store queries of business requests", "the core count",
        [](const std::string& v, ServeConfig* c) { return Number(v, 1, 256, &c->query_threads); }},
-      {"query-queue", "", false, "Business requests waiting for a query thread, at most; past it: 503", "256",
+      {"query-queue", "", false, "Business requests waiting for a query thread, at most; past it: 503",
+       std::to_string(defaults.query_queue),
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{100'000}, &c->query_queue); }},
       {"response-cache-entries", "", false,
        "Business answers kept while the store is unchanged (also bounded to 64 MiB); 0: no response cache",

@@ -19,6 +19,11 @@
 
 namespace tally {
 
+// Ranges shared by `serve` and `replay`.
+inline constexpr size_t kMinMemoryMb = 16;
+inline constexpr size_t kMaxMemoryMb = size_t{1} << 20;
+inline constexpr size_t kMaxBatchEvents = 1'000'000;
+
 struct ServeConfig {
   std::string brokers;  // empty: the embedded development broker
   std::string topic = "task-actions";

@@ -67,10 +67,12 @@ bool Decoder::Impl::Decode(std::string_view message, Origin origin, DecodedEvent
   actions_before_ = out->actions().size();
   rejections_before_ = out->rejections().size();
   bytes_before_ = out->bytes();
+  static_assert(kMaxMessageBytes % (size_t{1} << 20) == 0, "its rejection says it in MiB");
   if (message.size() > kMaxMessageBytes) {
     size_ = 0;
     out->AddRejection(Rejection{origin, std::nullopt, RejectReason::kTooLarge, "message",
-                                "message: " + std::to_string(message.size()) + " bytes is over the limit of 8 MiB",
+                                "message: " + std::to_string(message.size()) + " bytes is over the limit of " +
+                                    std::to_string(kMaxMessageBytes >> 20) + " MiB",
                                 std::string(message.substr(0, kRejectionExcerptBytes))});
     return true;
   }
@@ -198,7 +200,7 @@ bool Decoder::Impl::DecodeScalarDocument(od::json_type type, std::string* got) {
       // content check cannot see past it: look at the rest of the buffer here.
       const std::string_view token = doc_.raw_json_token();
       json::Number n;
-      if (!json::ParseNumber(token, &n)) return reader_.Syntax("\"" + std::string(n.text.substr(0, 60)) + "\" is not a JSON value");
+      if (!json::ParseNumber(token, &n)) return reader_.BadNumber(token);
       const char* rest = token.data() + token.size();
       if (!json::TrimRight(std::string_view(rest, static_cast<size_t>(buffer_.get() + size_ - rest))).empty()) {
         return reader_.Syntax("unexpected content after the JSON value");

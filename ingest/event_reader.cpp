@@ -29,9 +29,11 @@ bool TypeOf(std::string_view token, od::json_type* type) {
   }
 }
 
+// How much of a bad value a message quotes: enough to recognize it.
+constexpr size_t kShown = 60;
+
 // A value quoted for a message, cut to a readable length.
 std::string Quote(std::string_view s) {
-  constexpr size_t kShown = 60;
   std::string out;
   AppendJsonString(s.substr(0, kShown), &out);
   if (s.size() > kShown) out.insert(out.size() - 1, "...");
@@ -67,7 +69,11 @@ bool EventReader::Syntax(std::string message) {
 bool EventReader::Syntax(simdjson::error_code error) { return Syntax(simdjson::error_message(error)); }
 
 bool EventReader::BadNumber(std::string_view text) {
-  return Syntax("\"" + std::string(json::TrimRight(text).substr(0, 60)) + "\" is not a JSON value");
+  return Syntax("\"" + std::string(json::TrimRight(text).substr(0, kShown)) + "\" is not a JSON value");
+}
+
+bool EventReader::TooDeep() {
+  return Syntax("nesting deeper than " + std::to_string(Decoder::kMaxDepth) + " levels");
 }
 
 void EventReader::Reject(RejectReason reason, std::string_view field, std::string_view subject,
@@ -101,7 +107,7 @@ bool EventReader::ConsumeItem(Item& item, std::string* got) {
   od::value& v = item.value;
   switch (item.type) {
     case od::json_type::object: {
-      if (item.depth > Decoder::kMaxDepth) return Syntax("nesting deeper than 1024 levels");
+      if (item.depth > Decoder::kMaxDepth) return TooDeep();
       od::object obj;
       if (auto e = v.get_object().get(obj)) return Syntax(e);
       for (auto member : obj) {
@@ -115,7 +121,7 @@ bool EventReader::ConsumeItem(Item& item, std::string* got) {
       return true;
     }
     case od::json_type::array: {
-      if (item.depth > Decoder::kMaxDepth) return Syntax("nesting deeper than 1024 levels");
+      if (item.depth > Decoder::kMaxDepth) return TooDeep();
       od::array arr;
       if (auto e = v.get_array().get(arr)) return Syntax(e);
       for (auto element : arr) {
@@ -270,7 +276,7 @@ bool EventReader::ReadId(Field f, Item& item, std::optional<Id>* out) {
     } else if (auto id = Id::FromDigits(n.digits)) {
       *out = *id;
     } else {
-      Reject(RejectReason::kOutOfRange, f, "has more than 38 digits");
+      Reject(RejectReason::kOutOfRange, f, "has more than " + std::to_string(Id::kMaxDigits) + " digits");
     }
     return true;
   }
@@ -280,12 +286,14 @@ bool EventReader::ReadId(Field f, Item& item, std::optional<Id>* out) {
     if (s.empty() || !AllDigits(s)) {
       Reject(RejectReason::kWrongType, f,
              "expected " + std::string(kIdExpected) + ", got string " + Quote(s));
-    } else if (s.size() > 64) {
-      Reject(RejectReason::kTooLong, f, "an ID string has at most 64 characters");
+    } else if (s.size() > kMaxIdStringChars) {
+      Reject(RejectReason::kTooLong, f,
+             "an ID string has at most " + std::to_string(kMaxIdStringChars) + " characters");
     } else if (auto id = Id::FromDigits(s)) {
       *out = *id;
     } else {
-      Reject(RejectReason::kOutOfRange, f, "has more than 38 significant digits");
+      Reject(RejectReason::kOutOfRange, f,
+             "has more than " + std::to_string(Id::kMaxDigits) + " significant digits");
     }
     return true;
   }
@@ -299,7 +307,8 @@ bool EventReader::ReadString(Field f, Item& item, std::optional<std::string_view
   std::string_view s;
   if (auto e = item.value.get_string().get(s)) return Syntax(e);
   if (s.size() > kMaxStringBytes) {
-    Reject(RejectReason::kTooLong, f, "is " + std::to_string(s.size()) + " bytes, over the limit of 255");
+    Reject(RejectReason::kTooLong, f,
+           "is " + std::to_string(s.size()) + " bytes, over the limit of " + std::to_string(kMaxStringBytes));
     return true;
   }
   *out = s;
@@ -323,7 +332,7 @@ bool EventReader::ReadCampaignId(Item& item) {
     } else if (n.negative && !n.IsZero()) {
       Reject(RejectReason::kOutOfRange, f, "must not be negative, got " + std::string(n.text));
     } else if (n.digits.size() > kMaxStringBytes) {
-      Reject(RejectReason::kTooLong, f, "has more than 255 digits");
+      Reject(RejectReason::kTooLong, f, "has more than " + std::to_string(kMaxStringBytes) + " digits");
     } else {
       builder_.action().campaign_id.assign(n.digits);  // "-0" is kept as "0"
     }
@@ -395,7 +404,7 @@ bool EventReader::ReadTime(Item& item) {
 bool EventReader::ReadInstanceInfo(Item& item) {
   constexpr Field f = Field::kInstanceInfo;
   if (item.type != od::json_type::object) return Unexpected(f, item, "an object of integer counts");
-  if (item.depth > Decoder::kMaxDepth) return Syntax("nesting deeper than 1024 levels");
+  if (item.depth > Decoder::kMaxDepth) return TooDeep();
   od::object obj;
   if (auto e = item.value.get_object().get(obj)) return Syntax(e);
   InstanceInfo& info = builder_.action().instance_info;
@@ -415,14 +424,15 @@ bool EventReader::ReadInstanceInfo(Item& item) {
     std::optional<Item> count_item;
     if (!MakeItem(field.value(), item.depth + 1, &count_item)) return false;
     if (keys > kMaxInstanceKeys) {
-      Reject(RejectReason::kTooManyKeys, f, "has more than 10000 keys");
+      Reject(RejectReason::kTooManyKeys, f, "has more than " + std::to_string(kMaxInstanceKeys) + " keys");
       std::string ignored;
       if (!ConsumeItem(*count_item, &ignored)) return false;
       continue;
     }
     if (key.size() > kMaxStringBytes) {
       Reject(RejectReason::kTooLong, f,
-             "key " + Quote(key) + " is " + std::to_string(key.size()) + " bytes, over the limit of 255");
+             "key " + Quote(key) + " is " + std::to_string(key.size()) + " bytes, over the limit of " +
+                 std::to_string(kMaxStringBytes));
     }
     std::optional<uint32_t> count;
     if (!ReadInteger(f, &key, *count_item, kMaxCount, &count)) return false;

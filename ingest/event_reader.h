@@ -50,6 +50,10 @@ class EventReader {
   // Records why the JSON is malformed; returns false for `return Syntax(...)`.
   bool Syntax(std::string message);
   bool Syntax(simdjson::error_code error);
+  // Syntax() for a token that is not a JSON number, quoting its start.
+  bool BadNumber(std::string_view text);
+  // Syntax() for a value nested deeper than Decoder::kMaxDepth.
+  bool TooDeep();
   const std::string& syntax_error() const { return syntax_error_; }
 
  private:
@@ -70,7 +74,6 @@ class EventReader {
   void Reject(RejectReason reason, Field f, std::string_view detail) {
     Reject(reason, NameOf(f), NameOf(f), detail);
   }
-  bool BadNumber(std::string_view text);
   bool Unexpected(Field f, Item& item, std::string_view expected);
 
   bool ReadField(Field f, Item& item);

@@ -224,6 +224,43 @@ TEST(DecodeTest, DeepNestingIsInvalidJsonNotACrash) {
   EXPECT_NE(events.rejections()[0].message.find("1024"), std::string::npos);
 }
 
+// Each limit's rejection names the limit, as its constant says it: changing a
+// limit changes its message. (The event lacks campaignId, but the first problem
+// met is the one reported, and a missing field is only known at the end.)
+TEST(DecodeTest, LimitRejectionsNameTheLimitOfTheirConstant) {
+  const std::string head = R"({"id":1,"annotationRequestId":"r","poolType":0,"status":1,"actionType":0,"createdTime":"2025-04-01 10:00:00",)";
+  auto message = [&](const std::string& rest) {
+    const DecodedEvents events = Decode(head + rest);
+    return events.rejections().empty() ? std::string("(accepted)") : events.rejections()[0].message;
+  };
+  auto contains = [](const std::string& text, const std::string& part) {
+    return ::testing::AssertionResult(text.find(part) != std::string::npos) << text << " lacks: " << part;
+  };
+  const std::string bytes = std::to_string(kMaxStringBytes);
+  const std::string too_long(kMaxStringBytes + 1, 'p');
+  EXPECT_TRUE(contains(message(R"("taskId":3,"poolName":")" + too_long + "\"}"),
+                       "is " + std::to_string(kMaxStringBytes + 1) + " bytes, over the limit of " + bytes));
+  EXPECT_TRUE(contains(message(R"("taskId":3,"instanceInfo":{")" + too_long + "\":1}}"),
+                       "bytes, over the limit of " + bytes));
+  EXPECT_TRUE(contains(message(R"("taskId":3,"campaignId":)" + std::string(kMaxStringBytes + 1, '7') + "}"),
+                       "has more than " + bytes + " digits"));
+  EXPECT_TRUE(contains(message(R"("taskId":")" + std::string(kMaxIdStringChars + 1, '0') + "\"}"),
+                       "an ID string has at most " + std::to_string(kMaxIdStringChars) + " characters"));
+  const std::string too_many_digits(Id::kMaxDigits + 1, '9');
+  EXPECT_TRUE(contains(message(R"("taskId":)" + too_many_digits + "}"),
+                       "has more than " + std::to_string(Id::kMaxDigits) + " digits"));
+  EXPECT_TRUE(contains(message(R"("taskId":")" + too_many_digits + "\"}"),
+                       "has more than " + std::to_string(Id::kMaxDigits) + " significant digits"));
+  std::string keys = R"("taskId":3,"instanceInfo":{)";
+  for (size_t k = 0; k <= kMaxInstanceKeys; ++k) keys += (k ? ",\"k" : "\"k") + std::to_string(k) + "\":1";
+  EXPECT_TRUE(contains(message(keys + "}}"), "has more than " + std::to_string(kMaxInstanceKeys) + " keys"));
+  const int depth = Decoder::kMaxDepth + 1;
+  EXPECT_TRUE(contains(message(R"("taskId":3,"x":)" + std::string(depth, '[') + std::string(depth, ']') + "}"),
+                       "nesting deeper than " + std::to_string(Decoder::kMaxDepth) + " levels"));
+  EXPECT_TRUE(contains(message(R"("taskId":3,"pad":")" + std::string(Decoder::kMaxMessageBytes, 'x') + "\"}"),
+                       "over the limit of " + std::to_string(Decoder::kMaxMessageBytes >> 20) + " MiB"));
+}
+
 TEST(DecodeTest, EqualityIsTheContractsSameDecodedValues) {
   auto decode = [](std::string_view text) { return Decode(text).actions()[0]; };
   const std::string head = R"({"id":1,"annotationRequestId":"r","campaignId":"c","taskId":3,"poolType":0,"status":1,"actionType":0,"createdTime":"2025-04-01 10:00:00",)";
