@@ -12,7 +12,7 @@ namespace tally {
 
 enum class ApiCode : int {
   kSuccess = 2000,
-  kInvalidParameter = 4005,  // also 405 (method not allowed), CONTRACT §5
+  kInvalidParameter = 4005,  // also 405 (method not allowed)
   kUnauthorized = 4001,
   kNotFound = 4004,
   kTooLarge = 4013,

@@ -9,10 +9,18 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace tally {
+
+// The largest request the server reads (docs/http-api.md, "Limits"): its header
+// block, and its body. Past either the answer is 413 (code 4013) and the
+// connection is closed. Whole KiB, as the answer says them.
+inline constexpr size_t kMaxHeaderBytes = size_t{16} << 10;
+inline constexpr size_t kMaxBodyBytes = size_t{1} << 20;
+static_assert(kMaxHeaderBytes % 1024 == 0 && kMaxBodyBytes % 1024 == 0);
 
 // The path and query of a request target, in origin form (`/p?q`) or absolute
 // form (`http://host:port/p?q`, as proxies send; routed on its path alone). An

@@ -100,7 +100,7 @@ Result<std::string> RequiredId(const ParamSource& source, std::string_view name)
   if (!value) return value.error();
   if (!*value) return InvalidParameter(name, "is required");
   if ((*value)->empty()) return InvalidParameter(name, "must not be empty");
-  if ((*value)->size() > kMaxStringBytes) return InvalidParameter(name, "must be at most 255 bytes");
+  if ((*value)->size() > kMaxStringBytes) return InvalidParameter(name, "must be at most " + std::to_string(kMaxStringBytes) + " bytes");
   return std::move(**value);
 }
 
@@ -282,12 +282,12 @@ Result<RecordParams> ParseRecordParams(const ParamSource& source) {
   std::unordered_set<std::string_view> seen;
   for (const std::string& id : **ids) {
     if (id.empty()) return InvalidParameter(kName, "must not contain an empty id");
-    if (id.size() > kMaxStringBytes) return InvalidParameter(kName, "must contain ids of at most 255 bytes");
+    if (id.size() > kMaxStringBytes) return InvalidParameter(kName, "must contain ids of at most " + std::to_string(kMaxStringBytes) + " bytes");
     if (seen.insert(id).second) params.annotation_request_ids.push_back(id);
   }
   if (params.annotation_request_ids.empty()) return InvalidParameter(kName, "must list at least one id");
   if (params.annotation_request_ids.size() > kMaxRecordRequests) {
-    return InvalidParameter(kName, "must list at most 100 distinct ids");
+    return InvalidParameter(kName, "must list at most " + std::to_string(kMaxRecordRequests) + " distinct ids");
   }
   auto page = ParsePage(source, "offset", "limit");
   if (!page) return page.error();

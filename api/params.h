@@ -1,6 +1,6 @@
 #pragma once
 
-// Request parameters (CONTRACT §3 "Parameters" and §5 "HTTP"): where they come
+// Request parameters (docs/http-api.md, "Parameters"): where they come
 // from (a JSON object body, else the percent-decoded query string), how each type
 // is read (strings, whole numbers as numbers or digit strings, string arrays in
 // repeated / bracket / comma form), and each endpoint's table of rules, checked
@@ -92,7 +92,7 @@ struct TaskGetParams {
   std::string scene_id;
 };
 
-// Each endpoint's table of CONTRACT §3, rule by rule in the table's order; the
+// Each endpoint's table of docs/http-api.md, rule by rule in the table's order; the
 // first broken rule is the error.
 Result<StatisticsParams> ParseStatisticsParams(const ParamSource& source);
 Result<RecordParams> ParseRecordParams(const ParamSource& source);

@@ -97,6 +97,11 @@ std::optional<Answer> Handle(const HttpRequest& request, const ApiContext& conte
   return answer;
 }
 
+// "16 KiB", "1 MiB": a limit as the 413 answer says it.
+std::string SizeText(size_t bytes) {
+  return bytes % (size_t{1} << 20) == 0 ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+}
+
 }  // namespace
 
 Answer HandleRequest(const HttpRequest& request, const ApiContext& context) {
@@ -119,10 +124,11 @@ Answer BadRequest(const HttpRequest& request, std::string_view message, const Ap
 
 Answer LimitExceeded(const HttpRequest& request, bool headers_too_large, const ApiContext& context) {
   const RouteInfo* route = headers_too_large ? nullptr : RouteOfTarget(request);
-  Answer answer = EnvelopeAnswer(request, route, ApiCode::kTooLarge,
-                                 headers_too_large ? "Request headers too large: the limit is 16 KiB"
-                                                   : "Request body too large: the limit is 1 MiB",
-                                 {}, RequestIdOf(request), LagOf(context));
+  const std::string message = headers_too_large
+                                  ? "Request headers too large: the limit is " + SizeText(kMaxHeaderBytes)
+                                  : "Request body too large: the limit is " + SizeText(kMaxBodyBytes);
+  Answer answer = EnvelopeAnswer(request, route, ApiCode::kTooLarge, message, {}, RequestIdOf(request),
+                                 LagOf(context));
   answer.response.keep_alive(false);
   FinishAnswer(request, &answer);
   return answer;

@@ -39,8 +39,8 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kHeaderLimit = 16 * 1024;   // CONTRACT §3: headers <= 16 KiB
-constexpr size_t kBodyLimit = 1024 * 1024;   // body <= 1 MiB
+constexpr size_t kHeaderLimit = kMaxHeaderBytes;
+constexpr size_t kBodyLimit = kMaxBodyBytes;
 // After an answer that closes the connection, unread request bytes are drained
 // for this long (or this much) before closing, so that the client reads the
 // answer instead of a reset (a "lingering close", as nginx does).

@@ -1,6 +1,6 @@
 #pragma once
 
-// ApiServer is tally's HTTP API (CONTRACT §3): Helix's three endpoints
+// ApiServer is tally's HTTP API (docs/http-api.md): Helix's three endpoints
 // (/statistics, /statistics/record, /task/get) and the operations endpoints
 // (/healthz, /readyz, /metrics, /openapi.yaml), served by Boost.Beast on an
 // io_context run by a pool of threads; store queries run on a bounded pool of

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "api/api_code.h"
+#include "api/http_framing.h"
 #include "api/metrics.h"
 #include "api/params.h"
 #include "api/response_cache.h"
@@ -126,6 +127,23 @@ TEST(RouterTest, StoreNotOpenAnswers503OnBusinessRoutesOnly) {
   EXPECT_EQ(CodeOf(business), 5000);
   EXPECT_EQ(HandleRequest(Request(http::verb::get, "/healthz"), context).response.result_int(), 200u);
   EXPECT_EQ(HandleRequest(Request(http::verb::get, "/readyz"), context).response.result_int(), 503u);
+}
+
+// The 413 answers state the limits of http_framing.h, from their constants.
+TEST(RouterTest, TooLargeAnswersStateTheLimitOfTheirConstant) {
+  const ApiContext context = ContextOver(nullptr);
+  const HttpRequest request = Request(http::verb::post, "/statistics");
+  for (const bool headers : {true, false}) {
+    const Answer answer = LimitExceeded(request, headers, context);
+    EXPECT_EQ(answer.response.result_int(), 413u);
+    EXPECT_EQ(CodeOf(answer), 4013);
+    const size_t limit = headers ? kMaxHeaderBytes : kMaxBodyBytes;
+    const std::string size =
+        limit % (size_t{1} << 20) == 0 ? std::to_string(limit >> 20) + " MiB" : std::to_string(limit >> 10) + " KiB";
+    auto json = ParseJson(answer.response.body());
+    EXPECT_EQ(Str((*json)["message"]),
+              std::string(headers ? "Request headers" : "Request body") + " too large: the limit is " + size);
+  }
 }
 
 // An I/O thread answers operations, errors and cache hits itself; a business
