@@ -65,9 +65,9 @@ struct StoreOptions {
 // new topic holds below `next`.
 struct PartitionOffset {
   PartitionOffset() = default;
-  PartitionOffset(int32_t partition_, int64_t next_, std::optional<uint64_t> fingerprint_ = std::nullopt,
-                  std::string cluster_ = {})
-      : partition(partition_), next(next_), fingerprint(fingerprint_), cluster(std::move(cluster_)) {}
+  PartitionOffset(int32_t partition, int64_t next, std::optional<uint64_t> fingerprint = std::nullopt,
+                  std::string cluster = {})
+      : partition(partition), next(next), fingerprint(fingerprint), cluster(std::move(cluster)) {}
 
   int32_t partition = 0;
   int64_t next = 0;  // the offset of the first message not yet applied

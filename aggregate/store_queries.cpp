@@ -51,12 +51,12 @@ class ItemCursor {
 class StoreReader {
  public:
   StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot)
-      : s_(store), ro_(ReadOptionsOf(snapshot)) {}
+      : store_(store), read_options_(ReadOptionsOf(snapshot)) {}
 
   // The request's meta; nullopt if unknown.
   Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
     std::string value;
-    const rocksdb::Status s = s_.db->Get(ro_, s_.Cf(Family::kRequests), request, &value);
+    const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRequests), request, &value);
     if (s.IsNotFound()) return std::optional<RequestMeta>();
     if (!s.ok()) return FromRocks(s, "reading a request");
     RequestMeta meta;
@@ -67,7 +67,7 @@ class StoreReader {
   Result<RankIndex> Ranks(RequestNo no, keys::RankKind kind) const {
     std::string value;
     RankIndex index;
-    const rocksdb::Status s = s_.db->Get(ro_, s_.Cf(Family::kRanks), keys::Rank(no, kind), &value);
+    const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRanks), keys::Rank(no, kind), &value);
     if (s.IsNotFound()) return index;
     if (!s.ok()) return FromRocks(s, "reading a rank index");
     if (!index.DecodeFrom(value)) return Status::Corruption("unreadable rank index");
@@ -113,7 +113,7 @@ class StoreReader {
     for (size_t r = 0; r < indexes.size(); ++r) {
       const auto& segments = indexes[r].segments();
       const Id start = segments.empty() ? Id(0) : segments[at[r]].start;
-      cursors.push_back(std::make_unique<ItemCursor>(s_.db.get(), family, ro_, requests[r], start));
+      cursors.push_back(std::make_unique<ItemCursor>(store_.db.get(), family, read_options_, requests[r], start));
     }
     // Merge by id (the key's id part orders like the key within one request).
     auto id_of = [&](size_t r) { return keys::ItemOf(cursors[r]->key()).value_or(Id(0)); };
@@ -141,8 +141,12 @@ class StoreReader {
     return Status::OK();
   }
 
-  const Store::Impl& s_;
-  rocksdb::ReadOptions ro_;
+  // The snapshot's read options, for the store's own lookups beside the reader's.
+  const rocksdb::ReadOptions& read_options() const { return read_options_; }
+
+ private:
+  const Store::Impl& store_;
+  rocksdb::ReadOptions read_options_;
 };
 
 Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_view request, Page page) const {
@@ -211,7 +215,7 @@ Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view r
     impl->prefix = keys::InstancePrefix((*meta)->no, task_id);
     impl->upper = keys::RequestEnd((*meta)->no);
     impl->upper_slice = rocksdb::Slice(impl->upper);
-    rocksdb::ReadOptions ro = reader.ro_;
+    rocksdb::ReadOptions ro = reader.read_options();
     ro.iterate_upper_bound = &impl->upper_slice;
     impl->it.reset(impl_->db->NewIterator(ro, impl_->Cf(Family::kInstances)));
     impl->it->Seek(impl->prefix + std::string(from));
@@ -298,7 +302,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   TaskLookup out;
   {
     const std::string prefix = keys::CampaignPrefix(campaign);
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->Cf(Family::kCampaigns)));
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.read_options(), impl_->Cf(Family::kCampaigns)));
     it->Seek(prefix);
     if (!it->status().ok()) return FromRocks(it->status(), "reading campaigns");
     if (!it->Valid() || !View(it->key()).starts_with(prefix)) {
@@ -310,7 +314,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   if (!meta) return meta.error();
   std::string value;
   rocksdb::Status s;
-  if (*meta) s = impl_->db->Get(reader.ro_, impl_->Cf(Family::kCampaigns), keys::Campaign(campaign, (*meta)->no), &value);
+  if (*meta) s = impl_->db->Get(reader.read_options(), impl_->Cf(Family::kCampaigns), keys::Campaign(campaign, (*meta)->no), &value);
   if (!*meta || s.IsNotFound()) {
     out.missing = TaskLookup::Missing::kRequest;
     return out;
@@ -321,7 +325,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
   std::optional<std::pair<Stamp, Id>> best;
   {
     const std::string prefix = keys::ScenePrefix(no, scene);
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.ro_, impl_->Cf(Family::kScenes)));
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(reader.read_options(), impl_->Cf(Family::kScenes)));
     for (it->Seek(prefix); it->Valid() && View(it->key()).starts_with(prefix); it->Next()) {
       const std::optional<Id> task = keys::SceneTaskOf(View(it->key()), prefix);
       Stamp stamp;
@@ -336,7 +340,7 @@ Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campai
     out.missing = TaskLookup::Missing::kScene;
     return out;
   }
-  s = impl_->db->Get(reader.ro_, impl_->Cf(Family::kTasks), keys::RequestItem(no, best->second), &value);
+  s = impl_->db->Get(reader.read_options(), impl_->Cf(Family::kTasks), keys::RequestItem(no, best->second), &value);
   if (!s.ok()) return FromRocks(s, "reading the task of a scene");
   if (!DecodeTaskView(value, &out.task)) return Status::Corruption("unreadable task view");
   return out;

@@ -106,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ok && on_idle) on_idle(this);
   }
 
+ private:
   Load* load_;
   tcp::socket socket_;
   std::vector<char> buffer_ = std::vector<char>(64 * 1024);
