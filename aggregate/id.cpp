@@ -1,6 +1,7 @@
 #include "aggregate/id.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -77,12 +78,21 @@ std::optional<Id> Id::ConsumeKey(std::string_view* in) {
   if (in->empty()) return std::nullopt;
   const size_t n = static_cast<unsigned char>((*in)[0]);
   if (n > 16 || in->size() < 1 + n) return std::nullopt;
-  Id id;
-  for (unsigned k = 0; k < n; ++k) {
-    id.value_ = (id.value_ << 8) | static_cast<unsigned char>((*in)[1 + k]);
-  }
   // A leading zero byte would break the order the encoding promises.
   if (n > 0 && (*in)[1] == 0) return std::nullopt;
+  // Read on every stamp of every view and record a query decodes: the bytes go
+  // right-aligned into a big-endian 16-byte buffer, swapped back as two words.
+  unsigned char be[16] = {};
+  std::memcpy(be + (16 - n), in->data() + 1, n);
+  uint64_t hi, lo;
+  std::memcpy(&hi, be, 8);
+  std::memcpy(&lo, be + 8, 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    hi = __builtin_bswap64(hi);
+    lo = __builtin_bswap64(lo);
+  }
+  Id id;
+  id.value_ = (static_cast<Rep>(hi) << 64) | lo;
   in->remove_prefix(1 + n);
   return id;
 }

@@ -18,6 +18,36 @@ namespace tally {
 // output is valid JSON whatever the input.
 void AppendJsonString(std::string_view text, std::string* out);
 
+// The name of an object member written in the code: checked when the program is
+// compiled to need no escaping, and kept quoted with its colon, so that writing it
+// is a single append (names are most of a page's JSON calls).
+class JsonName {
+ public:
+  static constexpr size_t kMaxBytes = 40;
+
+  template <size_t N>
+  consteval JsonName(const char (&name)[N]) : size_(N - 1 + 3) {  // NOLINT: implicit from a literal by design
+    static_assert(N - 1 + 3 <= kMaxBytes, "a member name this long needs a larger JsonName::kMaxBytes");
+    text_[0] = '"';
+    for (size_t i = 0; i + 1 < N; ++i) {
+      const char c = name[i];
+      // Not a constant expression, so a name that would need escaping fails to compile.
+      if (c < 0x20 || c == '"' || c == '\\' || static_cast<unsigned char>(c) >= 0x80) NameNeedsEscaping();
+      text_[i + 1] = c;
+    }
+    text_[N] = '"';
+    text_[N + 1] = ':';
+  }
+
+  std::string_view quoted() const { return std::string_view(text_, size_); }  // "name":
+
+ private:
+  static void NameNeedsEscaping() {}
+
+  char text_[kMaxBytes] = {};
+  size_t size_;
+};
+
 class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(out) {}
@@ -27,8 +57,10 @@ class JsonWriter {
   void BeginArray() { Open('['); }
   void EndArray() { Close(']'); }
 
-  // The name of the next object member.
-  void Key(std::string_view name);
+  // The name of the next object member: one written in the code, or one that
+  // comes from data (an instance key), escaped.
+  void Key(const JsonName& name);
+  void DataKey(std::string_view name);
 
   void String(std::string_view text);
   void Uint(uint64_t value);

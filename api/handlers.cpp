@@ -133,7 +133,7 @@ void AppendRecordJson(const TaskAction& r, std::string* out) {
   w.Key("instanceInfo");
   w.BeginObject();
   for (InstanceInfo::Entry e : r.instance_info) {
-    w.Key(e.key);
+    w.DataKey(e.key);
     w.Uint(e.count);
   }
   w.EndObject();

@@ -22,17 +22,17 @@ std::string CreatedTimeText(Timestamp t) {
 
 void AppendEventJson(const TaskAction& a, std::string* out) {
   JsonWriter w(out);
-  auto id = [&](const char* key, const std::optional<Id>& value) {
+  auto id = [&](const JsonName& key, const std::optional<Id>& value) {
     if (!value) return;
     w.Key(key);
     w.Id(*value);
   };
-  auto text = [&](const char* key, const std::optional<std::string>& value) {
+  auto text = [&](const JsonName& key, const std::optional<std::string>& value) {
     if (!value) return;
     w.Key(key);
     w.String(*value);
   };
-  auto count = [&](const char* key, std::optional<uint32_t> value) {
+  auto count = [&](const JsonName& key, std::optional<uint32_t> value) {
     if (!value) return;
     w.Key(key);
     w.Uint(*value);
@@ -66,7 +66,7 @@ void AppendEventJson(const TaskAction& a, std::string* out) {
   w.Key("instanceInfo");
   w.BeginObject();
   for (const InstanceInfo::Entry c : a.instance_info) {
-    w.Key(c.key);
+    w.DataKey(c.key);
     w.Uint(c.count);
   }
   w.EndObject();

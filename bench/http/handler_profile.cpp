@@ -1,8 +1,12 @@
-// Where a request's time goes without sockets: the store query alone, then the
-// whole HandleRequest (parameters, snapshot, query, JSON, envelope), for the
-// benchmarked /statistics request, one thread. Usage: handler_profile DIR TARGET
+// Where a request's time goes without sockets: for each TARGET, the whole
+// HandleRequest (parameters, snapshot, query, JSON, envelope) N times on one thread,
+// and for a /statistics target also the store query alone. Deterministic enough to
+// compare builds under `valgrind --tool=callgrind` (instruction counts), which a
+// shared machine's noise does not move.
+// Usage: handler_profile DIR TARGET [TARGET...]   (N: env HANDLER_PROFILE_N, 20000)
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "aggregate/store.h"
 #include "api/params.h"
@@ -11,25 +15,36 @@
 int main(int argc, char** argv) {
   using namespace tally;
   using Clock = std::chrono::steady_clock;
-  if (argc < 3) return 2;
-  auto store = Store::Open(StoreOptions{argv[1], size_t{256} << 20, false, {}});
-  if (!store) return 1;
-  std::string target = argv[2];
-  auto params = ParseStatisticsParams(ParamSource::FromQuery(target.substr(target.find('?') + 1)));
-  if (!params) return 1;
-  constexpr int kN = 20000;
-  auto t0 = Clock::now();
-  for (int i = 0; i < kN; ++i) {
-    auto page = (*store)->Tasks((*store)->Snapshot(), params->annotation_request_id, params->page);
-    if (!page) return 1;
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: handler_profile DIR TARGET [TARGET...]\n");
+    return 2;
   }
-  auto t1 = Clock::now();
+  auto store = Store::Open(StoreOptions{argv[1], size_t{256} << 20, false, {}});
+  if (!store) {
+    std::fprintf(stderr, "handler_profile: %s\n", store.error().ToString().c_str());
+    return 1;
+  }
+  const char* n_env = std::getenv("HANDLER_PROFILE_N");
+  const int n = n_env ? std::atoi(n_env) : 20000;
+  auto us = [n](auto d) { return std::chrono::duration<double, std::micro>(d).count() / n; };
   ApiContext context;
   context.store = store->get();
-  HttpRequest request{boost::beast::http::verb::get, target, 11};
-  size_t bytes = 0;
-  for (int i = 0; i < kN; ++i) bytes += HandleRequest(request, context).response.body().size();
-  auto t2 = Clock::now();
-  auto us = [](auto d) { return std::chrono::duration<double, std::micro>(d).count() / kN; };
-  std::printf("store query %.1f us, HandleRequest %.1f us (%zu bytes)\n", us(t1 - t0), us(t2 - t1), bytes / kN);
+  for (int a = 2; a < argc; ++a) {
+    const std::string target = argv[a];
+    if (target.starts_with("/statistics?")) {
+      auto params = ParseStatisticsParams(ParamSource::FromQuery(target.substr(target.find('?') + 1)));
+      if (!params) return 1;
+      auto t0 = Clock::now();
+      for (int i = 0; i < n; ++i) {
+        auto page = (*store)->Tasks((*store)->Snapshot(), params->annotation_request_id, params->page);
+        if (!page) return 1;
+      }
+      std::printf("%s: store query %.1f us\n", target.c_str(), us(Clock::now() - t0));
+    }
+    HttpRequest request{boost::beast::http::verb::get, target, 11};
+    size_t bytes = 0;
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) bytes += HandleRequest(request, context).response.body().size();
+    std::printf("%s: HandleRequest %.1f us (%zu bytes)\n", target.c_str(), us(Clock::now() - t0), bytes / n);
+  }
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace tally {
 namespace {
 
@@ -52,6 +54,40 @@ TEST(JsonWriterTest, ReplacesInvalidUtf8) {
   EXPECT_EQ(Escaped("\xc0\xaf"), R"("\ufffd\ufffd")");        // overlong
   EXPECT_EQ(Escaped("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // surrogate
   EXPECT_EQ(Escaped("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");  // > U+10FFFF
+}
+
+// The escaper scans eight bytes at a time: every byte value, at every position of
+// a string longer than two such words (so in a word's every lane and in the tail
+// scanned byte by byte), is escaped exactly as a one-byte-at-a-time reference does.
+TEST(JsonWriterTest, EscapesEveryByteValueAtEveryPosition) {
+  const std::string plain = "abcdefghijklmnopqrstu";  // 21 bytes: two words and a tail
+  auto reference = [](unsigned char c) -> std::string {
+    switch (c) {
+      case '"': return "\\\"";
+      case '\\': return "\\\\";
+      case '\n': return "\\n";
+      case '\r': return "\\r";
+      case '\t': return "\\t";
+      case '\b': return "\\b";
+      case '\f': return "\\f";
+    }
+    if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      return buf;
+    }
+    if (c >= 0x80) return "\\ufffd";  // a lone byte >= 0x80 is never valid UTF-8
+    return std::string(1, static_cast<char>(c));
+  };
+  for (size_t at = 0; at < plain.size(); ++at) {
+    for (int b = 0; b < 256; ++b) {
+      std::string text = plain;
+      text[at] = static_cast<char>(b);
+      const std::string expected =
+          "\"" + plain.substr(0, at) + reference(static_cast<unsigned char>(b)) + plain.substr(at + 1) + "\"";
+      ASSERT_EQ(Escaped(text), expected) << "byte " << b << " at " << at;
+    }
+  }
 }
 
 }  // namespace
