@@ -154,11 +154,26 @@ struct RecordRef {
   Id id;
 };
 
+// A page of /statistics/record as the store holds it. The records read within the
+// byte budget are kept as their stored bytes, back to back, and decoded one at a
+// time by Decode: one TaskAction can decode a whole page, its strings' memory
+// reused, so writing a page allocates next to nothing per record. A plain value.
 struct RecordPage {
+  struct Stored {
+    RecordRef ref;
+    uint32_t offset = 0;  // of its bytes in `stored`
+    uint32_t size = 0;
+  };
+
   uint64_t total = 0;                 // distinct records over the listed requests
-  std::vector<TaskAction> records;    // ordered by id; annotation_request_id set
-  std::vector<RecordRef> later;       // the rest of the page, after `records`, in id order
+  std::string stored;                 // the read records' bytes
+  std::vector<Stored> read;           // ordered by id
+  std::vector<RecordRef> later;       // the rest of the page, after `read`, in id order
   std::vector<std::string> unknown;   // listed requests the store does not know
+
+  // Decodes read[i] into *out (annotation_request_id from `requests`, as given to
+  // Records). Corruption if its bytes are unreadable.
+  Status Decode(size_t i, std::span<const std::string> requests, TaskAction* out) const;
 };
 
 // The instance counts of one task that the store keeps apart from its view

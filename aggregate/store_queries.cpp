@@ -239,7 +239,6 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
   StoreReader reader(*impl_, view.snapshot_);
   RecordPage out;
   std::vector<RequestNo> numbers;
-  std::vector<const std::string*> names;
   for (const std::string& request : requests) {
     Result<std::optional<RequestMeta>> meta = reader.Meta(request);
     if (!meta) return meta.error();
@@ -249,7 +248,6 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
     }
     out.total += (*meta)->records;
     numbers.push_back((*meta)->no);
-    names.push_back(&request);
   }
   if (!out.unknown.empty()) {
     out.total = 0;
@@ -269,18 +267,31 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
                            const std::optional<Id> id = keys::ItemOf(key);
                            if (!id) return Status::Corruption("unreadable record key");
                            bytes += value.size();
+                           const RecordRef ref{static_cast<uint32_t>(r), static_cast<uint32_t>(numbers[r]), *id};
                            if (bytes > max_bytes || !out.later.empty()) {
-                             out.later.push_back({static_cast<uint32_t>(r), static_cast<uint32_t>(numbers[r]), *id});
+                             out.later.push_back(ref);
                              return Status::OK();
                            }
-                           TaskAction& record = out.records.emplace_back();
-                           if (!DecodeRecord(value, &record)) return Status::Corruption("unreadable record");
-                           record.id = *id;
-                           record.annotation_request_id = *names[r];
+                           out.read.push_back({ref, static_cast<uint32_t>(out.stored.size()),
+                                               static_cast<uint32_t>(value.size())});
+                           out.stored.append(value);
                            return Status::OK();
                          });
   if (!s.ok()) return s;
   return out;  // `later` indexes the listed requests: a page is read only when all are known
+}
+
+Status RecordPage::Decode(size_t i, std::span<const std::string> requests, TaskAction* out) const {
+  const Stored& record = read[i];
+  if (record.ref.request >= requests.size()) {
+    return Status::InvalidArgument("a record reference past the listed requests");
+  }
+  if (!DecodeRecord(std::string_view(stored).substr(record.offset, record.size), out)) {
+    return Status::Corruption("unreadable record");
+  }
+  out->id = record.ref.id;
+  out->annotation_request_id = requests[record.ref.request];
+  return Status::OK();
 }
 
 Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::string> requests,

@@ -210,8 +210,8 @@ class TasksBody final : public BodyStream {
   std::string resume_;      // where they go on: after the last key written ("" before the first)
 };
 
-// The `data` of /statistics/record: the records Records() decoded, then those
-// it left as references, read one at a time.
+// The `data` of /statistics/record: the records Records() read, decoded one at a
+// time into the same TaskAction, then those it left as references.
 class RecordsBody final : public BodyStream {
  public:
   RecordsBody(const Store& store, ReadView view, std::vector<std::string> requests, RecordPage page)
@@ -225,16 +225,17 @@ class RecordsBody final : public BodyStream {
       AppendUint(page_.total, out);
       out->append(",\"data\":[");
     }
-    const size_t total = page_.records.size() + page_.later.size();
+    const size_t total = page_.read.size() + page_.later.size();
     for (; next_ < total; ++next_) {
       if (out->size() >= limit) return true;
       if (next_ > 0) out->push_back(',');
-      if (next_ < page_.records.size()) {
-        AppendRecordJson(page_.records[next_], out);
-        page_.records[next_] = TaskAction();  // written: its memory goes
+      if (next_ < page_.read.size()) {
+        if (Status s = page_.Decode(next_, requests_, &record_); !s.ok()) return s;
+        AppendRecordJson(record_, out);
+        if (next_ + 1 == page_.read.size()) page_.stored = std::string();  // all written: the bytes go
         continue;
       }
-      Result<TaskAction> record = store_.Record(view_, requests_, page_.later[next_ - page_.records.size()]);
+      Result<TaskAction> record = store_.Record(view_, requests_, page_.later[next_ - page_.read.size()]);
       if (!record) return record.error();
       AppendRecordJson(*record, out);
     }
@@ -247,7 +248,8 @@ class RecordsBody final : public BodyStream {
   ReadView view_;
   std::vector<std::string> requests_;
   RecordPage page_;
-  size_t next_ = 0;  // the record being written
+  TaskAction record_;  // the one being written; its strings' memory serves every record
+  size_t next_ = 0;    // the record being written
 };
 
 // Fills *data with the body's start: all of it when `rest` is null, else up to
@@ -295,10 +297,8 @@ Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, s
     message += ")";
     return Outcome::Error(ApiCode::kRequestNotFound, std::move(message));
   }
-  // The request names are needed only to read the references.
-  std::vector<std::string> names;
-  if (!page->later.empty()) names = params.annotation_request_ids;
-  Status s = Produce(std::make_unique<RecordsBody>(store, std::move(input.view), std::move(names), std::move(*page)),
+  Status s = Produce(std::make_unique<RecordsBody>(store, std::move(input.view), params.annotation_request_ids,
+                                                   std::move(*page)),
                      data, rest);
   if (!s.ok()) return Outcome::StoreFailure(s);
   return Outcome();

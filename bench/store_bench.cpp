@@ -159,7 +159,11 @@ int Queries(const char* dir, size_t memory_mb) {
   auto records = [&](const std::vector<std::string>& requests, uint64_t page) {
     return [&, page] {
       auto r = store->Records(store->Snapshot(), requests, Page{page, 1000});
-      if (!r || r->records.size() != 1000) std::exit(1);
+      if (!r || r->read.size() != 1000) std::exit(1);
+      TaskAction record;  // decoded as the API does, one after the other
+      for (size_t i = 0; i < r->read.size(); ++i) {
+        if (!r->Decode(i, requests, &record).ok()) std::exit(1);
+      }
     };
   };
   std::printf("queries on %llu records:\n", static_cast<unsigned long long>(store->totals().records));

@@ -50,9 +50,9 @@ class DeepPagesTest : public ::testing::Test {
     ASSERT_EQ(got->total, sorted.size());
     const size_t from = std::min<size_t>((page - 1) * size, sorted.size());
     const size_t to = std::min<size_t>(from + size, sorted.size());
-    ASSERT_EQ(got->records.size(), to - from) << "page " << page << " of " << size;
+    ASSERT_EQ(got->read.size(), to - from) << "page " << page << " of " << size;
     for (size_t i = from; i < to; ++i) {
-      ASSERT_EQ(got->records[i - from].id, sorted[i]) << "page " << page << " of " << size << ", item " << i;
+      ASSERT_EQ(got->read[i - from].ref.id, sorted[i]) << "page " << page << " of " << size << ", item " << i;
     }
   }
 
@@ -76,10 +76,12 @@ TEST_F(DeepPagesTest, OneRequestWith200000RecordsAtStartMiddleAndEnd) {
   // Whole records come back, not just their ids.
   auto last = store_->Records(store_->Snapshot(), std::vector<std::string>{"big"}, Page{200'000, 1});
   ASSERT_TRUE(last);
-  ASSERT_EQ(last->records.size(), 1u);
+  ASSERT_EQ(last->read.size(), 1u);
   const auto expected = std::find_if(records.begin(), records.end(),
                                      [&](const TaskAction& r) { return r.id == sorted.back(); });
-  EXPECT_EQ(last->records[0], *expected);
+  TaskAction got;
+  ASSERT_TRUE(last->Decode(0, std::vector<std::string>{"big"}, &got).ok());
+  EXPECT_EQ(got, *expected);
 }
 
 TEST_F(DeepPagesTest, MergedRequestsWithInterleavedIds) {

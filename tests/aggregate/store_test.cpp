@@ -216,8 +216,10 @@ TEST(StoreTest, CountsDuplicatesAndConflictsAndKeepsTheFirst) {
   EXPECT_EQ(r->conflicts, 1u);
   auto page = store->Records(store->Snapshot(), std::vector<std::string>{"r"}, Page{1, 10});
   ASSERT_TRUE(page);
-  ASSERT_EQ(page->records.size(), 1u);
-  EXPECT_EQ(page->records[0], a);
+  ASSERT_EQ(page->read.size(), 1u);
+  TaskAction got;
+  ASSERT_TRUE(page->Decode(0, std::vector<std::string>{"r"}, &got).ok());
+  EXPECT_EQ(got, a);
   EXPECT_TRUE(store->Tasks(store->Snapshot(), "other", Page{1, 1}).value() == std::nullopt);
 }
 
@@ -402,7 +404,7 @@ TEST(StoreTest, PagesPastTheEndAreEmptyWithoutOverflow) {
   auto records = store->Records(view, std::vector<std::string>{"r"}, Page{3, 1});
   ASSERT_TRUE(records);
   EXPECT_EQ(records->total, 2u);
-  EXPECT_TRUE(records->records.empty());
+  EXPECT_TRUE(records->read.empty());
 }
 
 TEST(StoreTest, ASnapshotDoesNotSeeLaterBatches) {
@@ -414,7 +416,7 @@ TEST(StoreTest, ASnapshotDoesNotSeeLaterBatches) {
   auto old = store->Records(before, std::vector<std::string>{"r"}, Page{1, 10});
   ASSERT_TRUE(old);
   EXPECT_EQ(old->total, 1u);
-  EXPECT_EQ(old->records.size(), 1u);
+  EXPECT_EQ(old->read.size(), 1u);
   EXPECT_EQ(store->Records(store->Snapshot(), std::vector<std::string>{"r"}, Page{1, 10})->total, 3u);
 }
 
