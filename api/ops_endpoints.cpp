@@ -30,7 +30,7 @@ PlainAnswer AnswerReadyz(const ApiContext& context) {
   } else {
     w.BeginObject();
     char number[32];
-    for (const auto& [name, q] : {std::pair{"p50", 0.5}, std::pair{"p99", 0.99}}) {
+    for (const auto& [name, q] : {std::pair{JsonName("p50"), 0.5}, std::pair{JsonName("p99"), 0.99}}) {
       std::snprintf(number, sizeof number, "%.6f", status.event_freshness_seconds.Quantile(q));
       w.Key(name);
       w.Raw(number);
