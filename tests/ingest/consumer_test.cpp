@@ -89,6 +89,22 @@ class ConsumerTest : public ::testing::Test {
     return std::move(*other);
   }
 
+  // Starts the consumer of dir_/"a" again on cluster `b` (a replaced cluster or a
+  // recreated topic holding `stream`), waits until the store holds `model`, and
+  // stops it: every partition must have been reset once.
+  void ResumeOnOtherCluster(const DevBroker& b, const testing::TestStream& stream,
+                            const testing::ReferenceModel& model, std::unique_ptr<Running>* running) {
+    ConsumerOptions options = Options();
+    options.brokers = b.bootstrap();
+    *running = StartConsumer(dir_ / "a", options);
+    Running& r = **running;
+    ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(r, stream, &model); }, 60s))
+        << "records " << r.store->totals().records << " of " << model.distinct() << "; consumed "
+        << r.consumer->counters().consumed << " of " << stream.events;
+    r.Stop();
+    EXPECT_EQ(r.consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<DevBroker> broker_;
 };
@@ -353,14 +369,7 @@ TEST_F(ConsumerTest, AnotherClusterWithMoreMessagesIsReReadFromTheEarliestOffset
   const testing::ReferenceModel both = ModelOf({{21, 3, 10}, {22, 12, 30}});
 
   LogCapture log;
-  ConsumerOptions options = Options();
-  options.brokers = b->bootstrap();
-  running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
-      << "records " << running->store->totals().records << " of " << both.distinct() << "; consumed "
-      << running->consumer->counters().consumed << " of " << second.events;
-  running->Stop();
-  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  ASSERT_NO_FATAL_FAILURE(ResumeOnOtherCluster(*b, second, both, &running));
   EXPECT_EQ(log.Count("re-reading from the earliest offset"), static_cast<size_t>(kPartitions)) << log.str();
   EXPECT_EQ(log.Count("partition 3: the stored offset " + std::to_string(before[3]) + " was read from cluster " +
                       cluster_a),
@@ -395,13 +404,7 @@ TEST_F(ConsumerTest, ARecreatedTopicWithOtherMessagesAtTheStoredOffsetsIsReReadF
   const testing::ReferenceModel both = ModelOf({{23, 3, 10}, {24, 12, 30}});
 
   LogCapture log;
-  ConsumerOptions options = Options();
-  options.brokers = b->bootstrap();
-  running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
-      << "records " << running->store->totals().records << " of " << both.distinct();
-  running->Stop();
-  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  ASSERT_NO_FATAL_FAILURE(ResumeOnOtherCluster(*b, second, both, &running));
   EXPECT_EQ(log.Count("re-reading from the earliest offset"), static_cast<size_t>(kPartitions)) << log.str();
   EXPECT_EQ(log.Count("differs from it"), static_cast<size_t>(kPartitions)) << log.str();
   // Nothing of the new topic was skipped, and nothing consumed twice.
@@ -433,13 +436,7 @@ TEST_F(ConsumerTest, StoredOffsetsBeyondThePartitionsEndAreReReadLoudly) {
   const testing::ReferenceModel both = ModelOf({{25, 12, 30}, {26, 2, 8}});
 
   LogCapture log;
-  ConsumerOptions options = Options();
-  options.brokers = b->bootstrap();
-  running = StartConsumer(dir_ / "a", options);
-  ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, second, &both); }, 60s))
-      << "records " << running->store->totals().records << " of " << both.distinct();
-  running->Stop();
-  EXPECT_EQ(running->consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
+  ASSERT_NO_FATAL_FAILURE(ResumeOnOtherCluster(*b, second, both, &running));
   EXPECT_EQ(log.Count("is beyond the end of the partition"), static_cast<size_t>(kPartitions)) << log.str();
   EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
   for (const PartitionOffset& o : StoredOffsets(*running->store)) {
