@@ -268,7 +268,9 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
                            if (!id) return Status::Corruption("unreadable record key");
                            bytes += value.size();
                            const RecordRef ref{static_cast<uint32_t>(r), static_cast<uint32_t>(numbers[r]), *id};
-                           if (bytes > max_bytes || !out.later.empty()) {
+                           // Offsets into `stored` are 32-bit: past that a record is a reference too.
+                           if (bytes > max_bytes || out.stored.size() + value.size() > UINT32_MAX ||
+                               !out.later.empty()) {
                              out.later.push_back(ref);
                              return Status::OK();
                            }
