@@ -144,7 +144,7 @@ void HttpMetrics::Append(std::string* out) const {
   Counter("tally_http_connections_evicted_total",
           "Longest-idle connections closed to admit new ones (at the cap, or out of file descriptors).",
           evicted_connections_.load(std::memory_order_relaxed), out);
-  Counter("tally_http_accept_failures_total", "Failed accepts (out of file descriptors or memory); retried after 50 ms.",
+  Counter("tally_http_accept_failures_total", "Failed accepts (out of file descriptors or memory); retried after a short pause.",
           accept_failures_.load(std::memory_order_relaxed), out);
   Gauge("tally_http_queries_in_flight", "Business queries running or waiting for a query thread.",
         queries_in_flight_ ? queries_in_flight_() : 0, out);
