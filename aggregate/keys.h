@@ -45,6 +45,7 @@
 
 #include "aggregate/bytes.h"
 #include "aggregate/id.h"
+#include "aggregate/partition.h"
 #include "aggregate/rejection.h"
 
 namespace tally {
@@ -228,35 +229,45 @@ inline std::string Campaign(std::string_view campaign_id, RequestNo no) {
 }
 
 // A partition in a key: shifted so that byte order is numeric order.
-inline void AppendPartition(int32_t partition, std::string* key) {
-  PutFixed32BE(static_cast<uint32_t>(partition) ^ 0x80000000u, key);
+inline void AppendPartition(Partition partition, std::string* key) {
+  PutFixed32BE(static_cast<uint32_t>(Raw(partition)) ^ 0x80000000u, key);
 }
-inline bool ConsumePartition(ByteReader* r, int32_t* partition) {
+inline bool ConsumePartition(ByteReader* r, Partition* partition) {
   uint32_t shifted = 0;
   if (!r->Fixed32BE(&shifted)) return false;
-  *partition = static_cast<int32_t>(shifted ^ 0x80000000u);
+  *partition = Partition{static_cast<int32_t>(shifted ^ 0x80000000u)};
+  return true;
+}
+// An offset in a key: shifted so that byte order is numeric order.
+inline void AppendOffset(Offset offset, std::string* key) {
+  PutFixed64BE(static_cast<uint64_t>(Raw(offset)) ^ 0x8000000000000000ull, key);
+}
+inline bool ConsumeOffset(ByteReader* r, Offset* offset) {
+  uint64_t shifted = 0;
+  if (!r->Fixed64BE(&shifted)) return false;
+  *offset = Offset{static_cast<int64_t>(shifted ^ 0x8000000000000000ull)};
   return true;
 }
 
 // partition · offset · element, each shifted so that byte order is numeric order
-// (partition -1, `tally replay`, sorts first; a whole-message rejection sorts
+// (kReplayPartition, -1, sorts first; a whole-message rejection sorts
 // before the message's elements).
 // Within a partition, key order is the order in which Kafka delivers events.
 inline constexpr size_t kRejectedKeyBytes = 16;
-inline std::string RejectedPartition(int32_t partition) {
+inline std::string RejectedPartition(Partition partition) {
   std::string key;
   AppendPartition(partition, &key);
   return key;
 }
 // Above every rejected key of the partition.
-inline std::string RejectedPartitionEnd(int32_t partition) {
+inline std::string RejectedPartitionEnd(Partition partition) {
   std::string key = RejectedPartition(partition);
   key.append(kRejectedKeyBytes - key.size() + 1, '\xff');
   return key;
 }
 inline void AppendRejected(const Origin& origin, std::optional<uint32_t> element, std::string* key) {
   AppendPartition(origin.partition, key);
-  PutFixed64BE(static_cast<uint64_t>(origin.offset) ^ 0x8000000000000000ull, key);
+  AppendOffset(origin.offset, key);
   PutFixed32BE(element ? *element + 1 : 0, key);
 }
 inline std::string Rejected(const Origin& origin, std::optional<uint32_t> element) {
@@ -267,12 +278,11 @@ inline std::string Rejected(const Origin& origin, std::optional<uint32_t> elemen
 // The origin and element of a rejected key; false if it is not one.
 inline bool ParseRejected(std::string_view key, Origin* origin, std::optional<uint32_t>* element) {
   ByteReader r(key);
-  uint64_t offset = 0;
   uint32_t e = 0;
-  if (!ConsumePartition(&r, &origin->partition) || !r.Fixed64BE(&offset) || !r.Fixed32BE(&e) || !r.empty()) {
+  if (!ConsumePartition(&r, &origin->partition) || !ConsumeOffset(&r, &origin->offset) || !r.Fixed32BE(&e) ||
+      !r.empty()) {
     return false;
   }
-  origin->offset = static_cast<int64_t>(offset ^ 0x8000000000000000ull);
   *element = e == 0 ? std::nullopt : std::optional<uint32_t>(e - 1);
   return true;
 }
@@ -284,20 +294,21 @@ inline constexpr std::string_view kInstanceKey = "instance_id";
 
 // meta: a partition's rejection tally (RejectTally, codec.h).
 inline constexpr std::string_view kRejectsPrefix = "rejects/";
-inline std::string Rejects(int32_t partition) {
+inline std::string Rejects(Partition partition) {
   std::string key(kRejectsPrefix);
   AppendPartition(partition, &key);
   return key;
 }
 // The partition of a rejects key; nullopt if it is not one.
-inline std::optional<int32_t> RejectsPartitionOf(std::string_view key) {
+inline std::optional<Partition> RejectsPartitionOf(std::string_view key) {
   if (!key.starts_with(kRejectsPrefix)) return std::nullopt;
   ByteReader r(key.substr(kRejectsPrefix.size()));
-  int32_t partition = 0;
+  Partition partition{};
   if (!ConsumePartition(&r, &partition) || !r.empty()) return std::nullopt;
   return partition;
 }
 
+// meta: where the store stands in a partition of a topic (OffsetValue).
 inline std::string OffsetPrefix(std::string_view topic) {
   std::string key = "offset/";
   key.append(topic);
@@ -305,29 +316,29 @@ inline std::string OffsetPrefix(std::string_view topic) {
   return key;
 }
 
-inline std::string Offset(std::string_view topic, int32_t partition) {
+inline std::string OffsetKey(std::string_view topic, Partition partition) {
   std::string key = OffsetPrefix(topic);
   AppendPartition(partition, &key);
   return key;
 }
 // The partition of an offset key that starts with `prefix` (OffsetPrefix);
 // nullopt if the rest is not one.
-inline std::optional<int32_t> OffsetPartitionOf(std::string_view key, std::string_view prefix) {
+inline std::optional<Partition> OffsetPartitionOf(std::string_view key, std::string_view prefix) {
   if (!key.starts_with(prefix)) return std::nullopt;
   ByteReader r(key.substr(prefix.size()));
-  int32_t partition = 0;
+  Partition partition{};
   if (!ConsumePartition(&r, &partition) || !r.empty()) return std::nullopt;
   return partition;
 }
 
 // An offset's value (see the top of this file).
 struct OffsetValue {
-  int64_t next = 0;
+  Offset next = kFirstOffset;
   std::string_view cluster;             // empty if unknown; parsed: points into the value
   std::optional<uint64_t> fingerprint;  // nullopt if unknown
 };
 inline void AppendOffsetValue(const OffsetValue& v, std::string* out) {
-  PutFixed64BE(static_cast<uint64_t>(v.next), out);
+  PutFixed64BE(static_cast<uint64_t>(Raw(v.next)), out);
   PutString(v.cluster, out);
   if (v.fingerprint) PutFixed64BE(*v.fingerprint, out);
 }
@@ -337,7 +348,7 @@ inline bool ParseOffsetValue(std::string_view value, OffsetValue* v) {
   ByteReader r(value);
   uint64_t next = 0;
   if (!r.Fixed64BE(&next)) return false;
-  *v = OffsetValue{static_cast<int64_t>(next), {}, std::nullopt};
+  *v = OffsetValue{Offset{static_cast<int64_t>(next)}, {}, std::nullopt};
   if (r.empty()) return true;
   if (!r.String(&v->cluster)) return false;
   if (r.empty()) return true;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "aggregate/partition.h"
+
 namespace tally {
 
 // DO NOT RENUMBER: stored with each rejection. Add new reasons at the end.
@@ -38,10 +40,10 @@ inline constexpr size_t kRejectionExcerptBytes = 4096;
 inline constexpr size_t kKeptRejections = 1000;
 
 // Where an event came from: a Kafka partition and offset, or (for `tally replay`)
-// partition -1 and the line number.
+// kReplayPartition and the line number.
 struct Origin {
-  int32_t partition = -1;
-  int64_t offset = 0;
+  Partition partition = kReplayPartition;
+  Offset offset = kFirstOffset;
 
   friend bool operator==(const Origin&, const Origin&) = default;
 };

@@ -300,7 +300,7 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
   std::vector<PartitionOffset> offsets;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->Cf(Family::kMeta)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::optional<int32_t> partition =
+    const std::optional<Partition> partition =
         keys::OffsetPartitionOf(std::string_view(it->key().data(), it->key().size()), prefix);
     keys::OffsetValue value;
     if (!partition || !keys::ParseOffsetValue(std::string_view(it->value().data(), it->value().size()), &value)) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "aggregate/decoded_events.h"
+#include "aggregate/partition.h"
 #include "aggregate/rejection.h"
 #include "aggregate/status.h"
 #include "aggregate/task_action.h"
@@ -65,12 +66,12 @@ struct StoreOptions {
 // new topic holds below `next`.
 struct PartitionOffset {
   PartitionOffset() = default;
-  PartitionOffset(int32_t partition, int64_t next, std::optional<uint64_t> fingerprint = std::nullopt,
+  PartitionOffset(Partition partition, Offset next, std::optional<uint64_t> fingerprint = std::nullopt,
                   std::string cluster = {})
       : partition(partition), next(next), fingerprint(fingerprint), cluster(std::move(cluster)) {}
 
-  int32_t partition = 0;
-  int64_t next = 0;  // the offset of the first message not yet applied
+  Partition partition{};
+  Offset next = kFirstOffset;  // the offset of the first message not yet applied
   // A hash of the message at next - 1 (the last applied); nullopt if unknown
   // (stores written before it was kept, or after a reset to the earliest offset).
   std::optional<uint64_t> fingerprint;
@@ -207,11 +208,11 @@ struct TaskLookup {
   TaskView task;  // when missing == kNone
 };
 
-// Rejected events the store has counted for one partition (-1: `tally replay`),
+// Rejected events the store has counted for one partition (kReplayPartition: `tally replay`),
 // by reason (index: RejectReason). Each position (partition, offset, element) is
 // counted once, however often it is read again.
 struct PartitionRejections {
-  int32_t partition = 0;
+  Partition partition{};
   std::array<uint64_t, kRejectReasonCount> by_reason{};
 
   friend bool operator==(const PartitionRejections&, const PartitionRejections&) = default;

@@ -169,7 +169,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   for (const PartitionOffset& o : batch.next_offsets) {
     value_.clear();
     keys::AppendOffsetValue({o.next, o.cluster, o.fingerprint}, &value_);
-    Put(slot, Cf(Family::kMeta), keys::Offset(batch.topic, o.partition), value_);
+    Put(slot, Cf(Family::kMeta), keys::OffsetKey(batch.topic, o.partition), value_);
   }
   // Counters that the next start-up (and the gauges) read.
   totals_.records += fresh_.size();

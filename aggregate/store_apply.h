@@ -130,7 +130,7 @@ class Applier {
   Status ApplyRecord(const TaskAction& record, Slot& slot);
   Status FinishRequests(Slot& slot);
   Status AddRejections(const ApplyBatch& batch, Slot& slot);
-  Result<RejectState*> Rejects(int32_t partition);
+  Result<RejectState*> Rejects(Partition partition);
   Status UpdateRanks(RequestState& request, bool tasks, Slot& slot);
   Status ReadIds(rocksdb::ColumnFamilyHandle* family, RequestNo no, Id from, std::optional<Id> to,
                  std::vector<Id>* ids);
@@ -170,13 +170,13 @@ class Applier {
   Epoch built_ = 0;          // epochs of the last batch built and written
   Epoch written_ = 0;
   StoreTotals totals_;       // after the last batch built
-  std::map<int32_t, RejectState> rejects_;  // by partition
+  std::map<Partition, RejectState> rejects_;  // by partition
   Status failed_;            // sticky
 
   // Scratch, reused between batches.
   std::vector<uint32_t> fresh_;  // indexes of the batch's records new to the store
   std::vector<std::pair<uint32_t, RejectState*>> counted_;  // the batch's rejections to count
-  std::vector<std::pair<int32_t, RejectState*>> reject_partitions_;
+  std::vector<std::pair<Partition, RejectState*>> reject_partitions_;
   std::string key_;
   std::string value_;
   std::vector<std::pair<Id, uint32_t>> by_id_;

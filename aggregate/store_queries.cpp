@@ -379,7 +379,7 @@ Result<std::vector<PartitionRejections>> Store::RejectionCounts(const ReadView& 
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsOf(view.snapshot_), impl_->Cf(Family::kMeta)));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && View(it->key()).starts_with(prefix);
        it->Next()) {
-    const std::optional<int32_t> partition = keys::RejectsPartitionOf(View(it->key()));
+    const std::optional<Partition> partition = keys::RejectsPartitionOf(View(it->key()));
     RejectTally tally;
     if (!partition || !DecodeRejectTally(View(it->value()), &tally)) {
       return Status::Corruption("unreadable rejection counts");

@@ -40,7 +40,7 @@ Status Applier::AddRejections(const ApplyBatch& batch, Slot& slot) {
     }
   }
   RejectState* state = nullptr;
-  int32_t partition = 0;
+  Partition partition{};
   for (uint32_t i = 0; i < batch.rejections.size(); ++i) {
     const Rejection& r = batch.rejections[i];
     if (!state || r.origin.partition != partition) {
@@ -98,7 +98,7 @@ Status Applier::AddRejections(const ApplyBatch& batch, Slot& slot) {
 
 // A partition's state, read from the store the first time it is needed. No
 // batch in flight has touched a partition that is not in rejects_ yet.
-Result<Applier::RejectState*> Applier::Rejects(int32_t partition) {
+Result<Applier::RejectState*> Applier::Rejects(Partition partition) {
   if (auto it = rejects_.find(partition); it != rejects_.end()) return &it->second;
   RejectState state;
   std::string value;

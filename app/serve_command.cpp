@@ -58,7 +58,9 @@ std::string ResumePoint(const Store& store, const std::string& topic, bool embed
   if (!offsets) return "The stored offsets are unreadable: " + offsets.error().message();
   if (offsets->empty()) return "Ingestion of " + topic + " resumes from the earliest offsets (none are stored)";
   std::string line = "Ingestion of " + topic + " resumes from the stored offsets (partition:offset)";
-  for (const PartitionOffset& o : *offsets) line += " " + std::to_string(o.partition) + ":" + std::to_string(o.next);
+  for (const PartitionOffset& o : *offsets) {
+    line += " " + std::to_string(Raw(o.partition)) + ":" + std::to_string(Raw(o.next));
+  }
   return line + (embedded_broker ? "; the embedded broker keeps nothing: produce the dropped events again"
                                  : ": Kafka delivers the dropped events again");
 }

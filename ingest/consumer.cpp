@@ -38,6 +38,17 @@ struct MessageDeleter {
 };
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
+// librdkafka's plain numbers as tally's types: where a message came from.
+Partition PartitionOf(const rd_kafka_message_t& m) { return Partition{m.partition}; }
+Offset OffsetOf(const rd_kafka_message_t& m) { return Offset{m.offset}; }
+
+// Adds topic/partition to a librdkafka list, positioned at `offset` (an
+// Offset's value, or one of librdkafka's logical offsets like
+// RD_KAFKA_OFFSET_BEGINNING).
+void AddTo(PartitionList& list, const std::string& topic, Partition partition, int64_t offset) {
+  rd_kafka_topic_partition_list_add(list.list, topic.c_str(), Raw(partition))->offset = offset;
+}
+
 // What identifies a message at its offset: FNV-1a (64 bits) over its key, value
 // and timestamp. Written to disk, so it is defined here rather than taken from
 // std::hash, whose result the standard leaves to each library version.
@@ -86,32 +97,32 @@ struct Consumer::Impl {
   // writing the one before).
   struct Filling {
     Batch batch;                      // its events; topic and offsets set at Submit
-    std::map<int32_t, int64_t> next;  // partition -> offset after its last message
+    std::map<Partition, Offset> next;  // partition -> offset after its last message
     // partition -> its last message, kept (not copied) until the batch is
     // submitted, to fingerprint it then: one hash per partition and batch. A
     // partition reset to the earliest offset has a `next` and no message.
-    std::map<int32_t, MessagePtr> last;
-    std::set<int32_t> rewound;  // partitions reset to the earliest offset in this batch
+    std::map<Partition, MessagePtr> last;
+    std::set<Partition> rewound;  // partitions reset to the earliest offset in this batch
     Clock::time_point started;
 
     bool empty() const { return batch.events.size() == 0 && next.empty(); }
   };
   Filling filling;
-  std::map<int32_t, int64_t> applied;  // assigned partition -> next offset applied (durable)
+  std::map<Partition, Offset> applied;  // assigned partition -> next offset applied (durable)
   // Durable offsets not yet committed to Kafka, and when they may be: a commit
   // per batch would be thousands a second with batches of one event.
-  std::map<int32_t, int64_t> uncommitted;
+  std::map<Partition, Offset> uncommitted;
   Clock::time_point next_commit;
   // Checking stored positions against the broker (see OnRebalance).
   std::string cluster;  // the cluster's id as of the last assignment; empty if unknown
   struct Check {
-    int64_t next;                        // the stored offset
+    Offset next;                         // the stored offset
     std::optional<uint64_t> fingerprint; // of the message at next - 1, when known
   };
-  std::map<int32_t, Check> checks;  // assigned partitions whose first message is not yet checked
+  std::map<Partition, Check> checks;  // assigned partitions whose first message is not yet checked
   // Partitions just reset: the rest of the messages in hand were fetched before
   // the seek, and are dropped.
-  std::set<int32_t> discarding;
+  std::set<Partition> discarding;
   Status fatal;
   bool brokers_down = false;
   Clock::time_point next_probe;
@@ -125,14 +136,14 @@ struct Consumer::Impl {
   Status Run();
   Status Consume(MessagePtr m);
   bool CheckFirst(const rd_kafka_message_t& m, Status* error);
-  void LogReset(int32_t partition, int64_t stored, const std::string& why);
-  Status Reset(int32_t partition, int64_t stored, const std::string& why);
+  void LogReset(Partition partition, Offset stored, const std::string& why);
+  Status Reset(Partition partition, Offset stored, const std::string& why);
   void CheckEnds();
   Status SubmitFilling();
   Status FlushAll();
   void Account(const ApplyResult& r);
   void NoteSourceTime(int64_t unix_ms, size_t events);
-  void CommitToKafka(const std::map<int32_t, int64_t>& next, bool async);
+  void CommitToKafka(const std::map<Partition, Offset>& next, bool async);
   void CommitUncommitted();
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void OnError(int err, const char* reason);
@@ -296,8 +307,9 @@ Status Consumer::Impl::Consume(MessagePtr message) {
     return Status::OK();
   }
   if (brokers_down) SetBrokersDown(false, "");
-  if (discarding.count(m->partition)) return Status::OK();
-  if (!checks.empty() && checks.count(m->partition)) {
+  const Partition partition = PartitionOf(*m);
+  if (discarding.count(partition)) return Status::OK();
+  if (!checks.empty() && checks.count(partition)) {
     Status error;
     const bool apply = CheckFirst(*m, &error);
     if (!apply) return error;
@@ -310,7 +322,7 @@ Status Consumer::Impl::Consume(MessagePtr message) {
   size_t rejections_before = filling.batch.events.rejections().size();
   // The producer's (or the broker's) time of the message, for freshness; -1 if it has none.
   const int64_t timestamp = rd_kafka_message_timestamp(m, nullptr);
-  bool done = decoder.Decode(value, Origin{m->partition, m->offset}, &filling.batch.events, limits);
+  bool done = decoder.Decode(value, Origin{partition, OffsetOf(*m)}, &filling.batch.events, limits);
   for (;;) {
     const DecodedEvents& events = filling.batch.events;
     counters.consumed += events.size() - before;
@@ -331,15 +343,15 @@ Status Consumer::Impl::Consume(MessagePtr message) {
     // message is read again from its start: its records are deduplicated and
     // the store counts each rejection once (by position), so nothing is lost
     // or doubled, and no more than a batch of it is ever held.
-    filling.next[m->partition] = m->offset;
+    filling.next[partition] = OffsetOf(*m);
     if (Status s = SubmitFilling(); !s.ok()) return s;
     filling.started = Clock::now();
     before = filling.batch.events.size();
     rejections_before = filling.batch.events.rejections().size();
     done = decoder.Continue(&filling.batch.events, limits);
   }
-  filling.next[m->partition] = m->offset + 1;
-  filling.last[m->partition] = std::move(message);
+  filling.next[partition] = OffsetOf(*m) + 1;
+  filling.last[partition] = std::move(message);
   return Status::OK();
 }
 
@@ -351,48 +363,49 @@ Status Consumer::Impl::Consume(MessagePtr message) {
 // earliest offset. Later means retention removed what was checkable: the
 // cluster id, compared on assignment, stands for it. Returns whether to apply m.
 bool Consumer::Impl::CheckFirst(const rd_kafka_message_t& m, Status* error) {
-  const Check check = checks[m.partition];
-  checks.erase(m.partition);
-  const int64_t expected = check.fingerprint ? check.next - 1 : check.next;
-  if (m.offset < expected) {
-    *error = Reset(m.partition, check.next,
+  const Partition partition = PartitionOf(m);
+  const Offset offset = OffsetOf(m);
+  const Check check = checks[partition];
+  checks.erase(partition);
+  const Offset expected = check.fingerprint ? check.next - 1 : check.next;
+  if (offset < expected) {
+    *error = Reset(partition, check.next,
                    "is beyond the end of the partition (its first message is at offset " +
-                       std::to_string(m.offset) + ")");
+                       std::to_string(Raw(offset)) + ")");
     return false;
   }
-  if (m.offset == expected && check.fingerprint) {
+  if (offset == expected && check.fingerprint) {
     if (Fingerprint(m) == *check.fingerprint) return false;  // the position holds
-    *error = Reset(m.partition, check.next,
+    *error = Reset(partition, check.next,
                    "does not follow the last applied message: the message at offset " +
-                       std::to_string(m.offset) + " differs from it");
+                       std::to_string(Raw(offset)) + " differs from it");
     return false;
   }
   return true;
 }
 
-void Consumer::Impl::LogReset(int32_t partition, int64_t stored, const std::string& why) {
+void Consumer::Impl::LogReset(Partition partition, Offset stored, const std::string& why) {
   spdlog::warn("kafka: {} partition {}: the stored offset {} {}; re-reading from the earliest offset",
-               options.topic, partition, stored, why);
+               options.topic, Raw(partition), Raw(stored), why);
   ++counters.offset_resets;
   checks.erase(partition);
-  applied[partition] = 0;
+  applied[partition] = kFirstOffset;
   // The reset is stored with the next batch (offset 0, no fingerprint, this
   // cluster), so that a restart before anything of the partition is applied
   // re-reads it without counting it again.
   if (filling.empty()) filling.started = Clock::now();
-  filling.next[partition] = 0;
+  filling.next[partition] = kFirstOffset;
   filling.last.erase(partition);
   filling.rewound.insert(partition);
 }
 
 // An assigned partition found at a position its stored offset does not match:
 // back to the earliest offset, dropping what was fetched from the old one.
-Status Consumer::Impl::Reset(int32_t partition, int64_t stored, const std::string& why) {
+Status Consumer::Impl::Reset(Partition partition, Offset stored, const std::string& why) {
   LogReset(partition, stored, why);
   discarding.insert(partition);
   PartitionList list(1);
-  rd_kafka_topic_partition_list_add(list.list, options.topic.c_str(), partition)->offset =
-      RD_KAFKA_OFFSET_BEGINNING;
+  AddTo(list, options.topic, partition, RD_KAFKA_OFFSET_BEGINNING);
   // Waits until the fetcher has moved: nothing fetched before is returned after.
   rd_kafka_error_t* e = rd_kafka_seek_partitions(rk, list.list, 10'000);
   std::string failed;
@@ -403,7 +416,7 @@ Status Consumer::Impl::Reset(int32_t partition, int64_t stored, const std::strin
     failed = rd_kafka_err2str(list.list->elems[0].err);
   }
   if (!failed.empty()) {
-    return Status::IOError("kafka: cannot re-read " + options.topic + " partition " + std::to_string(partition) +
+    return Status::IOError("kafka: cannot re-read " + options.topic + " partition " + std::to_string(Raw(partition)) +
                            " from the earliest offset: " + failed);
   }
   return Status::OK();
@@ -414,20 +427,20 @@ Status Consumer::Impl::Reset(int32_t partition, int64_t stored, const std::strin
 // (known after the first fetch) below the stored offset says so.
 void Consumer::Impl::CheckEnds() {
   struct Short {
-    int32_t partition;
-    int64_t stored, high;
+    Partition partition;
+    Offset stored, high;
   };
   std::vector<Short> short_ones;  // collected first: Reset erases from checks
   for (const auto& [partition, check] : checks) {
     int64_t low = 0, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high) == 0 && high >= 0 &&
-        high < check.next) {
-      short_ones.push_back({partition, check.next, high});
+    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high) == 0 && high >= 0 &&
+        Offset{high} < check.next) {
+      short_ones.push_back({partition, check.next, Offset{high}});
     }
   }
   for (const auto& [partition, stored, high] : short_ones) {
     if (Status s = Reset(partition, stored,
-                         "is beyond the end of the partition (its high watermark is " + std::to_string(high) + ")");
+                         "is beyond the end of the partition (its high watermark is " + std::to_string(Raw(high)) + ")");
         !s.ok() && fatal.ok()) {
       fatal = s;
     }
@@ -441,7 +454,7 @@ Status Consumer::Impl::SubmitFilling() {
     std::optional<uint64_t> fingerprint;
     // (A part of a huge array goes with `next` at its own message: the last
     // whole message before it, if any, is fingerprinted only if it is next - 1.)
-    if (auto it = filling.last.find(partition); it != filling.last.end() && it->second->offset == next - 1) {
+    if (auto it = filling.last.find(partition); it != filling.last.end() && OffsetOf(*it->second) == next - 1) {
       fingerprint = Fingerprint(*it->second);
     }
     batch.next_offsets.push_back({partition, next, fingerprint, cluster});
@@ -489,7 +502,7 @@ void Consumer::Impl::Account(const ApplyResult& r) {
   for (const SourceTime& t : r.source_times) {
     counters.event_freshness_seconds.Observe(static_cast<double>(now_us - t.unix_ms * 1000) / 1e6, t.events);
   }
-  std::map<int32_t, int64_t> next;
+  std::map<Partition, Offset> next;
   for (const PartitionOffset& o : r.next_offsets) {
     next[o.partition] = o.next;
     if (auto it = applied.find(o.partition); it != applied.end()) it->second = o.next;
@@ -505,11 +518,11 @@ void Consumer::Impl::CommitUncommitted() {
   next_commit = Clock::now() + kCommitEvery;
 }
 
-void Consumer::Impl::CommitToKafka(const std::map<int32_t, int64_t>& next, bool async) {
+void Consumer::Impl::CommitToKafka(const std::map<Partition, Offset>& next, bool async) {
   if (next.empty()) return;
   PartitionList list(static_cast<int>(next.size()));
   for (const auto& [partition, offset] : next) {
-    rd_kafka_topic_partition_list_add(list.list, options.topic.c_str(), partition)->offset = offset;
+    AddTo(list, options.topic, partition, Raw(offset));
   }
   // Best effort: the store holds the truth; a failed commit (say, for a
   // partition just revoked) only leaves the group's lag stale.
@@ -523,7 +536,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     if (fatal.ok()) fatal = FlushAll();
     Result<std::vector<PartitionOffset>> stored = store->Offsets(options.topic);
     if (!stored && fatal.ok()) fatal = stored.error();
-    std::map<int32_t, const PartitionOffset*> from;
+    std::map<Partition, const PartitionOffset*> from;
     if (stored) {
       for (const PartitionOffset& o : *stored) from[o.partition] = &o;
     }
@@ -535,23 +548,24 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     cluster = ClusterId(rk);
     for (int i = 0; i < partitions->cnt; ++i) {
       rd_kafka_topic_partition_t& p = partitions->elems[i];
-      checks.erase(p.partition);
-      auto it = from.find(p.partition);
+      const Partition partition{p.partition};
+      checks.erase(partition);
+      auto it = from.find(partition);
       if (it == from.end()) {
         p.offset = RD_KAFKA_OFFSET_BEGINNING;
-        applied[p.partition] = 0;
+        applied[partition] = kFirstOffset;
         continue;
       }
       const PartitionOffset& o = *it->second;
-      applied[p.partition] = o.next;
+      applied[partition] = o.next;
       if (!o.cluster.empty() && !cluster.empty() && o.cluster != cluster) {
-        LogReset(p.partition, o.next, "was read from cluster " + o.cluster + ", and the brokers are cluster " + cluster);
+        LogReset(partition, o.next, "was read from cluster " + o.cluster + ", and the brokers are cluster " + cluster);
         p.offset = RD_KAFKA_OFFSET_BEGINNING;
         continue;
       }
-      const bool fingerprinted = o.fingerprint && o.next > 0;
-      p.offset = fingerprinted ? o.next - 1 : o.next;
-      if (o.next > 0) checks[p.partition] = Check{o.next, fingerprinted ? o.fingerprint : std::nullopt};
+      const bool fingerprinted = o.fingerprint && o.next > kFirstOffset;
+      p.offset = Raw(fingerprinted ? o.next - 1 : o.next);
+      if (o.next > kFirstOffset) checks[partition] = Check{o.next, fingerprinted ? o.fingerprint : std::nullopt};
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions);
@@ -565,8 +579,9 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     if (fatal.ok()) fatal = FlushAll();
     if (fatal.ok() && !uncommitted.empty()) CommitUncommitted();
     for (int i = 0; i < partitions->cnt; ++i) {
-      applied.erase(partitions->elems[i].partition);
-      checks.erase(partitions->elems[i].partition);
+      const Partition partition{partitions->elems[i].partition};
+      applied.erase(partition);
+      checks.erase(partition);
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions);
@@ -640,12 +655,12 @@ void Consumer::Impl::UpdateLag() {
   int64_t lag = 0;
   for (const auto& [partition, next] : applied) {
     int64_t low = 0, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), partition, &low, &high) ||
+    if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high) ||
         high < 0) {
       counters.lag = -1;
       return;
     }
-    lag += std::max<int64_t>(0, high - std::max(next, low));
+    lag += std::max<int64_t>(0, Offset{high} - std::max(next, Offset{low}));
   }
   counters.lag = lag;
 }

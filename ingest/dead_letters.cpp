@@ -40,8 +40,8 @@ void DeadLetters::Send(const Rejection& r, std::string_view source_topic, std::s
   add("tally-reason", Slug(r.reason));
   add("tally-message", r.message);
   add("tally-source-topic", source_topic);
-  add("tally-source-partition", std::to_string(r.origin.partition));
-  add("tally-source-offset", std::to_string(r.origin.offset));
+  add("tally-source-partition", std::to_string(Raw(r.origin.partition)));
+  add("tally-source-offset", std::to_string(Raw(r.origin.offset)));
   if (r.element) add("tally-source-element", std::to_string(*r.element));
   // A full queue is waited out (deliveries, or failures after the message
   // timeout, make room): a flood of rejections slows ingestion down rather than

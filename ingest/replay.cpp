@@ -78,7 +78,7 @@ class BatchExchange {
   Status read_status_;                 // guarded by mutex_
 };
 
-// The reader thread: lines to decoded batches. Line n is origin {-1, n}.
+// The reader thread: lines to decoded batches. Line n is origin {kReplayPartition, n}.
 void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint64_t* lines) {
   Decoder decoder;
   char* line = nullptr;
@@ -91,7 +91,8 @@ void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint
     if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
     if (message.empty()) continue;  // blank lines carry no message
     // A huge message goes in parts, each in a batch of its own.
-    bool done = decoder.Decode(message, Origin{-1, static_cast<int64_t>(*lines)}, &batch->events, limits);
+    const Origin origin{kReplayPartition, Offset{static_cast<int64_t>(*lines)}};
+    bool done = decoder.Decode(message, origin, &batch->events, limits);
     for (;;) {
       if (batch->events.size() >= limits.events || batch->events.bytes() >= limits.bytes) {
         exchange->Full(batch);

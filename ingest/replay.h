@@ -2,7 +2,7 @@
 
 // Replay applies an NDJSON stream (one Kafka message value per line) through the
 // same decode and apply path as the consumer, in batches, without Kafka. Line n
-// (from 1) has origin {partition -1, offset n}, which is where its rejections are
+// (from 1) has origin {kReplayPartition (-1), offset n}, which is where its rejections are
 // filed. Replaying a stream twice changes nothing: records are deduplicated.
 //
 // Threads: applies on the caller's thread, which must be the store's only
