@@ -64,7 +64,7 @@ using Clock = std::chrono::steady_clock;
   size_t decoded = 0;
   int64_t offset = 0;
   for (const std::string& m : messages) {
-    decoder.Decode(m, tally::Origin{0, offset++}, &events);
+    decoder.Decode(m, tally::Origin{tally::Partition{0}, tally::Offset{offset++}}, &events);
     if (events.size() >= 1000) {  // a consumer batch
       decoded += events.actions().size();
       events.clear();

@@ -287,7 +287,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = 
         auto offsets = (*store)->Offsets(topic);
         if (!offsets) return;
         for (const PartitionOffset& o : *offsets) {
-          if (o.partition >= 0 && o.partition < kPartitions) (*read)[o.partition] = o.next;
+          if (Raw(o.partition) >= 0 && Raw(o.partition) < kPartitions) (*read)[Raw(o.partition)] = Raw(o.next);
         }
       });
     });
@@ -317,7 +317,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
     const size_t batch_events = ConsumerOptions{}.batch_events;
     Decoder decoder;
     Batch batch;
-    std::map<int32_t, int64_t> next;
+    std::map<Partition, Offset> next;
     uint64_t applied = 0;
     const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
     const auto start = Clock::now();
@@ -331,8 +331,8 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
       if (*previous) applied += (*previous)->applied + (*previous)->duplicates;
     };
     for (size_t i = 0; i < s.messages.size(); ++i) {
-      const int32_t partition = s.partition[i];
-      const int64_t offset = s.offset[i];
+      const Partition partition{s.partition[i]};
+      const Offset offset{s.offset[i]};
       decoder.Decode(s.messages[i].value, Origin{partition, offset}, &batch.events);
       next[partition] = offset + 1;
       if (batch.events.size() >= batch_events) submit();

@@ -26,7 +26,7 @@ inline std::vector<CrashMessage> CrashStream() {
   std::mt19937_64 rng(99);
   std::vector<CrashMessage> stream;
   for (int i = 0; i < 6000; ++i) {
-    const Origin origin{i % kCrashPartitions, i / kCrashPartitions};
+    const Origin origin{Partition{i % kCrashPartitions}, Offset{i / kCrashPartitions}};
     if (i % 101 == 50) {
       stream.push_back({std::nullopt, Rejection{origin, std::nullopt, RejectReason::kInvalidJson, "message",
                                                 "message: not valid JSON", "not json {"}});

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   auto stored = (*store)->Offsets(testing::kCrashTopic);
   if (!stored) return 1;
   std::map<int32_t, int64_t> next;
-  for (const PartitionOffset& o : *stored) next[o.partition] = o.next;
+  for (const PartitionOffset& o : *stored) next[Raw(o.partition)] = Raw(o.next);
   Batch batch;  // filled again after each Submit, which takes its contents
   for (;;) {
     batch.topic = testing::kCrashTopic;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
         if (stream[i].rejection) batch.events.AddRejection(*stream[i].rejection);
         ++offset;
       }
-      batch.next_offsets.push_back({p, offset});
+      batch.next_offsets.push_back({Partition{p}, Offset{offset}});
     }
     if (batch.events.size() == 0) break;
     auto r = (*store)->Submit(&batch);

@@ -96,13 +96,13 @@ TEST(StoreTest, KeepsTheClusterAndFingerprintWithEachOffset) {
   {
     auto store = OpenOrDie(dir.path());
     ASSERT_TRUE(Apply(*store, {Event(1, "r1", 10, 0)}, {},
-                      {{0, 5, 0xfeedfacecafebeefull, "cluster-a"}, {1, 0, std::nullopt, "cluster-a"}}));
-    ASSERT_TRUE(Apply(*store, {}, {}, {{0, 6, 42, "cluster-b"}}));
+                      {{Partition{0}, Offset{5}, 0xfeedfacecafebeefull, "cluster-a"}, {Partition{1}, Offset{0}, std::nullopt, "cluster-a"}}));
+    ASSERT_TRUE(Apply(*store, {}, {}, {{Partition{0}, Offset{6}, 42, "cluster-b"}}));
   }
   {
     auto store = OpenOrDie(dir.path());
     EXPECT_EQ(*store->Offsets("task-actions"),
-              (std::vector<PartitionOffset>{{0, 6, 42, "cluster-b"}, {1, 0, std::nullopt, "cluster-a"}}));
+              (std::vector<PartitionOffset>{{Partition{0}, Offset{6}, 42, "cluster-b"}, {Partition{1}, Offset{0}, std::nullopt, "cluster-a"}}));
   }
   // An offset as written before: both unknown, nothing refused.
   rocksdb::DB* raw;
@@ -122,7 +122,7 @@ TEST(StoreTest, KeepsTheClusterAndFingerprintWithEachOffset) {
   delete raw;
   auto store = OpenOrDie(dir.path());
   EXPECT_EQ(*store->Offsets("task-actions"),
-            (std::vector<PartitionOffset>{{0, 9, std::nullopt, ""}, {1, 0, std::nullopt, "cluster-a"}}));
+            (std::vector<PartitionOffset>{{Partition{0}, Offset{9}, std::nullopt, ""}, {Partition{1}, Offset{0}, std::nullopt, "cluster-a"}}));
 }
 
 // Submit takes the caller's batch (which comes back empty, to fill again) and
@@ -135,7 +135,7 @@ TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
   batch.topic = "task-actions";
   batch.events.NewAction() = Event(1, "req", 10, 1);
   batch.events.NewAction() = Event(2, "req", 10, 2);
-  batch.next_offsets.push_back({0, 2});
+  batch.next_offsets.push_back({Partition{0}, Offset{2}});
   auto first = store->Submit(&batch);
   ASSERT_TRUE(first) << first.error().ToString();
   EXPECT_FALSE(*first) << "nothing was in flight";
@@ -145,12 +145,12 @@ TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
   batch.topic = "task-actions";
   batch.events.NewAction() = Event(2, "req", 10, 2);  // a duplicate of the batch in flight
   batch.events.NewAction() = Event(3, "req", 11, 3);
-  batch.next_offsets.push_back({0, 4});
+  batch.next_offsets.push_back({Partition{0}, Offset{4}});
   auto second = store->Submit(&batch);
   ASSERT_TRUE(second && *second);
   EXPECT_EQ((*second)->applied, 2u);
   ASSERT_EQ((*second)->next_offsets.size(), 1u);
-  EXPECT_EQ((*second)->next_offsets[0].next, 2);
+  EXPECT_EQ((*second)->next_offsets[0].next, Offset{2});
   EXPECT_TRUE(batch.empty());
 
   auto last = store->Flush();
@@ -158,7 +158,7 @@ TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
   EXPECT_EQ((*last)->applied, 1u);
   EXPECT_EQ((*last)->duplicates, 1u);
   ASSERT_EQ((*last)->next_offsets.size(), 1u);
-  EXPECT_EQ((*last)->next_offsets[0].next, 4);
+  EXPECT_EQ((*last)->next_offsets[0].next, Offset{4});
   auto none = store->Flush();
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
@@ -166,21 +166,21 @@ TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
   auto offsets = store->Offsets("task-actions");
   ASSERT_TRUE(offsets);
   ASSERT_EQ(offsets->size(), 1u);
-  EXPECT_EQ((*offsets)[0].next, 4);
+  EXPECT_EQ((*offsets)[0].next, Offset{4});
 }
 
 TEST(StoreTest, KeepsOffsetsAndTotalsAcrossReopening) {
   TempDir dir;
   {
     auto store = OpenOrDie(dir.path());
-    ASSERT_TRUE(Apply(*store, {Event(1, "r1", 10, 0), Event(2, "r2", 10, 0)}, {}, {{0, 5}, {3, 9}}));
-    ASSERT_TRUE(Apply(*store, {Event(3, "r1", 11, 0)}, {}, {{0, 7}}));
+    ASSERT_TRUE(Apply(*store, {Event(1, "r1", 10, 0), Event(2, "r2", 10, 0)}, {}, {{Partition{0}, Offset{5}}, {Partition{3}, Offset{9}}}));
+    ASSERT_TRUE(Apply(*store, {Event(3, "r1", 11, 0)}, {}, {{Partition{0}, Offset{7}}}));
     EXPECT_EQ(store->totals().records, 3u);
   }
   auto store = OpenOrDie(dir.path());
   auto offsets = store->Offsets("task-actions");
   ASSERT_TRUE(offsets);
-  EXPECT_EQ(*offsets, (std::vector<PartitionOffset>{{0, 7}, {3, 9}}));
+  EXPECT_EQ(*offsets, (std::vector<PartitionOffset>{{Partition{0}, Offset{7}}, {Partition{3}, Offset{9}}}));
   EXPECT_TRUE(store->Offsets("other-topic")->empty());
   EXPECT_EQ(store->totals().records, 3u);
   EXPECT_EQ(store->totals().tasks, 3u);
@@ -226,8 +226,8 @@ TEST(StoreTest, CountsDuplicatesAndConflictsAndKeepsTheFirst) {
 TEST(StoreTest, StoresRejectionsWithOriginAndExcerpt) {
   TempDir dir;
   auto store = OpenOrDie(dir.path());
-  const Rejection whole{Origin{2, 40}, std::nullopt, RejectReason::kInvalidJson, "message", "message: bad", "{x"};
-  const Rejection element{Origin{-1, 7}, 3, RejectReason::kWrongType, "taskId", "taskId: bad", "{}"};
+  const Rejection whole{Origin{Partition{2}, Offset{40}}, std::nullopt, RejectReason::kInvalidJson, "message", "message: bad", "{x"};
+  const Rejection element{Origin{kReplayPartition, Offset{7}}, 3, RejectReason::kWrongType, "taskId", "taskId: bad", "{}"};
   auto r = Apply(*store, {}, {whole, element});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rejected, 2u);
@@ -238,13 +238,13 @@ TEST(StoreTest, StoresRejectionsWithOriginAndExcerpt) {
 }
 
 Rejection Rejected(int32_t partition, int64_t offset, std::optional<uint32_t> element, RejectReason reason) {
-  return Rejection{Origin{partition, offset}, element, reason, "event", "event: bad",
+  return Rejection{Origin{Partition{partition}, Offset{offset}}, element, reason, "event", "event: bad",
                    "[" + std::to_string(offset) + "]"};
 }
 
 uint64_t CountOf(const std::vector<PartitionRejections>& counts, int32_t partition, RejectReason reason) {
   for (const PartitionRejections& p : counts) {
-    if (p.partition == partition) return p.by_reason[static_cast<size_t>(reason)];
+    if (p.partition == Partition{partition}) return p.by_reason[static_cast<size_t>(reason)];
   }
   return 0;
 }
@@ -260,7 +260,7 @@ TEST(StoreTest, KeepsTheLatestRejectionsOfEachPartitionAndExactCounts) {
     std::vector<Rejection> rejections;
     for (int64_t end = offset + batch; offset < end; ++offset) rejections.push_back(Rejected(3, offset, std::nullopt, reason(offset)));
     rejections.push_back(Rejected(5, offset, 0, RejectReason::kTooLong));
-    std::vector<PartitionOffset> offsets = {{3, offset}, {5, offset + 1}};
+    std::vector<PartitionOffset> offsets = {{Partition{3}, Offset{offset}}, {Partition{5}, Offset{offset + 1}}};
     auto r = Apply(*store, {}, rejections, offsets);
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ(r->rejections_counted, rejections.size());
@@ -270,15 +270,15 @@ TEST(StoreTest, KeepsTheLatestRejectionsOfEachPartitionAndExactCounts) {
   {
     std::vector<Rejection> more;
     for (int64_t end = offset + 300; offset < end; ++offset) more.push_back(Rejected(3, offset, std::nullopt, reason(offset)));
-    ASSERT_TRUE(Apply(*store, {}, more, {{3, offset}}));
+    ASSERT_TRUE(Apply(*store, {}, more, {{Partition{3}, Offset{offset}}}));
   }
   auto stored = store->Rejections(store->Snapshot(), 100000);
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->size(), kKeptRejections + 3);
   for (size_t i = 0; i < kKeptRejections; ++i) {
-    EXPECT_EQ((*stored)[i].origin, (Origin{3, offset - static_cast<int64_t>(kKeptRejections) + static_cast<int64_t>(i)}));
+    EXPECT_EQ((*stored)[i].origin, (Origin{Partition{3}, Offset{offset - static_cast<int64_t>(kKeptRejections) + static_cast<int64_t>(i)}}));
   }
-  EXPECT_EQ(stored->back().origin.partition, 5);
+  EXPECT_EQ(stored->back().origin.partition, Partition{5});
   auto counts = store->RejectionCounts(store->Snapshot());
   ASSERT_TRUE(counts);
   ASSERT_EQ(counts->size(), 2u);
@@ -298,10 +298,10 @@ TEST(StoreTest, ARewoundPartitionCountsAndKeepsTheNewDatasRejections) {
   std::vector<Rejection> old_data;
   for (int64_t o = 100; o < 150; ++o) old_data.push_back(Rejected(4, o, std::nullopt, RejectReason::kWrongType));
   old_data.push_back(Rejected(6, 7, std::nullopt, RejectReason::kTooLong));
-  ASSERT_TRUE(Apply(*store, {}, old_data, {{4, 150}, {6, 8}}));
+  ASSERT_TRUE(Apply(*store, {}, old_data, {{Partition{4}, Offset{150}}, {Partition{6}, Offset{8}}}));
   std::vector<Rejection> new_data;
   for (int64_t o = 0; o < 20; ++o) new_data.push_back(Rejected(4, o, std::nullopt, RejectReason::kInvalidJson));
-  PartitionOffset rewound{4, 20};
+  PartitionOffset rewound{Partition{4}, Offset{20}};
   rewound.rewound = true;
   auto r = Apply(*store, {}, new_data, {rewound});
   ASSERT_TRUE(r) << r.error().ToString();
@@ -309,15 +309,15 @@ TEST(StoreTest, ARewoundPartitionCountsAndKeepsTheNewDatasRejections) {
   // Read again after a crash, the same batch counts nothing twice.
   store.reset();
   store = OpenOrDie(dir.path());
-  auto again = Apply(*store, {}, new_data, {{4, 20}});
+  auto again = Apply(*store, {}, new_data, {{Partition{4}, Offset{20}}});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->rejections_counted, 0u);
 
   auto stored = store->Rejections(store->Snapshot(), 1000);
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->size(), 21u);  // partition 4's new 20, and partition 6's one untouched
-  for (int64_t o = 0; o < 20; ++o) EXPECT_EQ((*stored)[o].origin, (Origin{4, o}));
-  EXPECT_EQ(stored->back().origin, (Origin{6, 7}));
+  for (int64_t o = 0; o < 20; ++o) EXPECT_EQ((*stored)[o].origin, (Origin{Partition{4}, Offset{o}}));
+  EXPECT_EQ(stored->back().origin, (Origin{Partition{6}, Offset{7}}));
   auto counts = store->RejectionCounts(store->Snapshot());
   ASSERT_TRUE(counts);
   EXPECT_EQ(CountOf(*counts, 4, RejectReason::kWrongType), 50u);  // counted before the reset, kept
@@ -338,14 +338,14 @@ TEST(StoreTest, RejectionsReadAgainAfterACrashAreNotCountedTwice) {
   for (uint32_t e = 0; e < 3000; ++e) message.push_back(Rejected(2, 60, e, RejectReason::kWrongType));
   {
     auto store = OpenOrDie(dir.path());
-    ASSERT_TRUE(Apply(*store, {}, batch, {{1, 1200}}));
-    ASSERT_TRUE(Apply(*store, {}, {message.begin(), message.begin() + 2000}, {{2, 60}}));
+    ASSERT_TRUE(Apply(*store, {}, batch, {{Partition{1}, Offset{1200}}}));
+    ASSERT_TRUE(Apply(*store, {}, {message.begin(), message.begin() + 2000}, {{Partition{2}, Offset{60}}}));
   }
   auto store = OpenOrDie(dir.path());
-  auto again = Apply(*store, {}, batch, {{1, 1200}});
+  auto again = Apply(*store, {}, batch, {{Partition{1}, Offset{1200}}});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->rejections_counted, 0u);
-  auto rest = Apply(*store, {}, message, {{2, 61}});  // the whole message, from its start
+  auto rest = Apply(*store, {}, message, {{Partition{2}, Offset{61}}});  // the whole message, from its start
   ASSERT_TRUE(rest);
   EXPECT_EQ(rest->rejections_counted, 1000u);
   auto counts = store->RejectionCounts(store->Snapshot());
@@ -355,7 +355,7 @@ TEST(StoreTest, RejectionsReadAgainAfterACrashAreNotCountedTwice) {
   auto stored = store->Rejections(store->Snapshot(), 100000);
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->size(), 2 * kKeptRejections);
-  EXPECT_EQ(stored->front().origin, (Origin{1, 200}));
+  EXPECT_EQ(stored->front().origin, (Origin{Partition{1}, Offset{200}}));
   EXPECT_EQ(stored->back().element, std::optional<uint32_t>(2999));
   EXPECT_EQ((*stored)[kKeptRejections].element, std::optional<uint32_t>(2000));
 }

@@ -34,7 +34,7 @@ void ApplyFromStoredOffsets(Store& store, const std::vector<testing::CrashMessag
   auto stored = store.Offsets(testing::kCrashTopic);
   ASSERT_TRUE(stored) << stored.error().ToString();
   std::map<int32_t, int64_t> next;
-  for (const PartitionOffset& o : *stored) next[o.partition] = o.next;
+  for (const PartitionOffset& o : *stored) next[Raw(o.partition)] = Raw(o.next);
   for (;;) {
     std::vector<TaskAction> actions;
     std::vector<Rejection> rejections;
@@ -48,7 +48,7 @@ void ApplyFromStoredOffsets(Store& store, const std::vector<testing::CrashMessag
         if (stream[i].rejection) rejections.push_back(*stream[i].rejection);
         ++offset;
       }
-      offsets.push_back({p, offset});
+      offsets.push_back({Partition{p}, Offset{offset}});
     }
     if (actions.empty() && rejections.empty()) return;
     auto r = store.Apply(ApplyBatch{actions, rejections, testing::kCrashTopic, offsets});
@@ -62,7 +62,7 @@ testing::ReferenceModel ModelUpTo(Store& store, const std::vector<testing::Crash
   const Result<std::vector<PartitionOffset>> stored = store.Offsets(testing::kCrashTopic);
   EXPECT_TRUE(stored);
   if (stored) {
-    for (const PartitionOffset& o : stored.value()) next[o.partition] = o.next;
+    for (const PartitionOffset& o : stored.value()) next[Raw(o.partition)] = Raw(o.next);
   }
   testing::ReferenceModel model;
   for (size_t i = 0; i < stream.size(); ++i) {

@@ -105,9 +105,9 @@ TEST(FloodTest, ReplayOfHugeArraysStaysWithinMemoryAndKeepsBoundedExactRejection
   auto kept = (*store)->Rejections((*store)->Snapshot(), 100'000);
   ASSERT_TRUE(kept);
   ASSERT_EQ(kept->size(), kKeptRejections);
-  EXPECT_EQ(kept->back().origin, (Origin{-1, 6}));  // the invalid message, the latest
+  EXPECT_EQ(kept->back().origin, (Origin{kReplayPartition, Offset{6}}));  // the invalid message, the latest
   EXPECT_EQ(kept->back().reason, RejectReason::kInvalidJson);
-  EXPECT_EQ((*kept)[0].origin, (Origin{-1, 4}));
+  EXPECT_EQ((*kept)[0].origin, (Origin{kReplayPartition, Offset{4}}));
   EXPECT_EQ((*kept)[0].element, std::optional<uint32_t>(elements - (kKeptRejections - 1)));
   auto counts = (*store)->RejectionCounts((*store)->Snapshot());
   ASSERT_TRUE(counts);
@@ -217,7 +217,7 @@ TEST_F(FloodServeTest, HugeArraysAreAppliedInPartsAndCountedOnceAcrossAKill) {
   auto offsets = (*store)->Offsets("task-actions");
   ASSERT_TRUE(offsets);
   std::vector<std::pair<int32_t, int64_t>> next;  // (the cluster id and fingerprint are checked in consumer_test)
-  for (const PartitionOffset& o : *offsets) next.emplace_back(o.partition, o.next);
+  for (const PartitionOffset& o : *offsets) next.emplace_back(Raw(o.partition), Raw(o.next));
   EXPECT_EQ(next, (std::vector<std::pair<int32_t, int64_t>>{{0, 2}, {1, 2}}));
 }
 

@@ -179,7 +179,7 @@ TEST_F(ServeTest, SigtermUnderLoadExitsZeroWithinFiveSecondsAndCommitsOffsets) {
     ASSERT_TRUE(store);
     auto offsets = (*store)->Offsets("task-actions");
     ASSERT_TRUE(offsets);
-    for (const auto& o : *offsets) stored[o.partition] = o.next;
+    for (const auto& o : *offsets) stored[Raw(o.partition)] = Raw(o.next);
   }
   ASSERT_FALSE(stored.empty());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

@@ -51,12 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static tally::Decoder decoder;
   const std::string_view message(reinterpret_cast<const char*>(data), size);
   tally::DecodedEvents events;
-  decoder.Decode(message, tally::Origin{1, 2}, &events);
+  decoder.Decode(message, tally::Origin{tally::Partition{1}, tally::Offset{2}}, &events);
   // A reused DecodedEvents keeps earlier inputs' events in its slots: none of
   // their values may survive into this input's.
   static tally::DecodedEvents reused;
   reused.clear();
-  decoder.Decode(message, tally::Origin{1, 2}, &reused);
+  decoder.Decode(message, tally::Origin{tally::Partition{1}, tally::Offset{2}}, &reused);
   Check(std::equal(events.actions().begin(), events.actions().end(), reused.actions().begin(),
                    reused.actions().end()),
         "reused slots decode the same actions");

@@ -134,7 +134,7 @@ TEST_F(ConsumerTest, MessyStreamOverEightPartitionsEndsInTheReferenceViews) {
   ASSERT_TRUE(offsets);
   std::vector<int64_t> ends(kPartitions, 0);
   for (const auto& m : stream.messages) ++ends[m.partition];
-  for (const auto& o : *offsets) EXPECT_EQ(o.next, ends[o.partition]) << "partition " << o.partition;
+  for (const auto& o : *offsets) EXPECT_EQ(Raw(o.next), ends[Raw(o.partition)]) << "partition " << Raw(o.partition);
   auto rejections = running->store->Rejections(running->store->Snapshot(), 1000);
   EXPECT_EQ(rejections->size(), stream.rejected);
 }
@@ -377,7 +377,7 @@ TEST_F(ConsumerTest, AnotherClusterWithMoreMessagesIsReReadFromTheEarliestOffset
       << log.str();
   EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
   for (const PartitionOffset& o : StoredOffsets(*running->store)) {
-    EXPECT_EQ(o.next, after[o.partition]);
+    EXPECT_EQ(Raw(o.next), after[Raw(o.partition)]);
     EXPECT_EQ(o.cluster, ClusterIdOf(b->bootstrap()));
   }
 }
@@ -440,7 +440,7 @@ TEST_F(ConsumerTest, StoredOffsetsBeyondThePartitionsEndAreReReadLoudly) {
   EXPECT_EQ(log.Count("is beyond the end of the partition"), static_cast<size_t>(kPartitions)) << log.str();
   EXPECT_EQ(testing::CheckStoreMatches(*running->store, both, {1000}), "");
   for (const PartitionOffset& o : StoredOffsets(*running->store)) {
-    EXPECT_EQ(o.next, after[o.partition]);
+    EXPECT_EQ(Raw(o.next), after[Raw(o.partition)]);
   }
 }
 

@@ -59,7 +59,7 @@ TEST(DecodeCorpusTest, RejectsEveryInvalidFixtureForTheNamedReasonAndField) {
     ASSERT_NE(b, std::string::npos) << "fixture name needs <reason>--<field>--<what>: " << name;
     const std::string reason = name.substr(0, a), field = name.substr(a + 2, b - a - 2);
     DecodedEvents events;
-    decoder.Decode(Read(path), Origin{3, 77}, &events);
+    decoder.Decode(Read(path), Origin{Partition{3}, Offset{77}}, &events);
     ASSERT_EQ(events.actions().size(), 0u) << name;
     ASSERT_EQ(events.rejections().size(), 1u) << name;
     const Rejection& r = events.rejections()[0];
@@ -68,7 +68,7 @@ TEST(DecodeCorpusTest, RejectsEveryInvalidFixtureForTheNamedReasonAndField) {
     // The message names the field first, then says what is wrong.
     EXPECT_EQ(r.message.rfind(field, 0), 0u) << name << ": " << r.message;
     EXPECT_GT(r.message.size(), field.size() + 10) << name << ": " << r.message;
-    EXPECT_EQ(r.origin, (Origin{3, 77}));
+    EXPECT_EQ(r.origin, (Origin{Partition{3}, Offset{77}}));
     EXPECT_LE(r.excerpt.size(), kRejectionExcerptBytes);
   }
 }

@@ -119,13 +119,13 @@ TEST(DecodeTest, UnescapesStrings) {
 TEST(DecodeTest, JudgesArrayElementsAloneWithTheirIndexAndText) {
   const std::string good = R"({"id":1,"annotationRequestId":"r","campaignId":"c","taskId":3,"poolType":0,"status":1,"actionType":0,"createdTime":"2025-04-01 10:00:00"})";
   const std::string bad = R"({"id":2,"annotationRequestId":"r","campaignId":"c","taskId":"x","poolType":0,"status":1,"actionType":0,"createdTime":"2025-04-01 10:00:00"})";
-  const DecodedEvents events = Decode("[" + good + ",\n  " + bad + " , 7, [1, 2] ]", Origin{4, 900});
+  const DecodedEvents events = Decode("[" + good + ",\n  " + bad + " , 7, [1, 2] ]", Origin{Partition{4}, Offset{900}});
   EXPECT_EQ(events.size(), 4u);
   ASSERT_EQ(events.actions().size(), 1u);
   ASSERT_EQ(events.rejections().size(), 3u);
   const Rejection& r = events.rejections()[0];
   EXPECT_EQ(r.element, 1u);
-  EXPECT_EQ(r.origin, (Origin{4, 900}));
+  EXPECT_EQ(r.origin, (Origin{Partition{4}, Offset{900}}));
   EXPECT_EQ(r.reason, RejectReason::kWrongType);
   EXPECT_EQ(r.field, "taskId");
   EXPECT_EQ(r.excerpt, bad);
@@ -139,14 +139,14 @@ TEST(DecodeTest, JudgesArrayElementsAloneWithTheirIndexAndText) {
 TEST(DecodeTest, MalformedArrayIsRejectedWholeOnce) {
   DecodedEvents events;
   Decoder decoder;
-  decoder.Decode(kSeedEvent, Origin{0, 1}, &events);  // an earlier message stays
-  decoder.Decode(std::string("[") + std::string(kSeedEvent) + ", {\"id\": 01}]", Origin{0, 2}, &events);
+  decoder.Decode(kSeedEvent, Origin{Partition{0}, Offset{1}}, &events);  // an earlier message stays
+  decoder.Decode(std::string("[") + std::string(kSeedEvent) + ", {\"id\": 01}]", Origin{Partition{0}, Offset{2}}, &events);
   ASSERT_EQ(events.actions().size(), 1u);
   ASSERT_EQ(events.rejections().size(), 1u);
   EXPECT_EQ(events.rejections()[0].reason, RejectReason::kInvalidJson);
   EXPECT_EQ(events.rejections()[0].field, "message");
   EXPECT_FALSE(events.rejections()[0].element.has_value());
-  EXPECT_EQ(events.rejections()[0].origin, (Origin{0, 2}));
+  EXPECT_EQ(events.rejections()[0].origin, (Origin{Partition{0}, Offset{2}}));
 }
 
 // A huge array is decoded in parts of bounded size, with the same events as a
@@ -168,7 +168,7 @@ TEST(DecodeTest, LargeArraysGoInBoundedPartsWithTheSameEvents) {
   ASSERT_GT(message.size(), 16 * Decoder::kWholeMessageBytes);
   Decoder whole_decoder, parts_decoder;
   DecodedEvents whole;
-  whole_decoder.Decode(message, Origin{3, 9}, &whole);
+  whole_decoder.Decode(message, Origin{Partition{3}, Offset{9}}, &whole);
   ASSERT_EQ(whole.size(), 30'000u);
 
   const DecodeLimits limits{1000, size_t{1} << 20};
@@ -176,7 +176,7 @@ TEST(DecodeTest, LargeArraysGoInBoundedPartsWithTheSameEvents) {
   std::vector<Rejection> rejections;
   DecodedEvents part;
   int parts = 0;
-  for (bool done = parts_decoder.Decode(message, Origin{3, 9}, &part, limits);; done = parts_decoder.Continue(&part, limits)) {
+  for (bool done = parts_decoder.Decode(message, Origin{Partition{3}, Offset{9}}, &part, limits);; done = parts_decoder.Continue(&part, limits)) {
     ++parts;
     EXPECT_LE(part.size(), limits.events);
     actions.insert(actions.end(), part.actions().begin(), part.actions().end());
@@ -191,10 +191,10 @@ TEST(DecodeTest, LargeArraysGoInBoundedPartsWithTheSameEvents) {
 
   message.back() = ',';  // not JSON, at its very end
   part.clear();
-  EXPECT_TRUE(parts_decoder.Decode(message, Origin{3, 10}, &part, limits));
+  EXPECT_TRUE(parts_decoder.Decode(message, Origin{Partition{3}, Offset{10}}, &part, limits));
   ASSERT_EQ(part.size(), 1u);
   EXPECT_EQ(part.rejections()[0].reason, RejectReason::kInvalidJson);
-  EXPECT_EQ(part.rejections()[0].origin, (Origin{3, 10}));
+  EXPECT_EQ(part.rejections()[0].origin, (Origin{Partition{3}, Offset{10}}));
   EXPECT_EQ(part.rejections()[0].element, std::nullopt);
 }
 

@@ -27,7 +27,7 @@ Sent SendAll(const WorkloadOptions& w, const DeliveryOptions& d) {
   Message m;
   while (delivery.Next(&m)) {
     decoded.clear();
-    decoder.Decode(m.value, Origin{0, 0}, &decoded);
+    decoder.Decode(m.value, Origin{Partition{0}, Offset{0}}, &decoded);
     EXPECT_TRUE(decoded.rejections().empty()) << m.value.substr(0, 200);
     EXPECT_EQ(decoded.actions().size(), m.events);
     if (!decoded.actions().empty()) {
