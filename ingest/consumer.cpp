@@ -96,7 +96,7 @@ struct Consumer::Impl {
   // The batch being filled; the store takes it at Submit (and may still be
   // writing the one before).
   struct Filling {
-    Batch batch;                      // its events; topic and offsets set at Submit
+    Batch batch;                       // its events; topic and offsets set at Submit
     std::map<Partition, Offset> next;  // partition -> offset after its last message
     // partition -> its last message, kept (not copied) until the batch is
     // submitted, to fingerprint it then: one hash per partition and batch. A
