@@ -243,6 +243,24 @@ struct StoreTotals {
   uint64_t requests = 0;
 };
 
+class ReadView;
+
+// How Store::Versions reads: from a snapshot, or the latest written state; and
+// whether it may wait for the disk.
+struct VersionRead {
+  const ReadView* view = nullptr;  // null: the latest state
+  // Only what RocksDB holds in memory (memtables, block cache): never waits for
+  // the disk. Unavailable when a version is not in memory (an I/O thread then
+  // hands the request to a query thread).
+  bool memory_only = false;
+};
+
+// Told the annotationRequestIds that gained records in a batch, once that
+// batch is written and readable; on the store's writer thread, which it must
+// not hold up (hand the work to another thread). Nothing is told of a batch
+// that failed.
+using ChangeListener = std::function<void(std::span<const std::string> requests)>;
+
 // Sets the process's allocator up for the store's batch-sized buffers: glibc
 // would return each multi-megabyte buffer to the kernel when freed and fault it
 // in again for the next batch (about a tenth of replay time, measured). Call once
@@ -337,6 +355,18 @@ class Store {
   Result<std::vector<Rejection>> Rejections(const ReadView& view, size_t limit) const;
   // Every rejection the store has counted, by partition (in order) and reason.
   Result<std::vector<PartitionRejections>> RejectionCounts(const ReadView& view) const;
+
+  // The version of each of `requests` into (*out)[i]: the number of distinct
+  // records applied to it, 0 if the store does not know it. A version grows by
+  // one with each record new to the store, in the same atomic write as the
+  // record (a duplicate leaves it), so it survives restarts and every store
+  // that applied the same records agrees. Unavailable: memory_only and one is
+  // not in memory; else the store's read errors. Any thread.
+  Status Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const;
+
+  // Replaces the listener told of changed requests (none: an empty function).
+  // Any thread; a batch being written may still tell the one before.
+  void SetChangeListener(ChangeListener listener);
 
   // Totals as of the last applied batch (for gauges); any thread, no I/O.
   StoreTotals totals() const;

@@ -112,7 +112,7 @@ Result<std::optional<ApplyResult>> Applier::BuildAndStart(const ApplyBatch& batc
   if (!built.ok()) return Fail(built);
   if (!previous) return previous;
   writing_ = &slot;
-  writer_.Start(&slot.batch);
+  writer_.Start(&slot.batch, &slot.changed);
   return previous;
 }
 
@@ -137,6 +137,7 @@ void Applier::Put(Slot& slot, rocksdb::ColumnFamilyHandle* family, std::string_v
 Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   slot.batch.Clear();
   slot.touched.clear();
+  slot.changed.clear();
   slot.dirty_tasks.clear();
   slot.scene_writes.clear();
   slot.fresh_ids.clear();

@@ -120,6 +120,8 @@ class Applier {
     std::unordered_map<std::string, Stamp> scene_writes;
     // The batch's fresh records by id: duplicates of them in the next batch.
     std::vector<std::pair<Id, const TaskAction*>> fresh_ids;
+    // The annotationRequestIds that gain records: their versions change (Store::Versions).
+    std::vector<std::string> changed;
   };
 
   Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_no);

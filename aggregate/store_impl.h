@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +47,11 @@ struct Store::Impl {
   std::atomic<uint64_t> total_requests{0};
 
   std::unique_ptr<Applier> applier;
+
+  // Tells the change listener, if any (Store::SetChangeListener); the writer thread.
+  void NotifyChanged(std::span<const std::string> requests) const;
+  mutable std::mutex listener_mutex;
+  std::shared_ptr<const ChangeListener> listener;  // guarded by listener_mutex
 
   ~Impl();
 };

@@ -16,6 +16,7 @@ using keys::Family;
 Status Applier::FinishRequests(Slot& slot) {
   for (auto& [id, request] : slot.touched) {
     if (!request->new_records.empty()) {
+      slot.changed.push_back(id);
       if (Status s = UpdateRanks(*request, /*tasks=*/false, slot); !s.ok()) return s;
       request->meta.records += request->new_records.size();
       request->unwritten_records.emplace_back(slot.epoch, std::move(request->new_records));

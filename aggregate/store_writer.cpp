@@ -17,9 +17,10 @@ BatchWriter::~BatchWriter() {
   thread_.join();
 }
 
-void BatchWriter::Start(rocksdb::WriteBatch* batch) {
+void BatchWriter::Start(rocksdb::WriteBatch* batch, const std::vector<std::string>* changed) {
   std::lock_guard lock(mutex_);
   to_write_ = batch;
+  changed_requests_ = changed;
   done_ = false;
   done_flag_.store(false, std::memory_order_release);
   changed_.notify_all();
@@ -38,6 +39,7 @@ void BatchWriter::Loop() {
     changed_.wait(lock, [&] { return stopping_ || to_write_ != nullptr; });
     if (!to_write_) return;
     rocksdb::WriteBatch* batch = to_write_;
+    const std::vector<std::string>* changed = changed_requests_;
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     if (store_->options.batch_sink) store_->options.batch_sink(batch->Data());
@@ -55,6 +57,8 @@ void BatchWriter::Loop() {
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Readable now: long polls of these requests wake up (the listener only hands the work on).
+    if (s.ok() && changed != nullptr && !changed->empty()) store_->NotifyChanged(*changed);
     lock.lock();
     to_write_ = nullptr;
     done_ = true;

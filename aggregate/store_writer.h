@@ -12,7 +12,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "aggregate/store_impl.h"
 
@@ -24,8 +26,10 @@ class BatchWriter {
   // Waits for a write in flight, then stops the thread.
   ~BatchWriter();
 
-  // Starts writing `batch`, which stays untouched until Wait returns.
-  void Start(rocksdb::WriteBatch* batch);
+  // Starts writing `batch`, which stays untouched until Wait returns, as do
+  // `changed`: the requests whose versions the batch changes, told to the
+  // store's change listener once the batch is written.
+  void Start(rocksdb::WriteBatch* batch, const std::vector<std::string>* changed);
 
   struct Outcome {
     Status status;       // the store's first failure, if it has one
@@ -43,6 +47,7 @@ class BatchWriter {
   std::mutex mutex_;
   std::condition_variable changed_;
   rocksdb::WriteBatch* to_write_ = nullptr;  // guarded by mutex_
+  const std::vector<std::string>* changed_requests_ = nullptr;  // guarded by mutex_
   bool done_ = true;                         // guarded by mutex_
   Outcome outcome_;                          // guarded by mutex_
   bool stopping_ = false;                    // guarded by mutex_

@@ -56,6 +56,8 @@ HttpResponse StartResponse(const HttpRequest& request, int status, std::string_v
 
 void FinishAnswer(const HttpRequest& request, Answer* answer) {
   HttpResponse* response = &answer->response;
+  // A 304 has no body and no length of its own (RFC 9110 §15.4.5).
+  if (response->result() == http::status::not_modified) return;
   if (answer->stream) {
     if (request.version() >= 11) {
       response->chunked(true);

@@ -8,9 +8,12 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/body_stream.h"
 
@@ -21,6 +24,13 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 struct RouteInfo;
 
+// A 304 whose request asked to wait (`Prefer: wait=N`): the server may hold it
+// until a record is applied to one of `requests` or `wait` passes.
+struct LongPoll {
+  std::chrono::seconds wait{0};
+  std::vector<std::string> requests;
+};
+
 struct Answer {
   // With `stream` set, the body is the answer's first part, the stream yields
   // the rest, and the response is chunked (Transfer-Encoding; with HTTP/1.0 it
@@ -30,6 +40,7 @@ struct Answer {
   const RouteInfo* route = nullptr;  // null: no route (404, or never routed)
   int code = 0;                      // the envelope's code; 0 for ops endpoints
   std::string request_id;
+  std::optional<LongPoll> long_poll;  // a 304 that may be held (the session decides)
 };
 
 // A response to `request` with the headers every response carries: its HTTP

@@ -1,19 +1,24 @@
 #pragma once
 
 // How a business route's answer is found: the request's parameters parsed by
-// the route's rules; then the response cache asked, keyed by the route and the
-// parameters (response_cache.h); then, when the caller may run a store query,
-// the route's handler run on one snapshot and its answer kept for the next
-// caller. AnswerBusiness<Parse, Handle> makes a route's BusinessHandler
+// the route's rules; the versions of the annotation requests they name read
+// (Store::Versions), which make the answer's ETag (etag.h): an If-None-Match
+// that names it is answered 304 at once; then the response cache asked, keyed
+// by the route and the parameters and valid for those versions
+// (response_cache.h); then, when the caller may run a store query, the route's
+// handler run on one snapshot and its answer kept for the next caller. AnswerBusiness<Parse, Handle> makes a route's BusinessHandler
 // (routes.h) of its parser and handler (params.h, handlers.h); routes.cpp
 // instantiates it once per business route. Any thread.
 
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "api/api_code.h"
 #include "api/api_context.h"
 #include "api/body_stream.h"
+#include "api/etag.h"
 #include "api/handlers.h"
 #include "api/params.h"
 #include "api/response_cache.h"
@@ -25,13 +30,39 @@ struct BusinessQuery {
   const ApiContext& context;  // its store is open
   size_t route_index;         // RouteIndex(route): the first byte of the cache key
   bool may_query;             // false: from the cache only (the caller is an I/O thread)
+  std::string_view if_none_match;  // the request's If-None-Match header; empty if none
 };
 
 struct BusinessAnswer {
   std::shared_ptr<const ResponseCache::Entry> entry;  // null: not in the cache, and !may_query
   std::unique_ptr<BodyStream> rest;  // the rest of a large answer's data (never cached)
   bool from_cache = false;           // entry was found in the response cache, not computed
+  // The If-None-Match named the current ETag: answer 304 (entry is null).
+  bool not_modified = false;
+  std::string etag;                // of a 304 (a 200's is entry->etag)
+  std::vector<std::string> named;  // the requests a 304 depends on (to wait for)
 };
+
+// The annotation requests an answer depends on: their versions make its ETag.
+inline std::span<const std::string> NamedRequests(const StatisticsParams& p) { return {&p.annotation_request_id, 1}; }
+inline std::span<const std::string> NamedRequests(const RecordParams& p) { return p.annotation_request_ids; }
+inline std::span<const std::string> NamedRequests(const TaskGetParams& p) { return {&p.annotation_request_id, 1}; }
+
+// What else than its parameters and the versions an answer depends on: the
+// server's settings (the same on every replica).
+inline std::string_view ETagSalt(const StatisticsParams&, const ApiContext&) { return {}; }
+inline std::string_view ETagSalt(const RecordParams&, const ApiContext&) { return {}; }
+inline std::string_view ETagSalt(const TaskGetParams&, const ApiContext& context) { return context.view_url_base; }
+
+// True when every version is known (> 0): only then can an answer be a 200,
+// and only then may an If-None-Match be answered 304 (an unknown request's
+// answer is an error, never a 304).
+inline bool AllKnown(std::span<const uint64_t> versions) {
+  for (const uint64_t v : versions) {
+    if (v == 0) return false;
+  }
+  return !versions.empty();
+}
 
 // Errors: the parameters' (InvalidArgument naming the parameter). A store
 // failure is not an error here but the answer's outcome (5000), never cached.
@@ -45,20 +76,43 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
   AppendCacheKey(*params, &key);
   const Store& store = *query.context.store;
   ResponseCache* cache = query.context.cache;
-  // Served from the cache while the store's record count is unchanged.
-  const uint64_t version = store.totals().records;
-  if (cache != nullptr && (out->entry = cache->Find(key, version))) {
-    out->from_cache = true;
-    return Status::OK();
+  const std::span<const std::string> named = NamedRequests(*params);
+  const std::string_view salt = ETagSalt(*params, query.context);
+  if (cache != nullptr || !query.if_none_match.empty()) {
+    // The latest versions; on an I/O thread only from memory (else the query
+    // thread reads them). A failed read is left to the query thread too,
+    // which answers it with the snapshot's.
+    std::vector<uint64_t> versions;
+    if (store.Versions(VersionRead{nullptr, !query.may_query}, named, &versions).ok()) {
+      if (!query.if_none_match.empty() && AllKnown(versions)) {
+        std::string etag = MakeETag(key, salt, versions);
+        if (IfNoneMatchHas(query.if_none_match, etag)) {
+          out->not_modified = true;
+          out->etag = std::move(etag);
+          out->named.assign(named.begin(), named.end());
+          return Status::OK();
+        }
+      }
+      if (cache != nullptr && (out->entry = cache->Find(key, versions))) {
+        out->from_cache = true;
+        return Status::OK();
+      }
+    }
   }
   if (!query.may_query) return Status::OK();
   auto fresh = std::make_shared<ResponseCache::Entry>();
-  fresh->version = version;
-  fresh->outcome = Handle(*params, HandlerInput{store, store.Snapshot(), query.context.view_url_base},
-                          &fresh->data, &out->rest);
+  ReadView view = store.Snapshot();
+  if (Status read = store.Versions(VersionRead{&view, false}, named, &fresh->versions); !read.ok()) {
+    fresh->outcome = Outcome::StoreFailure(read);
+  } else {
+    fresh->outcome = Handle(*params, HandlerInput{store, std::move(view), query.context.view_url_base},
+                            &fresh->data, &out->rest);
+  }
   if (fresh->outcome.code != ApiCode::kSuccess) {
     fresh->data.clear();
     out->rest.reset();
+  } else {
+    fresh->etag = MakeETag(key, salt, fresh->versions);
   }
   out->entry = fresh;
   if (cache != nullptr && fresh->outcome.code != ApiCode::kInternal && !out->rest) {

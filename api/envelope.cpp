@@ -71,6 +71,19 @@ Answer EnvelopeAnswer(const HttpRequest& request, const RouteInfo* route, ApiCod
   return answer;
 }
 
+Answer NotModifiedAnswer(const HttpRequest& request, const RouteInfo* route, std::string_view etag,
+                         std::string request_id, int64_t lag) {
+  Answer answer;
+  answer.route = route;
+  answer.code = static_cast<int>(ApiCode::kSuccess);
+  answer.response = StartResponse(request, 304, request_id, {});
+  answer.response.erase(boost::beast::http::field::content_type);
+  answer.response.set(boost::beast::http::field::etag, boost::beast::string_view(etag.data(), etag.size()));
+  answer.response.set("X-Tally-Lag", std::to_string(lag));
+  answer.request_id = std::move(request_id);
+  return answer;
+}
+
 Answer ErrorAnswer(const HttpRequest& request, const RouteInfo* route, const Status& status, Fault fault,
                    std::string request_id, int64_t lag) {
   const ContractError error = ContractErrorOf(status, fault);

@@ -20,6 +20,11 @@ namespace tally {
 Answer EnvelopeAnswer(const HttpRequest& request, const RouteInfo* route, ApiCode code, std::string_view message,
                       std::string_view data, std::string request_id, int64_t lag, int http_status = 0);
 
+// 304 Not Modified for a conditional request whose If-None-Match names the
+// current `etag` (quoted): no body, the headers ETag, X-Request-Id and X-Tally-Lag.
+Answer NotModifiedAnswer(const HttpRequest& request, const RouteInfo* route, std::string_view etag,
+                         std::string request_id, int64_t lag);
+
 // The envelope answer of a failed Status (ContractErrorOf).
 Answer ErrorAnswer(const HttpRequest& request, const RouteInfo* route, const Status& status, Fault fault,
                    std::string request_id, int64_t lag);

@@ -69,7 +69,8 @@ size_t HttpMetrics::StatusIndex(int http_status) {
   for (size_t i = 0; i < kStatuses.size(); ++i) {
     if (kStatuses[i] == http_status) return i;
   }
-  return 6;  // 500
+  static_assert(kStatuses[7] == 500);
+  return 7;  // 500
 }
 
 HttpMetrics::HttpMetrics() : route_slots_(Routes().size() + 1), routes_(new PerRoute[route_slots_]()) {}
@@ -78,6 +79,7 @@ void HttpMetrics::ObserveRequest(const RouteInfo* route, int http_status, double
   PerRoute& r = routes_[RouteIndex(route)];
   r.requests[StatusIndex(http_status)].fetch_add(1, std::memory_order_relaxed);
   r.durations.Observe(seconds);
+  if (http_status == 304) not_modified_.fetch_add(1, std::memory_order_relaxed);
 }
 
 uint64_t HttpMetrics::requests(const RouteInfo* route, int http_status) const {
@@ -155,6 +157,11 @@ void HttpMetrics::Append(std::string* out) const {
           "Business requests answered by a store query: not in the response cache, or the cache is off "
           "(--response-cache-entries 0).",
           cache_misses(), out);
+  Counter("tally_http_not_modified_total",
+          "Business requests answered 304 Not Modified: their If-None-Match named the current ETag.",
+          not_modified(), out);
+  Gauge("tally_http_waiters", "Long polls held now (Prefer: wait), at most --max-waiters.",
+        waiters_ ? waiters_() : 0, out);
 }
 
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {

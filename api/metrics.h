@@ -24,7 +24,7 @@ namespace tally {
 class HttpMetrics {
  public:
   // The HTTP statuses the server answers with; anything else counts as 500.
-  static constexpr std::array<int, 8> kStatuses = {200, 400, 401, 404, 405, 413, 500, 503};
+  static constexpr std::array<int, 9> kStatuses = {200, 304, 400, 401, 404, 405, 413, 500, 503};
 
   HttpMetrics();
 
@@ -41,6 +41,8 @@ class HttpMetrics {
   // (a miss; with the cache off every business answer is one).
   void CacheHit() { cache_hits_.fetch_add(1, std::memory_order_relaxed); }
   void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
+  // Where the gauge of held long polls comes from; set once, before serving.
+  void SetWaiters(std::function<int64_t()> gauge) { waiters_ = std::move(gauge); }
   // Where the gauge of queries running or waiting comes from; set once, before serving.
   void SetQueriesInFlight(std::function<int64_t()> gauge) { queries_in_flight_ = std::move(gauge); }
 
@@ -48,6 +50,8 @@ class HttpMetrics {
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
   uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
   uint64_t cache_misses() const { return cache_misses_.load(std::memory_order_relaxed); }
+  // 304 answers sent (ObserveRequest with 304).
+  uint64_t not_modified() const { return not_modified_.load(std::memory_order_relaxed); }
 
   // Appends the server's metrics (tally_http_*).
   void Append(std::string* out) const;
@@ -70,7 +74,9 @@ class HttpMetrics {
   std::atomic<uint64_t> rejected_queries_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
+  std::atomic<uint64_t> not_modified_{0};
   std::function<int64_t()> queries_in_flight_;
+  std::function<int64_t()> waiters_;
 };
 
 // The whole /metrics page: ingestion, store, HTTP. `totals` is null while the

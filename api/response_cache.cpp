@@ -7,7 +7,16 @@ namespace tally {
 namespace {
 
 size_t SizeOf(const std::string& key, const ResponseCache::Entry& e) {
-  return key.size() + e.data.size() + e.outcome.message.size() + sizeof(e);
+  return key.size() + e.data.size() + e.outcome.message.size() + e.etag.size() +
+         e.versions.size() * sizeof(uint64_t) + sizeof(e);
+}
+
+// Versions only grow: of two answers for the same key, the one of the larger
+// sum was computed later.
+uint64_t SumOf(std::span<const uint64_t> versions) {
+  uint64_t sum = 0;
+  for (const uint64_t v : versions) sum += v;
+  return sum;
 }
 
 }  // namespace
@@ -21,11 +30,14 @@ ResponseCache::Shard& ResponseCache::ShardOf(std::string_view key) {
   return shards_[std::hash<std::string_view>()(key) % shard_count_];
 }
 
-std::shared_ptr<const ResponseCache::Entry> ResponseCache::Find(std::string_view key, uint64_t version) {
+std::shared_ptr<const ResponseCache::Entry> ResponseCache::Find(std::string_view key,
+                                                               std::span<const uint64_t> versions) {
   Shard& shard = ShardOf(key);
   std::lock_guard lock(shard.mutex);
   auto it = shard.index.find(key);
-  if (it == shard.index.end() || it->second->second->version != version) return nullptr;
+  if (it == shard.index.end()) return nullptr;
+  const std::vector<uint64_t>& kept = it->second->second->versions;
+  if (!std::equal(kept.begin(), kept.end(), versions.begin(), versions.end())) return nullptr;
   shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
   return it->second->second;
 }
@@ -37,7 +49,7 @@ void ResponseCache::Insert(std::string key, std::shared_ptr<const Entry> entry) 
   std::lock_guard lock(shard.mutex);
   if (auto it = shard.index.find(key); it != shard.index.end()) {
     auto node = it->second;
-    if (node->second->version > entry->version) return;  // a newer answer is there already
+    if (SumOf(node->second->versions) > SumOf(entry->versions)) return;  // a newer answer is there already
     shard.bytes -= SizeOf(node->first, *node->second);
     shard.index.erase(it);
     shard.lru.erase(node);

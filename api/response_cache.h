@@ -1,16 +1,18 @@
 #pragma once
 
 // ResponseCache keeps the answers of recent business requests (the handler's
-// outcome and `data` JSON, never the envelope's date or requestId), keyed by the
-// route and the validated parameters, and tagged with the store's record count
-// when they were computed. Helix polls the same requests over and over; between
-// two applied batches the answers cannot change.
+// outcome, `data` JSON and ETag, never the envelope's date or requestId), keyed
+// by the route and the validated parameters, and tagged with the versions of
+// the annotation requests they name (Store::Versions) when they were computed.
+// Helix polls the same requests over and over; until a record is applied to
+// one of them the answer cannot change, whatever is applied to other requests.
 //
-// Why the record count is a sound version: the views are a function of the set
-// of distinct records (docs/views.md), records are never removed or changed, so the
-// set changes exactly when the count grows. The store publishes the count after a
-// batch is readable, so an answer computed after reading count N reflects at
-// least those N records; it is served only while the count is still N.
+// Why the versions are sound: an answer depends only on the records of the
+// requests it names (docs/views.md: views are a function of the set of
+// distinct records, per request), records are never removed or changed, so
+// that set changes exactly when a named request's version grows. The versions
+// are read from the same snapshot as the answer, and it is served only while
+// the latest versions are still those.
 //
 // Bounded: at most max_entries answers (`tally serve --response-cache-entries`)
 // and kMaxBytes of data; answers larger than kMaxEntryBytes are not kept. Least
@@ -23,9 +25,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "api/handlers.h"
 #include "api/server.h"
@@ -39,7 +43,8 @@ class ResponseCache {
   static constexpr size_t kMaxEntryBytes = size_t{512} << 10;
 
   struct Entry {
-    uint64_t version = 0;  // the store's record count when computed
+    std::vector<uint64_t> versions;  // of the named requests, when computed
+    std::string etag;                // quoted; empty unless the outcome is a success
     Outcome outcome;
     std::string data;
   };
@@ -47,9 +52,9 @@ class ResponseCache {
   // Keeps at most `max_entries` answers (at least 1).
   explicit ResponseCache(size_t max_entries = kDefaultResponseCacheEntries);
 
-  // The answer for `key` computed at `version`, or null.
-  std::shared_ptr<const Entry> Find(std::string_view key, uint64_t version);
-  // Keeps an answer (replacing an older one for the key).
+  // The answer for `key` computed at `versions`, or null.
+  std::shared_ptr<const Entry> Find(std::string_view key, std::span<const uint64_t> versions);
+  // Keeps an answer (replacing one computed at lower versions for the key).
   void Insert(std::string key, std::shared_ptr<const Entry> entry);
 
  private:

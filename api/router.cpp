@@ -3,6 +3,7 @@
 #include "api/api_keys.h"
 #include "api/business_query.h"
 #include "api/envelope.h"
+#include "api/etag.h"
 #include "api/http_framing.h"
 #include "api/metrics.h"
 #include "api/ops_endpoints.h"
@@ -34,8 +35,12 @@ Answer OpsAnswer(const HttpRequest& request, const RouteInfo& route, const ApiCo
 // needs a store query (it is not in the cache).
 std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteInfo& route, std::string_view query,
                                        const ApiContext& context, std::string& request_id, bool may_query) {
-  // Without a cache there is nothing to find before the query: it all runs on a query thread.
-  if (!may_query && context.cache == nullptr && context.store != nullptr) return std::nullopt;
+  const std::string_view if_none_match = HeaderValue(request, http::field::if_none_match);
+  // Without a cache or a condition there is nothing to find before the query:
+  // it all runs on a query thread.
+  if (!may_query && context.cache == nullptr && if_none_match.empty() && context.store != nullptr) {
+    return std::nullopt;
+  }
   const int64_t lag = LagOf(context);
   if (context.store == nullptr) {
     return ErrorAnswer(request, &route, Status::Unavailable("the store is not open yet"), Fault::kServer,
@@ -44,9 +49,18 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   auto source = ParamSource::FromRequest(query, request.body());
   if (!source) return ErrorAnswer(request, &route, source.error(), Fault::kRequest, std::move(request_id), lag);
   BusinessAnswer found;
-  if (Status invalid = route.business(BusinessQuery{*source, context, RouteIndex(&route), may_query}, &found);
+  if (Status invalid =
+          route.business(BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match}, &found);
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
+  }
+  if (found.not_modified) {
+    Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
+    // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
+    if (auto wait = PreferredWait(HeaderValue(request, "Prefer"))) {
+      answer.long_poll = LongPoll{*wait, std::move(found.named)};
+    }
+    return answer;
   }
   if (found.entry == nullptr) return std::nullopt;
   // Counted once per request: a lookup on an I/O thread that misses is repeated on the query thread.
@@ -61,6 +75,9 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   Answer answer = EnvelopeAnswer(request, &route, outcome.code, outcome.message, found.entry->data,
                                  std::move(request_id), lag);
   if (outcome.total_count) answer.response.set("X-Total-Count", std::to_string(*outcome.total_count));
+  if (!found.entry->etag.empty()) {
+    answer.response.set(http::field::etag, boost::beast::string_view(found.entry->etag.data(), found.entry->etag.size()));
+  }
   if (found.rest) StreamEnvelope(found.entry->data, std::move(found.rest), outcome.code, outcome.message, &answer);
   return answer;
 }

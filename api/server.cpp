@@ -29,6 +29,7 @@
 #include "api/response_cache.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "api/waiters.h"
 
 namespace tally {
 namespace {
@@ -71,6 +72,7 @@ constexpr double kAccessLineBurst = 200;
 struct ApiServer::Impl {
   Impl(const ApiOptions& opts, int thread_count, int query_threads)
       : options(opts),
+        waiters(opts.max_waiters),
         ioc(std::in_place, thread_count),
         work(asio::make_work_guard(*ioc)),
         acceptor(std::in_place, asio::make_strand(*ioc)),
@@ -89,8 +91,12 @@ struct ApiServer::Impl {
   uint16_t bound_port = 0;
 
   // Declared before the io_context so that sessions destroyed with it can
-  // still leave the table.
+  // still leave the table and the registry.
   ConnectionTable connections;
+  WaiterRegistry waiters;  // held long polls
+  // Guards posting wake-ups (RequestsChanged, any thread) against the io_context's end.
+  std::mutex changes_mutex;
+  bool changes_closed = false;  // guarded by changes_mutex
   std::atomic<bool> draining{false};
   bool stopped = false;  // controlling thread only
 
@@ -117,7 +123,11 @@ namespace {
 // keep-alive holds. Only reading, writing, timing out and the HTTP framing
 // rules live here. Runs on its own strand; owned by the handlers in flight
 // (shared_from_this).
-class Session : public Connection, public std::enable_shared_from_this<Session> {
+// A held long poll (Prefer: wait) is a session parked on its timer, registered
+// with the server's WaiterRegistry; it occupies no thread. While held, a read
+// is kept pending on the socket so that a client that leaves frees its slot at
+// once; whatever else the client sends meanwhile waits in the buffer.
+class Session : public Connection, public Waiter, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ApiServer::Impl* server, bool reserve)
       : stream_(std::move(socket)), server_(server), reserve_(reserve) {
@@ -125,6 +135,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   }
 
   ~Session() override {
+    if (poll_) server_->waiters.Remove(poll_->ticket, poll_->requests);
     server_->metrics.ConnectionClosed();
     if (registered_) server_->connections.Remove(handle_);
   }
@@ -140,6 +151,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (!self->busy_) self->Close();
     });
+  }
+
+  void Wake() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->OnWoken(); });
+  }
+
+  void EndNow() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->OnEndNow(); });
   }
 
   void Evict() override {
@@ -240,20 +259,150 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     server_->connections.Busy(handle_);
     started_ = Clock::now();
     const auto& request = parser_->get();
+    // Read before the ETag is checked: a change after it is noticed (waiters.h).
+    poll_sequence_ = server_->waiters.sequence();
     if (std::optional<Answer> answer = AnswerWithoutQuery(request, server_->context)) {
-      return Respond(std::move(*answer));
+      return Deliver(std::move(*answer));
     }
     // The query runs on a query thread; the session does nothing else until
     // its answer comes back to the strand.
     const bool queued = server_->queries->TrySubmit([self = shared_from_this()] {
       Answer answer = HandleRequest(self->parser_->get(), self->server_->context);
       asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
-        self->Respond(std::move(answer));
+        self->Deliver(std::move(answer));
       });
     });
     if (!queued) {
       server_->metrics.QueryRejected();
       Respond(Overloaded(request, server_->context, false));
+    }
+  }
+
+  // An answer to a request as it came: a 304 that asks to wait is held while
+  // the registry has room (else it goes at once, without Preference-Applied).
+  void Deliver(Answer answer) {
+    if (answer.long_poll) {
+      LongPoll poll = std::move(*answer.long_poll);
+      answer.long_poll.reset();
+      if (auto ticket = server_->waiters.Add(poll.requests, weak_from_this())) {
+        return Park(*ticket, std::move(poll), std::move(answer));
+      }
+    }
+    Respond(std::move(answer));
+  }
+
+  void Park(WaiterRegistry::Ticket ticket, LongPoll poll, Answer not_modified) {
+    const uint64_t generation = ++poll_generation_;
+    poll_.emplace(ticket, std::move(poll.requests), poll.wait, std::move(not_modified), stream_.get_executor());
+    stream_.expires_never();  // the poll's own timer bounds the wait
+    poll_->timer.expires_after(poll_->wait);
+    poll_->timer.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (!ec && self->poll_ && self->poll_generation_ == generation) self->OnPollExpired();
+    });
+    WatchForDisconnect();
+    // A record applied between the check and the registration: check again.
+    if (server_->waiters.sequence() != poll_sequence_) Reevaluate();
+  }
+
+  void WatchForDisconnect() {
+    poll_read_pending_ = true;
+    stream_.socket().async_read_some(buffer_.prepare(4096),
+                                     beast::bind_front_handler(&Session::OnPollRead, shared_from_this()));
+  }
+
+  void OnPollRead(beast::error_code ec, size_t n) {
+    poll_read_pending_ = false;
+    if (!ec) buffer_.commit(n);
+    if (poll_) {
+      if (ec) {  // the client left (or reset): its slot is free
+        EndPoll();
+        return Close();
+      }
+      // The client sent more (a pipelined request): it waits in the buffer.
+      if (buffer_.size() < kHeaderLimit) WatchForDisconnect();
+      return;
+    }
+    // The poll was answered meanwhile, and its write may be waiting for this read to end.
+    if (resume_after_poll_read_) {
+      resume_after_poll_read_ = false;
+      if (ec && ec != asio::error::operation_aborted) return Close();
+      ReadHeader();
+    }
+  }
+
+  void OnWoken() {
+    if (!poll_) return;
+    if (poll_->evaluating) {
+      poll_->woken = true;
+      return;
+    }
+    Reevaluate();
+  }
+
+  void OnPollExpired() {
+    poll_->expired = true;
+    if (!poll_->evaluating) Reevaluate();
+  }
+
+  // Shutdown: the held 304 goes now.
+  void OnEndNow() {
+    if (!poll_) return;
+    poll_->expired = true;
+    if (!poll_->evaluating) FinishPoll(std::move(poll_->held));
+  }
+
+  // The request is answered again, as it came: a 304 that asks to wait means
+  // the ETag is unchanged.
+  void Reevaluate() {
+    poll_->evaluating = true;
+    poll_->woken = false;
+    if (std::optional<Answer> answer = AnswerWithoutQuery(parser_->get(), server_->context)) {
+      return OnReevaluated(std::move(*answer));
+    }
+    const bool queued = server_->queries->TrySubmit([self = shared_from_this()] {
+      Answer answer = HandleRequest(self->parser_->get(), self->server_->context);
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+        self->OnReevaluated(std::move(answer));
+      });
+    });
+    if (queued) return;
+    // The query pool is full (many waiters of one request woke at once): a
+    // little later, the answer is likely in the response cache.
+    if (!retry_) retry_.emplace(stream_.get_executor());
+    retry_->expires_after(std::chrono::milliseconds(10));
+    retry_->async_wait([self = shared_from_this(), generation = poll_generation_](beast::error_code ec) {
+      if (ec || !self->poll_ || self->poll_generation_ != generation) return;
+      self->Reevaluate();
+    });
+  }
+
+  void OnReevaluated(Answer answer) {
+    if (!poll_) return;  // the client left meanwhile
+    poll_->evaluating = false;
+    if (answer.long_poll) {
+      answer.long_poll.reset();
+      if (!poll_->expired) {  // unchanged: hold on
+        poll_->held = std::move(answer);
+        if (poll_->woken) Reevaluate();
+        return;
+      }
+    }
+    FinishPoll(std::move(answer));
+  }
+
+  void FinishPoll(Answer answer) {
+    answer.response.set("Preference-Applied", "wait=" + std::to_string(poll_->wait.count()));
+    EndPoll();
+    Respond(std::move(answer));
+  }
+
+  void EndPoll() {
+    server_->waiters.Remove(poll_->ticket, poll_->requests);
+    poll_->timer.cancel();
+    poll_.reset();
+    if (poll_read_pending_) {
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
     }
   }
 
@@ -380,6 +529,12 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     if (ec) return Close();
     if (!answer_.response.keep_alive()) return unread_ ? Linger() : Close();
     answer_ = Answer();
+    // A long poll's watch on the socket is still being cancelled: the next
+    // read starts when it has ended.
+    if (poll_read_pending_) {
+      resume_after_poll_read_ = true;
+      return;
+    }
     ReadHeader();
   }
 
@@ -427,6 +582,25 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   bool unread_ = false;   // the request being answered was not read to its end
   size_t lingered_ = 0;
   std::array<char, 16 * 1024> discard_;
+
+  struct Poll {
+    Poll(WaiterRegistry::Ticket t, std::vector<std::string> r, std::chrono::seconds w, Answer h,
+         const asio::any_io_executor& executor)
+        : ticket(t), requests(std::move(r)), wait(w), held(std::move(h)), timer(executor) {}
+    WaiterRegistry::Ticket ticket;
+    std::vector<std::string> requests;
+    std::chrono::seconds wait;
+    Answer held;  // the 304 for when the wait ends unchanged
+    asio::steady_timer timer;
+    bool evaluating = false;  // the request is being answered again
+    bool woken = false;       // woken meanwhile: answer it again after that
+    bool expired = false;     // time is up, or the server stops: the next answer goes
+  };
+  std::optional<Poll> poll_;          // while a long poll is held
+  uint64_t poll_generation_ = 0;      // of the latest poll: stale timer handlers see another
+  uint64_t poll_sequence_ = 0;        // the registry's sequence before the request's ETag was checked
+  bool poll_read_pending_ = false;    // the read that watches a held poll's socket
+  bool resume_after_poll_read_ = false;
 };
 
 }  // namespace
@@ -483,6 +657,8 @@ void ApiServer::Impl::StopImpl() {
   if (stopped) return;
   stopped = true;
   draining.store(true);
+  // Held long polls are answered 304 now (their connections then close, as draining ones do).
+  waiters.EndAll();
   std::promise<void> closed;
   asio::post(acceptor->get_executor(), [this, &closed] {
     beast::error_code ignored;
@@ -503,6 +679,10 @@ void ApiServer::Impl::StopImpl() {
   queries.reset();  // destroys the queries not started, and the sessions they hold
   accept_timer.reset();
   acceptor.reset();
+  {
+    std::lock_guard lock(changes_mutex);
+    changes_closed = true;
+  }
   ioc.reset();  // destroys what is left of the sessions while this object lives
 }
 
@@ -531,6 +711,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   }
   impl->context.metrics = &impl->metrics;
   impl->metrics.SetQueriesInFlight([pool = &*impl->queries] { return static_cast<int64_t>(pool->in_flight()); });
+  impl->metrics.SetWaiters([waiters = &impl->waiters] { return static_cast<int64_t>(waiters->size()); });
   if (options.response_cache_entries > 0) {
     impl->cache = std::make_unique<ResponseCache>(options.response_cache_entries);
     impl->context.cache = impl->cache.get();
@@ -561,6 +742,16 @@ ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 uint16_t ApiServer::port() const { return impl_->bound_port; }
 
 void ApiServer::Stop() { impl_->StopImpl(); }
+
+void ApiServer::EndLongPolls() { impl_->waiters.EndAll(); }
+
+void ApiServer::RequestsChanged(std::span<const std::string> requests) {
+  if (!impl_->waiters.Changed()) return;  // nobody waits: nothing to post
+  std::vector<std::string> changed(requests.begin(), requests.end());
+  std::lock_guard lock(impl_->changes_mutex);
+  if (impl_->changes_closed) return;
+  asio::post(*impl_->ioc, [impl = impl_.get(), changed = std::move(changed)] { impl->waiters.Wake(changed); });
+}
 
 ApiServer::~ApiServer() { Stop(); }
 

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,9 @@ struct IngestSource {
 // Answers the response cache keeps by default (`tally serve --response-cache-entries`).
 inline constexpr size_t kDefaultResponseCacheEntries = 8192;
 
+// Long polls held at once by default (`tally serve --max-waiters`).
+inline constexpr size_t kDefaultMaxWaiters = 10000;
+
 struct ApiOptions {
   std::string listen = "127.0.0.1:8080";   // host:port; port 0 picks a free one
   int threads = 0;                          // 0: the core count
@@ -72,6 +76,8 @@ struct ApiOptions {
   // Answers kept while the store is unchanged (api/response_cache.h), at most;
   // 0: no response cache, every business request reads the store.
   size_t response_cache_entries = kDefaultResponseCacheEntries;
+  // Long polls (Prefer: wait) held at once, at most; past that they are answered at once.
+  size_t max_waiters = kDefaultMaxWaiters;
 };
 
 class ApiServer {
@@ -87,8 +93,18 @@ class ApiServer {
   uint16_t port() const;
 
   // Stops accepting, lets requests in flight finish (bounded by a few seconds),
-  // closes connections, joins threads. Idempotent.
+  // closes connections, joins threads. Idempotent. Held long polls are
+  // answered first (EndLongPolls).
   void Stop();
+
+  // Records were applied to `requests` (the store's ChangeListener): wakes the
+  // long polls waiting for them. Cheap and never blocks on HTTP: the wake-ups
+  // are posted to the server's threads. Any thread, until Stop.
+  void RequestsChanged(std::span<const std::string> requests);
+
+  // Answers every held long poll now (304) and holds no new one: the first
+  // step of a shutdown, before ingestion stops. Any thread.
+  void EndLongPolls();
 
   ~ApiServer();
 

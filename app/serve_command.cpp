@@ -167,6 +167,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.query_threads = config.query_threads;
   api_options.query_queue = config.query_queue;
   api_options.response_cache_entries = config.response_cache_entries;
+  api_options.max_waiters = config.max_waiters;
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),
@@ -185,6 +186,10 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
       std::to_string((*api)->port()) + " (data dir " + config.data_dir + ", topic " + config.topic + ", group " +
       config.group + ", group.instance.id " + InstanceIdOf(consumer_options) + ")");
   if (hooks.on_serving) hooks.on_serving((*api)->port(), **store);
+  // Long polls wake when a batch applied to their requests is written.
+  (*store)->SetChangeListener([server = api->get()](std::span<const std::string> requests) {
+    server->RequestsChanged(requests);
+  });
 
   std::atomic<bool> consumer_done{false};
   Status consumer_status;
@@ -200,10 +205,12 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     signal = sigtimedwait(&stop_signals, nullptr, &wait);
   }
   if (signal > 0) Say(std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
-  // The current batch is applied and committed and the consumer closed; then the
-  // HTTP server drains.
+  // Held long polls are answered (304) at once; the current batch is applied
+  // and committed and the consumer closed; then the HTTP server drains.
+  (*api)->EndLongPolls();
   (*consumer)->Stop();
   ingest.join();
+  (*store)->SetChangeListener(nullptr);
   (*api)->Stop();
   if (!consumer_status.ok()) {
     Say("ingestion failed: " + consumer_status.message());

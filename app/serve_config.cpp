@@ -129,6 +129,11 @@ std::vector<Setting> Settings() {
        [](const std::string& v, ServeConfig* c) {
          return Number(v, size_t{0}, size_t{1'000'000}, &c->response_cache_entries);
        }},
+      {"max-waiters", "", false,
+       "Long polls (Prefer: wait) held at once; past it they are answered at once. Each holds a connection: "
+       "keep --max-connections above it",
+       std::to_string(kDefaultMaxWaiters),
+       [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{1'000'000}, &c->max_waiters); }},
   };
 }
 

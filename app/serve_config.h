@@ -44,6 +44,7 @@ struct ServeConfig {
   int query_threads = 0;  // 0: the core count
   size_t query_queue = 256;
   size_t response_cache_entries = kDefaultResponseCacheEntries;  // 0: no response cache
+  size_t max_waiters = kDefaultMaxWaiters;  // long polls held at once
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.

@@ -134,9 +134,12 @@ TEST(ListenAddressTest, ParsesHostAndPort) {
 namespace tally {
 namespace {
 
+// The versions of one named request.
+std::vector<uint64_t> V(uint64_t version) { return {version}; }
+
 std::shared_ptr<const ResponseCache::Entry> Entry(uint64_t version, std::string data) {
   auto e = std::make_shared<ResponseCache::Entry>();
-  e->version = version;
+  e->versions = V(version);
   e->data = std::move(data);
   return e;
 }
@@ -144,26 +147,39 @@ std::shared_ptr<const ResponseCache::Entry> Entry(uint64_t version, std::string 
 TEST(ResponseCacheTest, AnswersOnlyForTheSameStoreVersion) {
   ResponseCache cache;
   cache.Insert("k", Entry(5, "five"));
-  ASSERT_TRUE(cache.Find("k", 5));
-  EXPECT_EQ(cache.Find("k", 5)->data, "five");
-  EXPECT_FALSE(cache.Find("k", 6));
-  EXPECT_FALSE(cache.Find("other", 5));
+  ASSERT_TRUE(cache.Find("k", V(5)));
+  EXPECT_EQ(cache.Find("k", V(5))->data, "five");
+  EXPECT_FALSE(cache.Find("k", V(6)));
+  EXPECT_FALSE(cache.Find("other", V(5)));
   cache.Insert("k", Entry(7, "seven"));
   cache.Insert("k", Entry(6, "six"));  // older than what is there: ignored
-  EXPECT_EQ(cache.Find("k", 7)->data, "seven");
-  EXPECT_FALSE(cache.Find("k", 6));
+  EXPECT_EQ(cache.Find("k", V(7))->data, "seven");
+  EXPECT_FALSE(cache.Find("k", V(6)));
+}
+
+// An answer naming several requests is valid for exactly their versions.
+TEST(ResponseCacheTest, AnswersOnlyForTheSameVersionsOfEveryNamedRequest) {
+  ResponseCache cache;
+  auto e = std::make_shared<ResponseCache::Entry>();
+  e->versions = {3, 4};
+  e->data = "both";
+  cache.Insert("k", e);
+  EXPECT_TRUE(cache.Find("k", std::vector<uint64_t>{3, 4}));
+  EXPECT_FALSE(cache.Find("k", std::vector<uint64_t>{3, 5}));
+  EXPECT_FALSE(cache.Find("k", std::vector<uint64_t>{4, 4}));
+  EXPECT_FALSE(cache.Find("k", std::vector<uint64_t>{3}));
 }
 
 TEST(ResponseCacheTest, StaysWithinItsBounds) {
   ResponseCache cache;
   for (size_t i = 0; i < 3 * kDefaultResponseCacheEntries; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
   size_t kept = 0;
-  for (size_t i = 0; i < 3 * kDefaultResponseCacheEntries; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
+  for (size_t i = 0; i < 3 * kDefaultResponseCacheEntries; ++i) kept += cache.Find("key" + std::to_string(i), V(1)) != nullptr;
   EXPECT_LE(kept, kDefaultResponseCacheEntries);
   EXPECT_GT(kept, kDefaultResponseCacheEntries / 2);
-  EXPECT_TRUE(cache.Find("key" + std::to_string(3 * kDefaultResponseCacheEntries - 1), 1));  // recent ones stay
+  EXPECT_TRUE(cache.Find("key" + std::to_string(3 * kDefaultResponseCacheEntries - 1), V(1)));  // recent ones stay
   cache.Insert("huge", Entry(1, std::string(ResponseCache::kMaxEntryBytes, 'h')));
-  EXPECT_FALSE(cache.Find("huge", 1));
+  EXPECT_FALSE(cache.Find("huge", V(1)));
 }
 
 // --response-cache-entries N: at most N answers, also when N is below the shard count.
@@ -172,16 +188,16 @@ TEST(ResponseCacheTest, KeepsAtMostTheConfiguredEntries) {
     ResponseCache cache(limit);
     for (size_t i = 0; i < 10 * limit + 50; ++i) cache.Insert("key" + std::to_string(i), Entry(1, "x"));
     size_t kept = 0;
-    for (size_t i = 0; i < 10 * limit + 50; ++i) kept += cache.Find("key" + std::to_string(i), 1) != nullptr;
+    for (size_t i = 0; i < 10 * limit + 50; ++i) kept += cache.Find("key" + std::to_string(i), V(1)) != nullptr;
     EXPECT_LE(kept, limit) << limit;
     EXPECT_GE(kept, 1u) << limit;
   }
   ResponseCache one(1);
   one.Insert("a", Entry(1, "a"));
-  EXPECT_TRUE(one.Find("a", 1));
+  EXPECT_TRUE(one.Find("a", V(1)));
   one.Insert("b", Entry(1, "b"));
-  EXPECT_FALSE(one.Find("a", 1));
-  EXPECT_TRUE(one.Find("b", 1));
+  EXPECT_FALSE(one.Find("a", V(1)));
+  EXPECT_TRUE(one.Find("b", V(1)));
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+// The store's versions of requests (Store::Versions) and the listener told when
+// they change (Store::SetChangeListener): what ETags and long polls are made of.
+// A version is RequestMeta::records, which the applier writes in the same
+// WriteBatch as the records it counts.
+
+#include <rocksdb/db.h>
+
+#include "aggregate/codec.h"
+#include "aggregate/store_impl.h"
+
+namespace tally {
+
+using keys::Family;
+
+Status Store::Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
+  out->assign(requests.size(), 0);
+  if (requests.empty()) return Status::OK();
+  rocksdb::ReadOptions read_options = ReadOptionsOf(how.view != nullptr ? how.view->snapshot_ : nullptr);
+  if (how.memory_only) read_options.read_tier = rocksdb::kBlockCacheTier;
+  std::vector<rocksdb::Slice> keys(requests.begin(), requests.end());
+  std::vector<rocksdb::PinnableSlice> values(requests.size());
+  std::vector<rocksdb::Status> statuses(requests.size());
+  impl_->db->MultiGet(read_options, impl_->Cf(Family::kRequests), keys.size(), keys.data(), values.data(),
+                      statuses.data());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const rocksdb::Status& s = statuses[i];
+    if (s.IsNotFound()) continue;
+    if (s.IsIncomplete()) return Status::Unavailable("a request's version is not in memory");
+    if (!s.ok()) return FromRocks(s, "reading a request's version");
+    RequestMeta meta;
+    if (!DecodeRequestMeta(std::string_view(values[i].data(), values[i].size()), &meta)) {
+      return Status::Corruption("unreadable request meta");
+    }
+    (*out)[i] = meta.records;
+  }
+  return Status::OK();
+}
+
+void Store::SetChangeListener(ChangeListener listener) {
+  auto shared = listener ? std::make_shared<const ChangeListener>(std::move(listener)) : nullptr;
+  std::lock_guard lock(impl_->listener_mutex);
+  impl_->listener = std::move(shared);
+}
+
+void Store::Impl::NotifyChanged(std::span<const std::string> requests) const {
+  std::shared_ptr<const ChangeListener> told;
+  {
+    std::lock_guard lock(listener_mutex);
+    told = listener;
+  }
+  if (told) (*told)(requests);
+}
+
+}  // namespace tally

@@ -1,0 +1,110 @@
+// Store::Versions (per request: distinct records applied, kept with them) and
+// the change listener that wakes long polls.
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "aggregate/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace tally {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<Store> Open(const std::string& path) {
+  auto store = Store::Open(StoreOptions{path, size_t{32} << 20, false, {}});
+  EXPECT_TRUE(store) << store.error().ToString();
+  return store ? std::move(*store) : nullptr;
+}
+
+TaskAction Event(uint64_t id, std::string request, uint64_t task) {
+  TaskAction a;
+  a.id = Id(id);
+  a.annotation_request_id = std::move(request);
+  a.campaign_id = "camp";
+  a.task_id = Id(task);
+  a.created_time = Timestamp{1'743'494'400'000 + static_cast<int64_t>(id)};
+  return a;
+}
+
+void Apply(Store& store, std::vector<TaskAction> actions) {
+  ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "t", {}}));
+}
+
+std::vector<uint64_t> VersionsOf(const Store& store, std::vector<std::string> requests, bool memory_only = false) {
+  std::vector<uint64_t> out;
+  const Status s = store.Versions(VersionRead{nullptr, memory_only}, requests, &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST(StoreVersionsTest, CountDistinctRecordsPerRequest) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  EXPECT_EQ(VersionsOf(*store, {"a", "b"}), (std::vector<uint64_t>{0, 0}));
+  Apply(*store, {Event(1, "a", 1), Event(2, "a", 2), Event(3, "b", 1), Event(1, "a", 1)});
+  EXPECT_EQ(VersionsOf(*store, {"a", "b", "c"}), (std::vector<uint64_t>{2, 1, 0}));
+  // Duplicates, in a later batch, change nothing; a new record adds one.
+  Apply(*store, {Event(2, "a", 2), Event(3, "b", 1)});
+  EXPECT_EQ(VersionsOf(*store, {"a", "b"}), (std::vector<uint64_t>{2, 1}));
+  Apply(*store, {Event(4, "b", 1)});
+  EXPECT_EQ(VersionsOf(*store, {"b", "a"}), (std::vector<uint64_t>{2, 2}));
+  EXPECT_EQ(VersionsOf(*store, {"a"}, /*memory_only=*/true), (std::vector<uint64_t>{2}));
+}
+
+TEST(StoreVersionsTest, ASnapshotKeepsItsVersions) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  Apply(*store, {Event(1, "a", 1)});
+  ReadView view = store->Snapshot();
+  Apply(*store, {Event(2, "a", 1)});
+  std::vector<uint64_t> then;
+  const std::vector<std::string> a = {"a"};
+  ASSERT_TRUE(store->Versions(VersionRead{&view, false}, a, &then).ok());
+  EXPECT_EQ(then, std::vector<uint64_t>{1});
+  EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{2});
+}
+
+TEST(StoreVersionsTest, SurviveARestartAndAgreeAcrossStores) {
+  TempDir one, two;
+  const std::vector<TaskAction> events = {Event(1, "a", 1), Event(2, "b", 1), Event(3, "a", 2), Event(4, "a", 1)};
+  {
+    auto store = Open(one.path());
+    Apply(*store, events);
+  }
+  auto reopened = Open(one.path());
+  EXPECT_EQ(VersionsOf(*reopened, {"a", "b"}), (std::vector<uint64_t>{3, 1}));
+  // Another order, one record per batch, each twice: the same versions.
+  auto other = Open(two.path());
+  for (auto it = events.rbegin(); it != events.rend(); ++it) Apply(*other, {*it, *it});
+  EXPECT_EQ(VersionsOf(*other, {"a", "b"}), VersionsOf(*reopened, {"a", "b"}));
+}
+
+TEST(StoreVersionsTest, TheListenerHearsTheRequestsThatGainedRecords) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  std::mutex mutex;
+  std::vector<std::set<std::string>> told;
+  store->SetChangeListener([&](std::span<const std::string> requests) {
+    std::lock_guard lock(mutex);
+    told.emplace_back(requests.begin(), requests.end());
+  });
+  Apply(*store, {Event(1, "a", 1), Event(2, "b", 1)});
+  Apply(*store, {Event(1, "a", 1)});  // only a duplicate: nothing changed
+  Apply(*store, {Event(1, "a", 1), Event(3, "b", 2)});
+  // Pipelined batches tell too, once written.
+  Batch batch;
+  batch.events.NewAction() = Event(4, "c", 1);
+  ASSERT_TRUE(store->Submit(&batch));
+  ASSERT_TRUE(store->Flush());
+  store->SetChangeListener(nullptr);
+  Apply(*store, {Event(5, "a", 1)});
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(told, (std::vector<std::set<std::string>>{{"a", "b"}, {"b"}, {"c"}}));
+}
+
+}  // namespace
+}  // namespace tally

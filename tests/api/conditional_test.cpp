@@ -1,0 +1,434 @@
+// ETag / If-None-Match / 304 and long polls (Prefer: wait), docs/http-api.md
+// "Polling": the tag's rules (a function of route, effective parameters and
+// the named requests' versions), the header parsing, the 304's headers, and
+// held requests: woken by an apply, timed out, capped, freed by a disconnect,
+// answered at shutdown.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "api/etag.h"
+#include "tests/api/api_test_support.h"
+
+namespace tally::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// FNV-1a 64's published test vectors: the hash is the same in every build.
+TEST(ETagTest, HashIsFnv1a64) {
+  EXPECT_EQ(Fnv1a64(""), 0xcbf29ce484222325ull);
+  EXPECT_EQ(Fnv1a64("a"), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(Fnv1a64("foobar"), 0x85944171f73967e8ull);
+}
+
+TEST(ETagTest, TagIsAShortQuotedStrongTagOfItsInputs) {
+  const std::vector<uint64_t> v1 = {3}, v2 = {4}, both = {3, 4};
+  const std::string tag = MakeETag("key", "", v1);
+  EXPECT_TRUE(std::regex_match(tag, std::regex("\"[A-Za-z0-9_-]{1,64}\""))) << tag;
+  EXPECT_EQ(tag, MakeETag("key", "", v1));
+  EXPECT_NE(tag, MakeETag("key", "", v2));
+  EXPECT_NE(tag, MakeETag("kez", "", v1));
+  EXPECT_NE(tag, MakeETag("key", "salt", v1));
+  EXPECT_NE(MakeETag("key", "", both), MakeETag("key", "", std::vector<uint64_t>{4, 3}));
+  const std::vector<uint64_t> huge = {UINT64_MAX / 2, UINT64_MAX / 2};
+  EXPECT_LE(MakeETag(std::string(1000, 'k'), "s", huge).size(), 66u);
+}
+
+TEST(ETagTest, IfNoneMatchIsAListWithWeakPrefixesAndNoWildcard) {
+  const std::string tag = "\"7-00ff\"";
+  for (const char* header : {"\"7-00ff\"", "W/\"7-00ff\"", "\"x\", \"7-00ff\"", "\"x\",W/\"7-00ff\" , \"y\"",
+                             "*, \"7-00ff\"", "  \"7-00ff\"  ", "\"a,b\", \"7-00ff\""}) {
+    EXPECT_TRUE(IfNoneMatchHas(header, tag)) << header;
+  }
+  for (const char* header : {"*", "", "\"7-00fe\"", "7-00ff", "w/\"7-00ff\"x", "\"7-00ff", "W/ \"x\"",
+                             "\"7-00ff\"x", "\"x\" \"y\""}) {
+    EXPECT_FALSE(IfNoneMatchHas(header, tag)) << header;
+  }
+}
+
+TEST(ETagTest, PreferWaitIsWholeSecondsCappedAtSixty) {
+  EXPECT_EQ(PreferredWait("wait=5"), 5s);
+  EXPECT_EQ(PreferredWait("WAIT = 7"), 7s);
+  EXPECT_EQ(PreferredWait("respond-async, wait=10"), 10s);
+  EXPECT_EQ(PreferredWait("wait=10; foo=bar"), 10s);
+  EXPECT_EQ(PreferredWait("wait=61"), 60s);
+  EXPECT_EQ(PreferredWait("wait=99999999999999999999999"), 60s);
+  for (const char* none : {"", "wait=0", "wait=", "wait=-1", "wait=1.5", "wait=abc", "wait=+3", "respond-async",
+                           "waiting=3", "wait=3s"}) {
+    EXPECT_EQ(PreferredWait(none), std::nullopt) << none;
+  }
+}
+
+// A store of its own, records applied in the test, and a server over it whose
+// long polls the store wakes.
+class ConditionalTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenStore(); }
+  void TearDown() override {
+    StopServer();
+  }
+
+  void OpenStore() {
+    auto opened = Store::Open(StoreOptions{dir_.path(), size_t{32} << 20, false, {}});
+    ASSERT_TRUE(opened) << opened.error().ToString();
+    store_ = std::move(*opened);
+  }
+
+  void StartServer(ApiOptions options = {}) {
+    options.listen = "127.0.0.1:0";
+    options.idle_timeout = 30s;
+    auto server = ApiServer::Start(options, store_.get(), IngestSource{[] { return int64_t{7}; }, {}});
+    ASSERT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+    store_->SetChangeListener([s = server_.get()](std::span<const std::string> r) { s->RequestsChanged(r); });
+  }
+
+  void StopServer() {
+    if (!server_) return;
+    store_->SetChangeListener(nullptr);
+    server_->Stop();
+    server_.reset();
+  }
+
+  void Apply(std::vector<TaskAction> actions) {
+    ASSERT_TRUE(store_->Apply(ApplyBatch{actions, {}, "task-actions", {}}));
+  }
+
+  static TaskAction Record(uint64_t id, const std::string& request, uint64_t task) {
+    TaskAction a = Action(id, request, "camp", Id(task), static_cast<int64_t>(id));
+    a.scene_id = "scene-" + std::to_string(task);
+    a.project_id = Id(9);
+    return a;
+  }
+
+  HttpResult Get(const std::string& target, const std::vector<std::pair<std::string, std::string>>& h = {}) {
+    return HttpClient(server_->port()).Get(target, h);
+  }
+  std::string ETagOf(const std::string& target) {
+    HttpResult r = Get(target);
+    EXPECT_EQ(r.status, 200) << target << " " << r.body;
+    return r.header("etag");
+  }
+  // A metric's value from /metrics (0 if absent).
+  double Metric(const std::string& name) {
+    const std::string text = Get("/metrics").body;
+    const std::regex line("(^|\n)" + name + " ([0-9.e+-]+)");
+    std::smatch m;
+    return std::regex_search(text, m, line) ? std::stod(m[2]) : 0;
+  }
+  // Waits (bounded) until the tally_http_waiters gauge shows `n`.
+  bool WaitForWaiters(double n) {
+    for (int i = 0; i < 500; ++i) {
+      if (Metric("tally_http_waiters") == n) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+  // Sends a GET on its own connection and returns it without reading the answer.
+  std::unique_ptr<HttpClient> Send(const std::string& target, const std::string& etag, const std::string& prefer,
+                                   int timeout_seconds = 90) {
+    auto client = std::make_unique<HttpClient>(server_->port(), timeout_seconds);
+    std::string raw = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + etag + "\r\n";
+    if (!prefer.empty()) raw += "Prefer: " + prefer + "\r\n";
+    client->WriteRaw(raw + "\r\n");
+    return client;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ApiServer> server_;
+};
+
+const std::string kStats = "/statistics?annotationRequestId=a";
+const std::string kRecords = "/statistics/record?annotationRequestId=a,b";
+const std::string kTask = "/task/get?campaignId=camp&annotationRequestId=a&sceneId=scene-1";
+
+TEST_F(ConditionalTest, EveryBusinessSuccessCarriesAStrongTag) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2)});
+  StartServer();
+  for (const std::string& target : {kStats, kRecords, kTask}) {
+    HttpResult r = Get(target);
+    ExpectEnvelope(r, 200, 2000);
+    EXPECT_TRUE(std::regex_match(r.header("etag"), std::regex("\"[A-Za-z0-9_-]{1,64}\""))) << r.header("etag");
+    EXPECT_EQ(Get(target).header("etag"), r.header("etag")) << target;  // stable while nothing is applied
+  }
+  // Different endpoints and parameters, different tags.
+  EXPECT_NE(ETagOf(kStats), ETagOf(kTask));
+  EXPECT_NE(ETagOf(kStats), ETagOf(kStats + "&pageSize=3"));
+  // Errors carry none.
+  EXPECT_FALSE(Get("/statistics?annotationRequestId=nope").has("etag"));
+  EXPECT_FALSE(Get("/statistics?pageSize=3").has("etag"));
+}
+
+TEST_F(ConditionalTest, TagChangesWithTheNamedRequestsOnly) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2), Record(3, "c", 3)});
+  StartServer();
+  const std::string stats = ETagOf(kStats), records = ETagOf(kRecords), task = ETagOf(kTask);
+  const double hits = Metric("tally_http_cache_hits_total");
+  // A record of another request: every tag stays, and the cached answers are still served.
+  Apply({Record(10, "c", 3)});
+  EXPECT_EQ(ETagOf(kStats), stats);
+  EXPECT_EQ(ETagOf(kRecords), records);
+  EXPECT_EQ(ETagOf(kTask), task);
+  EXPECT_GE(Metric("tally_http_cache_hits_total"), hits + 3);
+  // A duplicate of a named request's record changes nothing.
+  Apply({Record(1, "a", 1)});
+  EXPECT_EQ(ETagOf(kStats), stats);
+  // A record of b: only the tag naming b changes.
+  Apply({Record(11, "b", 2)});
+  EXPECT_EQ(ETagOf(kStats), stats);
+  EXPECT_EQ(ETagOf(kTask), task);
+  const std::string records2 = ETagOf(kRecords);
+  EXPECT_NE(records2, records);
+  // A record of a: every tag naming a changes.
+  Apply({Record(12, "a", 4)});
+  EXPECT_NE(ETagOf(kStats), stats);
+  EXPECT_NE(ETagOf(kTask), task);
+  EXPECT_NE(ETagOf(kRecords), records2);
+}
+
+TEST_F(ConditionalTest, EffectiveParametersShareATag) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2)});
+  StartServer();
+  const std::string stats = ETagOf(kStats);
+  EXPECT_EQ(ETagOf(kStats + "&pageSize=10&pageNumber=1"), stats);
+  EXPECT_EQ(ETagOf(kStats + "&pageSize=5000"), ETagOf(kStats + "&pageSize=1000"));
+  EXPECT_EQ(ETagOf(kRecords + "&limit=5000"), ETagOf(kRecords + "&limit=1000"));
+  EXPECT_EQ(ETagOf(kRecords), ETagOf("/statistics/record?annotationRequestId=a&annotationRequestId=b&"
+                                     "annotationRequestId=a&offset=1&limit=10"));
+  // A JSON body is the same parameters as the query.
+  HttpResult body = HttpClient(server_->port()).Post("/statistics", R"({"annotationRequestId":"a","pageSize":10})");
+  EXPECT_EQ(body.header("etag"), stats);
+}
+
+TEST_F(ConditionalTest, TagSurvivesARestartAndReplicasAgree) {
+  const std::vector<TaskAction> records = {Record(1, "a", 1), Record(2, "b", 2), Record(3, "a", 2),
+                                           Record(4, "b", 1)};
+  Apply(records);
+  StartServer();
+  const std::string stats = ETagOf(kStats), list = ETagOf(kRecords), task = ETagOf(kTask);
+  StopServer();
+  store_.reset();
+  OpenStore();
+  StartServer();
+  EXPECT_EQ(ETagOf(kStats), stats);
+  EXPECT_EQ(ETagOf(kRecords), list);
+  EXPECT_EQ(ETagOf(kTask), task);
+
+  // Another store with the same records in another order, batching and
+  // duplication: the same tags.
+  TempDir other_dir;
+  auto other = Store::Open(StoreOptions{other_dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(other);
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    std::vector<TaskAction> one = {*it, *it};
+    ASSERT_TRUE((*other)->Apply(ApplyBatch{one, {}, "task-actions", {}}));
+  }
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  auto replica = ApiServer::Start(options, other->get(), IngestSource{});
+  ASSERT_TRUE(replica);
+  HttpClient client((*replica)->port());
+  EXPECT_EQ(client.Get(kStats).header("etag"), stats);
+  EXPECT_EQ(client.Get(kRecords).header("etag"), list);
+  EXPECT_EQ(client.Get(kTask).header("etag"), task);
+  (*replica)->Stop();
+}
+
+TEST_F(ConditionalTest, MatchingIfNoneMatchIs304WithItsHeaders) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2)});
+  StartServer();
+  for (const std::string& target : {kStats, kRecords, kTask}) {
+    const std::string tag = ETagOf(target);
+    for (const std::string& header : {tag, "W/" + tag, "\"nope\", " + tag, "*, W/" + tag}) {
+      HttpResult r = Get(target, {{"If-None-Match", header}, {"X-Request-Id", "poll-1"}});
+      EXPECT_EQ(r.status, 304) << target << " " << header;
+      EXPECT_TRUE(r.body.empty());
+      EXPECT_EQ(r.header("etag"), tag);
+      EXPECT_EQ(r.header("x-request-id"), "poll-1");
+      EXPECT_EQ(r.header("x-tally-lag"), "7");
+      EXPECT_FALSE(r.has("preference-applied"));
+      EXPECT_FALSE(r.has("content-length") && r.header("content-length") != "0");
+    }
+    // A fresh request id when the caller gives none.
+    EXPECT_TRUE(IsFreshRequestId(Get(target, {{"If-None-Match", tag}}).header("x-request-id")));
+    // Not naming the current tag: the whole answer.
+    for (const std::string& header : {std::string("*"), std::string("\"other\""), std::string("garbage")}) {
+      HttpResult r = Get(target, {{"If-None-Match", header}});
+      ExpectEnvelope(r, 200, 2000);
+      EXPECT_EQ(r.header("etag"), tag);
+    }
+  }
+  // POST too, and the tag of a clamped parameter set.
+  const std::string tag = ETagOf(kStats);
+  EXPECT_EQ(HttpClient(server_->port())
+                .Post("/statistics", R"({"annotationRequestId":"a"})", {{"If-None-Match", tag}})
+                .status,
+            304);
+  EXPECT_EQ(Get(kStats + "&pageSize=5000", {{"If-None-Match", ETagOf(kStats + "&pageSize=1000")}}).status, 304);
+  // An old tag after a change: 200 and the new tag.
+  Apply({Record(3, "a", 3)});
+  HttpResult changed = Get(kStats, {{"If-None-Match", tag}});
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.header("etag"), tag);
+  EXPECT_GE(Metric("tally_http_not_modified_total"), 13);
+  EXPECT_NE(Get("/metrics").body.find("tally_http_requests_total{route=\"/statistics\",code=\"304\"}"),
+            std::string::npos);
+}
+
+TEST_F(ConditionalTest, ErrorsAreNever304) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  const std::string tag = ETagOf(kStats);
+  // Parameters are checked first.
+  ExpectEnvelope(Get(kStats + "&pageSize=0", {{"If-None-Match", tag}}), 400, 4005);
+  ExpectEnvelope(Get("/statistics?annotationRequestId=nope", {{"If-None-Match", "*"}}), 404, 53003);
+  ExpectEnvelope(Get("/statistics?annotationRequestId=nope", {{"If-None-Match", tag}}), 404, 53003);
+  ExpectEnvelope(Get("/statistics/record?annotationRequestId=a,nope", {{"If-None-Match", "*"}}), 404, 53003);
+  ExpectEnvelope(Get("/task/get?campaignId=camp&annotationRequestId=a&sceneId=none", {{"If-None-Match", "*"}}), 404,
+                 56001);
+  ExpectEnvelope(Get("/nowhere", {{"If-None-Match", tag}}), 404, 4004);
+  StopServer();
+  // Auth before the condition.
+  ApiOptions keyed;
+  keyed.api_keys = {"k1"};
+  StartServer(keyed);
+  ExpectEnvelope(Get(kStats, {{"If-None-Match", tag}}), 401, 4001);
+  EXPECT_EQ(Get(kStats, {{"If-None-Match", tag}, {"X-API-Key", "k1"}}).status, 304);
+}
+
+TEST_F(ConditionalTest, LongPollIsWokenByAnApplyWith200) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2)});
+  StartServer();
+  for (const std::string& target : {kStats, kRecords, kTask}) {
+    const std::string tag = ETagOf(target);
+    auto held = Send(target, tag, "wait=30");
+    ASSERT_TRUE(WaitForWaiters(1)) << target;
+    // A record of another request does not end it.
+    Apply({Record(100 + Metric("tally_http_not_modified_total"), "c", 1)});
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(Metric("tally_http_waiters"), 1);
+    const auto applied = std::chrono::steady_clock::now();
+    static uint64_t next_id = 1000;
+    Apply({Record(++next_id, target == kRecords ? "b" : "a", 1)});
+    std::optional<HttpResult> r = held->Read();
+    ASSERT_TRUE(r) << target;
+    EXPECT_LT(std::chrono::steady_clock::now() - applied, 10s);  // not the 30 s: woken
+    ExpectEnvelope(*r, 200, 2000);
+    EXPECT_EQ(r->header("preference-applied"), "wait=30");
+    EXPECT_NE(r->header("etag"), tag);
+    EXPECT_EQ(r->header("etag"), ETagOf(target));
+    EXPECT_TRUE(WaitForWaiters(0));
+    // The connection goes on.
+    EXPECT_EQ(held->Get("/healthz").status, 200);
+  }
+}
+
+TEST_F(ConditionalTest, LongPollTimesOutWith304) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  const std::string tag = ETagOf(kStats);
+  const auto start = std::chrono::steady_clock::now();
+  auto held = Send(kStats, tag, "wait=1");
+  std::optional<HttpResult> r = held->Read();
+  ASSERT_TRUE(r);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms);
+  EXPECT_EQ(r->status, 304);
+  EXPECT_EQ(r->header("etag"), tag);
+  EXPECT_EQ(r->header("preference-applied"), "wait=1");
+  EXPECT_TRUE(r->has("x-request-id"));
+  EXPECT_EQ(r->header("x-tally-lag"), "7");
+  EXPECT_TRUE(r->body.empty());
+  // Without a matching tag, or with no usable wait, Prefer is ignored: at once.
+  for (const auto& [etag, prefer] : std::vector<std::pair<std::string, std::string>>{
+           {"\"other\"", "wait=30"}, {tag, "wait=0"}, {tag, "wait=soon"}}) {
+    auto client = Send(kStats, etag, prefer, 10);
+    std::optional<HttpResult> now = client->Read();
+    ASSERT_TRUE(now) << etag << " " << prefer;
+    EXPECT_EQ(now->status, etag == tag ? 304 : 200);
+    EXPECT_FALSE(now->has("preference-applied"));
+  }
+}
+
+TEST_F(ConditionalTest, WaitOverSixtyCountsAsSixty) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  const std::string tag = ETagOf(kStats);
+  auto held = Send(kStats, tag, "wait=3600");
+  ASSERT_TRUE(WaitForWaiters(1));
+  Apply({Record(2, "a", 2)});
+  std::optional<HttpResult> r = held->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("preference-applied"), "wait=60");
+}
+
+TEST_F(ConditionalTest, PastTheCapTheAnswerIsImmediate) {
+  Apply({Record(1, "a", 1)});
+  ApiOptions options;
+  options.max_waiters = 1;
+  StartServer(options);
+  const std::string tag = ETagOf(kStats);
+  auto first = Send(kStats, tag, "wait=30");
+  ASSERT_TRUE(WaitForWaiters(1));
+  auto second = Send(kStats, tag, "wait=30", 10);
+  std::optional<HttpResult> r = second->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 304);
+  EXPECT_FALSE(r->has("preference-applied"));
+  EXPECT_EQ(Metric("tally_http_waiters"), 1);
+  Apply({Record(2, "a", 2)});
+  ASSERT_TRUE(first->Read());
+}
+
+TEST_F(ConditionalTest, DisconnectFreesTheSlot) {
+  Apply({Record(1, "a", 1)});
+  ApiOptions options;
+  options.max_waiters = 1;
+  StartServer(options);
+  const std::string tag = ETagOf(kStats);
+  auto first = Send(kStats, tag, "wait=60");
+  ASSERT_TRUE(WaitForWaiters(1));
+  first.reset();  // the client leaves
+  ASSERT_TRUE(WaitForWaiters(0));
+  auto second = Send(kStats, tag, "wait=60");
+  ASSERT_TRUE(WaitForWaiters(1));
+  Apply({Record(2, "a", 2)});
+  std::optional<HttpResult> r = second->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("preference-applied"), "wait=60");
+}
+
+TEST_F(ConditionalTest, StopAnswersHeldPollsAt304AtOnce) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  const std::string tag = ETagOf(kStats);
+  std::vector<std::unique_ptr<HttpClient>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(Send(kStats, tag, "wait=60"));
+  ASSERT_TRUE(WaitForWaiters(3));
+  const auto start = std::chrono::steady_clock::now();
+  server_->EndLongPolls();
+  for (auto& client : held) {
+    std::optional<HttpResult> r = client->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 304);
+    EXPECT_EQ(r->header("etag"), tag);
+    EXPECT_EQ(r->header("preference-applied"), "wait=60");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);  // not the 60 s
+  // No new poll is held once they are ended.
+  auto late = Send(kStats, tag, "wait=60", 10);
+  std::optional<HttpResult> r = late->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 304);
+  EXPECT_FALSE(r->has("preference-applied"));
+}
+
+}  // namespace
+}  // namespace tally::testing
