@@ -54,6 +54,8 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
   }
+  // The 304 and the 200 below are the two business answers that carry the
+  // freshness headers (ETag, X-Tally-Lag; X-Tally-Position belongs beside them).
   if (found.not_modified) {
     Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
     // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
