@@ -31,6 +31,7 @@ struct BusinessQuery {
   size_t route_index;         // RouteIndex(route): the first byte of the cache key
   bool may_query;             // false: from the cache only (the caller is an I/O thread)
   std::string_view if_none_match;  // the request's If-None-Match header; empty if none
+  bool may_wait = false;           // it asks to wait (Prefer: wait=N): a 304 names its requests
 };
 
 struct BusinessAnswer {
@@ -40,7 +41,7 @@ struct BusinessAnswer {
   // The If-None-Match named the current ETag: answer 304 (entry is null).
   bool not_modified = false;
   std::string etag;                // of a 304 (a 200's is entry->etag)
-  std::vector<std::string> named;  // the requests a 304 depends on (to wait for)
+  std::vector<std::string> named;  // the requests a 304 depends on, to wait for (when may_wait)
 };
 
 // The annotation requests an answer depends on: their versions make its ETag.
@@ -89,7 +90,7 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
         if (IfNoneMatchHas(query.if_none_match, etag)) {
           out->not_modified = true;
           out->etag = std::move(etag);
-          out->named.assign(named.begin(), named.end());
+          if (query.may_wait) out->named.assign(named.begin(), named.end());
           return Status::OK();
         }
       }

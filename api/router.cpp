@@ -49,8 +49,11 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   auto source = ParamSource::FromRequest(query, request.body());
   if (!source) return ErrorAnswer(request, &route, source.error(), Fault::kRequest, std::move(request_id), lag);
   BusinessAnswer found;
-  if (Status invalid =
-          route.business(BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match}, &found);
+  // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
+  const std::optional<std::chrono::seconds> wait =
+      if_none_match.empty() ? std::nullopt : PreferredWait(HeaderValue(request, "Prefer"));
+  if (Status invalid = route.business(
+          BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match, wait.has_value()}, &found);
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
   }
@@ -58,10 +61,7 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   // freshness headers (ETag, X-Tally-Lag; X-Tally-Position belongs beside them).
   if (found.not_modified) {
     Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
-    // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
-    if (auto wait = PreferredWait(HeaderValue(request, "Prefer"))) {
-      answer.long_poll = LongPoll{*wait, std::move(found.named)};
-    }
+    if (wait) answer.long_poll = LongPoll{*wait, std::move(found.named)};
     return answer;
   }
   if (found.entry == nullptr) return std::nullopt;

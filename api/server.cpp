@@ -306,7 +306,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
 
   void WatchForDisconnect() {
     poll_read_pending_ = true;
-    stream_.socket().async_read_some(buffer_.prepare(4096),
+    stream_.socket().async_read_some(buffer_.prepare(512),
                                      beast::bind_front_handler(&Session::OnPollRead, shared_from_this()));
   }
 
@@ -548,7 +548,8 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   }
 
   void DiscardMore() {
-    stream_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    if (!discard_) discard_ = std::make_unique<std::array<char, 16 * 1024>>();
+    stream_.async_read_some(asio::buffer(*discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
       self->lingered_ += n;
       if (ec || self->lingered_ > kLingerBytes) return self->Close();
       self->DiscardMore();
@@ -581,7 +582,8 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   bool reading_ = false;  // waiting for or reading a request: an eviction closes at once
   bool unread_ = false;   // the request being answered was not read to its end
   size_t lingered_ = 0;
-  std::array<char, 16 * 1024> discard_;
+  // Allocated by Linger only: a session is otherwise a few KiB (10,000 held long polls).
+  std::unique_ptr<std::array<char, 16 * 1024>> discard_;
 
   struct Poll {
     Poll(WaiterRegistry::Ticket t, std::vector<std::string> r, std::chrono::seconds w, Answer h,
