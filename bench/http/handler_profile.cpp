@@ -4,12 +4,16 @@
 // compare builds under `valgrind --tool=callgrind` (instruction counts), which a
 // shared machine's noise does not move.
 // Usage: handler_profile DIR TARGET [TARGET...]   (N: env HANDLER_PROFILE_N, 20000)
+// With env HANDLER_PROFILE_CONDITIONAL=1, each target is also answered from the
+// response cache (200) and with an If-None-Match naming its ETag (304): the two
+// paths of bench/http/not_modified_bench.sh without sockets.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 #include "aggregate/store.h"
 #include "api/params.h"
+#include "api/response_cache.h"
 #include "api/router.h"
 
 int main(int argc, char** argv) {
@@ -46,5 +50,21 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     for (int i = 0; i < n; ++i) bytes += HandleRequest(request, context).response.body().size();
     std::printf("%s: HandleRequest %.1f us (%zu bytes)\n", target.c_str(), us(Clock::now() - t0), bytes / n);
+    if (std::getenv("HANDLER_PROFILE_CONDITIONAL") != nullptr) {
+      ResponseCache cache;
+      ApiContext cached = context;
+      cached.cache = &cache;
+      const Answer first = HandleRequest(request, cached);
+      const std::string etag(first.response[boost::beast::http::field::etag]);
+      t0 = Clock::now();
+      for (int i = 0; i < n; ++i) bytes += HandleRequest(request, cached).response.body().size();
+      std::printf("%s: cached 200 %.2f us\n", target.c_str(), us(Clock::now() - t0));
+      HttpRequest conditional = request;
+      conditional.set(boost::beast::http::field::if_none_match, etag);
+      int not_modified = 0;
+      t0 = Clock::now();
+      for (int i = 0; i < n; ++i) not_modified += HandleRequest(conditional, cached).response.result_int() == 304;
+      std::printf("%s: 304 %.2f us (%d of %d were 304)\n", target.c_str(), us(Clock::now() - t0), not_modified, n);
+    }
   }
 }
