@@ -7,6 +7,7 @@ std::list<ConnectionTable::Entry>& ConnectionTable::ListOf(int list) {
     case kIdleOrder: return idle_;
     case kBusyList: return busy_;
     case kReserveList: return reserve_;
+    case kHeldList: return held_;
     default: return leaving_;
   }
 }
@@ -35,21 +36,34 @@ ConnectionTable::Handle ConnectionTable::Add(std::weak_ptr<Connection> connectio
 void ConnectionTable::Remove(Handle handle) {
   std::lock_guard lock(mutex_);
   ListOf(handle->list).erase(handle);
-  if (idle_.empty() && busy_.empty() && reserve_.empty() && leaving_.empty()) empty_.notify_all();
+  if (EmptyLocked()) empty_.notify_all();
+}
+
+bool ConnectionTable::EmptyLocked() const {
+  return idle_.empty() && busy_.empty() && reserve_.empty() && leaving_.empty() && held_.empty();
 }
 
 void ConnectionTable::Idle(Handle handle) {
   std::lock_guard lock(mutex_);
-  if (handle->list != kIdleOrder && handle->list != kBusyList) return;  // reserve, or leaving
+  if (handle->list != kIdleOrder && handle->list != kBusyList && handle->list != kHeldList) {
+    return;  // reserve, or leaving
+  }
   idle_.splice(idle_.end(), ListOf(handle->list), handle);
   handle->list = kIdleOrder;
 }
 
 void ConnectionTable::Busy(Handle handle) {
   std::lock_guard lock(mutex_);
-  if (handle->list != kIdleOrder) return;
-  busy_.splice(busy_.end(), idle_, handle);
+  if (handle->list != kIdleOrder && handle->list != kHeldList) return;
+  busy_.splice(busy_.end(), ListOf(handle->list), handle);
   handle->list = kBusyList;
+}
+
+void ConnectionTable::Held(Handle handle) {
+  std::lock_guard lock(mutex_);
+  if (handle->list != kBusyList) return;  // reserve, or leaving
+  held_.splice(held_.end(), busy_, handle);
+  handle->list = kHeldList;
 }
 
 std::vector<std::shared_ptr<Connection>> ConnectionTable::TakeLongestIdle(size_t n) {
@@ -67,7 +81,7 @@ std::vector<std::shared_ptr<Connection>> ConnectionTable::TakeLongestIdle(size_t
 std::vector<std::shared_ptr<Connection>> ConnectionTable::All() {
   std::vector<std::shared_ptr<Connection>> out;
   std::lock_guard lock(mutex_);
-  for (std::list<Entry>* list : {&idle_, &busy_, &reserve_, &leaving_}) {
+  for (std::list<Entry>* list : {&idle_, &busy_, &reserve_, &leaving_, &held_}) {
     for (const Entry& e : *list) {
       if (auto c = e.connection.lock()) out.push_back(std::move(c));
     }
@@ -77,13 +91,12 @@ std::vector<std::shared_ptr<Connection>> ConnectionTable::All() {
 
 bool ConnectionTable::WaitEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return empty_.wait_for(lock, timeout,
-                         [this] { return idle_.empty() && busy_.empty() && reserve_.empty() && leaving_.empty(); });
+  return empty_.wait_for(lock, timeout, [this] { return EmptyLocked(); });
 }
 
 size_t ConnectionTable::size() {
   std::lock_guard lock(mutex_);
-  return idle_.size() + busy_.size() + reserve_.size() + leaving_.size();
+  return idle_.size() + busy_.size() + reserve_.size() + leaving_.size() + held_.size();
 }
 
 }  // namespace tally

@@ -5,8 +5,10 @@
 // longest-idle ones are closed first when a new connection arrives at the
 // connection cap or when the process is out of file descriptors, and so that
 // Stop can drain them all. A connection whose request is being answered is
-// never chosen. It only counts and orders: closing is the connection's own
-// business (Connection::Evict).
+// never chosen. A held long poll is counted apart, against its own cap
+// (--max-waiters): held polls never take the room of ordinary connections, so
+// 10,000 of them leave the connection cap whole. It only counts and orders:
+// closing is the connection's own business (Connection::Evict).
 // Threads: any (one mutex); the connection functions it returns are called by
 // the caller, outside the lock.
 
@@ -55,8 +57,12 @@ class ConnectionTable {
   void Remove(Handle handle);
   // The connection begins waiting for a request: it becomes the most recently idle.
   void Idle(Handle handle);
-  // The connection is answering a request: it is not evicted meanwhile.
+  // The connection is answering a request (again, after being held): it is not
+  // evicted meanwhile.
   void Busy(Handle handle);
+  // The connection's request is a held long poll: not evicted, and not counted
+  // against the cap until Busy or Idle.
+  void Held(Handle handle);
   // Takes up to `n` of the longest-idle regular connections out of the count,
   // for the caller to evict (out of file descriptors).
   std::vector<std::shared_ptr<Connection>> TakeLongestIdle(size_t n);
@@ -67,7 +73,8 @@ class ConnectionTable {
   size_t size();
 
  private:
-  enum List : int { kIdleOrder = 0, kBusyList = 1, kReserveList = 2, kLeaving = 3 };
+  enum List : int { kIdleOrder = 0, kBusyList = 1, kReserveList = 2, kLeaving = 3, kHeldList = 4 };
+  bool EmptyLocked() const;
   std::list<Entry>& ListOf(int list);
 
   std::mutex mutex_;
@@ -76,6 +83,7 @@ class ConnectionTable {
   std::list<Entry> busy_;     // regular, counted, answering
   std::list<Entry> reserve_;
   std::list<Entry> leaving_;  // evicted, not closed yet
+  std::list<Entry> held_;     // regular, held long polls, not counted
 };
 
 }  // namespace tally

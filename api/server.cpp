@@ -299,6 +299,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     poll_->timer.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
       if (!ec && self->poll_ && self->poll_generation_ == generation) self->OnPollExpired();
     });
+    server_->connections.Held(handle_);
     WatchForDisconnect();
     // A record applied between the check and the registration: check again.
     if (server_->waiters.sequence() != poll_sequence_) Reevaluate();
@@ -397,6 +398,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   }
 
   void EndPoll() {
+    server_->connections.Busy(handle_);
     server_->waiters.Remove(poll_->ticket, poll_->requests);
     poll_->timer.cancel();
     poll_.reset();
@@ -693,10 +695,12 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   auto endpoint = ParseListenAddress(options.listen);
   if (!endpoint) return endpoint.error();
   // Every connection holds a descriptor; RocksDB and Kafka need theirs too.
-  if (const uint64_t files = RaiseOpenFileLimit(); files != 0 && files < options.max_connections + 256) {
-    spdlog::warn("api: the open-file limit ({}) is below the connection cap ({}) and some margin: when it is "
-                 "reached, the longest-idle connections are closed to admit new ones",
-                 files, options.max_connections);
+  // Held long polls are connections beyond the cap.
+  if (const uint64_t files = RaiseOpenFileLimit();
+      files != 0 && files < options.max_connections + options.max_waiters + 256) {
+    spdlog::warn("api: the open-file limit ({}) is below the connection cap ({}) plus the long-poll cap ({}) and "
+                 "some margin: when it is reached, the longest-idle connections are closed to admit new ones",
+                 files, options.max_connections, options.max_waiters);
   }
   const int thread_count =
       options.threads > 0 ? options.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -130,8 +130,8 @@ std::vector<Setting> Settings() {
          return Number(v, size_t{0}, size_t{1'000'000}, &c->response_cache_entries);
        }},
       {"max-waiters", "", false,
-       "Long polls (Prefer: wait) held at once; past it they are answered at once. Each holds a connection: "
-       "keep --max-connections above it",
+       "Long polls (Prefer: wait) held at once; past it they are answered at once. Each holds a connection, "
+       "counted here and not against --max-connections",
        std::to_string(kDefaultMaxWaiters),
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{1'000'000}, &c->max_waiters); }},
   };

@@ -386,6 +386,27 @@ TEST_F(ConditionalTest, PastTheCapTheAnswerIsImmediate) {
   ASSERT_TRUE(first->Read());
 }
 
+TEST_F(ConditionalTest, HeldPollsLeaveTheConnectionCapToOrdinaryRequests) {
+  Apply({Record(1, "a", 1)});
+  ApiOptions options;
+  options.max_connections = 2;
+  options.max_waiters = 8;
+  StartServer(options);
+  const std::string tag = ETagOf(kStats);
+  std::vector<std::unique_ptr<HttpClient>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(Send(kStats, tag, "wait=60"));
+  ASSERT_TRUE(WaitForWaiters(3));
+  // More polls held than the cap allows connections, and still a business
+  // request is answered (counted with them it would get the reserve's 503).
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(kStats).status, 200);
+  Apply({Record(2, "a", 2)});
+  for (auto& client : held) {
+    std::optional<HttpResult> r = client->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
 TEST_F(ConditionalTest, DisconnectFreesTheSlot) {
   Apply({Record(1, "a", 1)});
   ApiOptions options;
