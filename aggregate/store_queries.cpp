@@ -1,7 +1,6 @@
 // The read side of the store: every query reads one snapshot (the ReadView).
 
 #include <algorithm>
-#include <queue>
 
 #include "aggregate/codec.h"
 #include "aggregate/keys.h"
@@ -24,6 +23,8 @@ std::optional<uint64_t> FirstOf(Page page, uint64_t total) {
 }
 
 // One request's items (records or tasks) from a starting id on, in id order.
+// The current key is kept as a view (RocksDB keeps it valid until the iterator
+// moves), so the merge compares keys without a virtual call per comparison.
 class ItemCursor {
  public:
   ItemCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const rocksdb::ReadOptions& base,
@@ -33,17 +34,32 @@ class ItemCursor {
     ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, family));
     it_->Seek(keys::RequestItem(no, start));
+    Load();
   }
-  bool Valid() const { return it_->Valid(); }
-  void Next() { it_->Next(); }
-  std::string_view key() const { return View(it_->key()); }
+  bool Valid() const { return valid_; }
+  void Next() {
+    it_->Next();
+    Load();
+  }
+  std::string_view key() const { return key_; }
+  // The id part of the key: it orders like the id, so it is compared as bytes.
+  std::string_view id_part() const { return key_.substr(keys::kRequestPrefixBytes); }
   std::string_view value() const { return View(it_->value()); }
-  Status status() const { return FromRocks(it_->status(), "reading a page"); }
+  // OK while Valid(): RocksDB reports an error by ending the iteration, so it is
+  // asked only then (asking after every step cost more than the step itself).
+  Status status() const { return valid_ ? Status::OK() : FromRocks(it_->status(), "reading a page"); }
 
  private:
+  void Load() {
+    valid_ = it_->Valid();
+    if (valid_) key_ = View(it_->key());
+  }
+
   std::string upper_;
   rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
+  bool valid_ = false;
+  std::string_view key_;
 };
 
 }  // namespace
@@ -115,29 +131,44 @@ class StoreReader {
       const Id start = segments.empty() ? Id(0) : segments[at[r]].start;
       cursors.push_back(std::make_unique<ItemCursor>(store_.db.get(), family, read_options_, requests[r], start));
     }
-    // Merge by id: the id part of a key (after the request's prefix) orders like
-    // the id, so keys are compared as bytes, with no decoding per comparison.
-    auto id_part = [&](size_t r) { return cursors[r]->key().substr(keys::kRequestPrefixBytes); };
-    auto later = [&](size_t a, size_t b) { return id_part(a) > id_part(b); };
-    std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
+    // Merge by id. The cursor standing on the smallest id stays out of the heap
+    // and steps on while it is still below the heap's least: requests' ids come
+    // in runs, and a step within a run costs no heap operation.
+    auto later = [&](size_t a, size_t b) { return cursors[a]->id_part() > cursors[b]->id_part(); };
+    std::vector<size_t> heap;
+    heap.reserve(cursors.size());
     for (size_t r = 0; r < cursors.size(); ++r) {
-      if (cursors[r]->Valid()) heap.push(r);
       if (Status st = cursors[r]->status(); !st.ok()) return st;
+      if (cursors[r]->Valid()) heap.push_back(r);
     }
+    std::make_heap(heap.begin(), heap.end(), later);
+    if (heap.empty()) return Status::OK();
+    std::pop_heap(heap.begin(), heap.end(), later);
+    size_t r = heap.back();
+    heap.pop_back();
     uint64_t skip = first - base;
     uint32_t taken = 0;
-    while (!heap.empty() && taken < count) {
-      const size_t r = heap.top();
-      heap.pop();
+    while (taken < count) {
+      ItemCursor& cursor = *cursors[r];
       if (skip > 0) {
         --skip;
       } else {
-        if (Status st = visit(r, cursors[r]->key(), cursors[r]->value()); !st.ok()) return st;
+        if (Status st = visit(r, cursor.key(), cursor.value()); !st.ok()) return st;
         ++taken;
       }
-      cursors[r]->Next();
-      if (cursors[r]->Valid()) heap.push(r);
-      if (Status st = cursors[r]->status(); !st.ok()) return st;
+      cursor.Next();
+      if (!cursor.Valid()) {
+        if (Status st = cursor.status(); !st.ok()) return st;
+        if (heap.empty()) break;
+        std::pop_heap(heap.begin(), heap.end(), later);
+        r = heap.back();
+        heap.pop_back();
+      } else if (!heap.empty() && later(r, heap.front())) {
+        // Another request's id comes first: swap it with this cursor.
+        std::pop_heap(heap.begin(), heap.end(), later);
+        std::swap(r, heap.back());
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
     }
     return Status::OK();
   }
