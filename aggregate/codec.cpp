@@ -82,11 +82,10 @@ void EncodeRecord(const TaskAction& a, std::string* out) {
   }
 }
 
-bool DecodeRecord(std::string_view in, TaskAction* a) {
+bool DecodeRecord(std::string_view in, RecordFields* a) {
   ByteReader r(in);
   uint32_t present;
-  if (!r.Varint32(&present) || !ReadOwned(r, &a->campaign_id) || !ReadOwned(r, &a->scene_id) ||
-      !r.Id(&a->task_id)) {
+  if (!r.Varint32(&present) || !r.String(&a->campaign_id) || !r.String(&a->scene_id) || !r.Id(&a->task_id)) {
     return false;
   }
   auto optional_id = [&](uint32_t bit, std::optional<Id>* out) {
@@ -97,10 +96,10 @@ bool DecodeRecord(std::string_view in, TaskAction* a) {
     *out = id;
     return true;
   };
-  auto optional_string = [&](uint32_t bit, std::optional<std::string>* out) {
+  auto optional_string = [&](uint32_t bit, std::optional<std::string_view>* out) {
     out->reset();
     if (!(present & bit)) return true;
-    return ReadOwned(r, &out->emplace());
+    return r.String(&out->emplace());
   };
   auto optional_count = [&](uint32_t bit, std::optional<uint32_t>* out) {
     out->reset();
@@ -118,17 +117,59 @@ bool DecodeRecord(std::string_view in, TaskAction* a) {
       !r.ZigZag(&a->created_time.millis) || !r.Varint(&keys) || keys > in.size()) {
     return false;
   }
-  a->instance_info.clear();
+  // The entries are checked here once, so that visiting them needs no checks.
+  const std::string_view entries = r.rest();
   for (uint64_t i = 0; i < keys; ++i) {
     std::string_view key;
     uint32_t count;
     if (!r.String(&key) || !r.Varint32(&count)) return false;
-    a->instance_info.Add(key, count);
   }
+  a->instance_info = RecordInstances::Stored(entries.substr(0, entries.size() - r.rest().size()), keys);
   return optional_count(kModifyInstances, &a->modify_instance_num) &&
          optional_count(kModifyAttributes, &a->modify_attributes_num) &&
          optional_count(kInstanceSum, &a->instance_sum) &&
          optional_count(kAttributeSum, &a->attributes_sum) && r.empty();
+}
+
+RecordInstances::Entry RecordInstances::NextStored(std::string_view* rest) {
+  ByteReader r(*rest);
+  Entry e{};
+  // Checked by DecodeRecord: neither read fails.
+  r.String(&e.key);
+  r.Varint32(&e.count);
+  *rest = r.rest();
+  return e;
+}
+
+bool DecodeRecord(std::string_view in, TaskAction* a) {
+  RecordFields f;
+  if (!DecodeRecord(in, &f)) return false;
+  a->campaign_id.assign(f.campaign_id);
+  a->scene_id.assign(f.scene_id);
+  a->task_id = f.task_id;
+  a->project_id = f.project_id;
+  a->pool_id = f.pool_id;
+  a->folder_id = f.folder_id;
+  auto owned = [](const std::optional<std::string_view>& from, std::optional<std::string>* to) {
+    if (from) {
+      to->emplace().assign(*from);
+    } else {
+      to->reset();
+    }
+  };
+  owned(f.pool_name, &a->pool_name);
+  owned(f.alice_name, &a->alice_name);
+  a->pool_type = f.pool_type;
+  a->status = f.status;
+  a->action_type = f.action_type;
+  a->created_time = f.created_time;
+  a->instance_info.clear();
+  f.instance_info.ForEach([&](RecordInstances::Entry e) { a->instance_info.Add(e.key, e.count); });
+  a->modify_instance_num = f.modify_instance_num;
+  a->modify_attributes_num = f.modify_attributes_num;
+  a->instance_sum = f.instance_sum;
+  a->attributes_sum = f.attributes_sum;
+  return true;
 }
 
 void EncodeTaskView(const TaskView& v, std::string* out) {

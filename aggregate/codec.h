@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "aggregate/keys.h"
+#include "aggregate/record_fields.h"
 #include "aggregate/rejection.h"
 #include "aggregate/task_action.h"
 #include "aggregate/task_view.h"
@@ -30,6 +31,8 @@ struct RequestMeta {
 // which its key holds.
 void EncodeRecord(const TaskAction& record, std::string* out);
 bool DecodeRecord(std::string_view in, TaskAction* record);
+// The same, read in place: *record's views point into `in`.
+bool DecodeRecord(std::string_view in, RecordFields* record);
 
 // A task view; its instance counts only while they are kept in the view. Format
 // 1 views (no `apart` bit) decode as views that keep their counts.

@@ -30,13 +30,15 @@ std::optional<Id> Id::FromDigits(std::string_view digits) {
   return id;
 }
 
-void Id::AppendDecimal(std::string* out) const {
-  char buf[48];
+char* Id::WriteDecimal(char* out) const {
+  // Most ids fit 64 bits: one std::to_chars.
+  if (value_ <= UINT64_MAX) return std::to_chars(out, out + kMaxDecimalBytes, static_cast<uint64_t>(value_)).ptr;
+  // Peel 19-digit chunks off with 128-bit division (at most two), then print
+  // the rest with the 64-bit path in front of them.
+  char buf[38];
   char* end = buf + sizeof(buf);
   char* p = end;
   Rep v = value_;
-  // Peel 19-digit chunks off with 128-bit division, then print the rest with the
-  // fast 64-bit path; most ids never enter the loop.
   constexpr uint64_t kChunk = 10'000'000'000'000'000'000ULL;
   while (v > UINT64_MAX) {
     uint64_t chunk = static_cast<uint64_t>(v % kChunk);
@@ -46,11 +48,14 @@ void Id::AppendDecimal(std::string* out) const {
       chunk /= 10;
     }
   }
-  char head[24];
-  auto [head_end, ec] = std::to_chars(head, head + sizeof(head), static_cast<uint64_t>(v));
-  (void)ec;  // 24 bytes always hold a uint64_t
-  out->append(head, head_end);
-  out->append(p, end);
+  out = std::to_chars(out, out + kMaxDecimalBytes, static_cast<uint64_t>(v)).ptr;
+  std::memcpy(out, p, static_cast<size_t>(end - p));
+  return out + (end - p);
+}
+
+void Id::AppendDecimal(std::string* out) const {
+  char buf[kMaxDecimalBytes];
+  out->append(buf, WriteDecimal(buf));
 }
 
 std::string Id::ToString() const {

@@ -37,6 +37,9 @@ class Id {
 
   // Appends the decimal digits, without leading zeros ("0" for zero).
   void AppendDecimal(std::string* out) const;
+  // Writes them at `out`, which has room for kMaxDecimalBytes; returns the end.
+  static constexpr size_t kMaxDecimalBytes = 39;  // any 128-bit value
+  char* WriteDecimal(char* out) const;
   std::string ToString() const;
 
   // Appends the order-preserving key encoding: one byte with the number of

@@ -73,15 +73,30 @@ size_t PlainRun(std::string_view text, size_t i) {
 }  // namespace
 
 void AppendJsonString(std::string_view text, std::string* out) {
-  size_t i = PlainRun(text, 0);
-  if (i == text.size()) {  // nothing to escape, the common case: one append
+  if (PlainRun(text, 0) == text.size()) {  // nothing to escape, the common case: one append
     const size_t at = out->size();
     out->append(text.size() + 2, '"');
     std::memcpy(out->data() + at + 1, text.data(), text.size());
     return;
   }
-  out->push_back('"');
+  const size_t at = out->size();
+  out->resize(at + JsonStringBound(text.size()));
+  char* end = WriteJsonString(text, out->data() + at);
+  out->resize(static_cast<size_t>(end - out->data()));
+}
+
+char* WriteJsonString(std::string_view text, char* out) {
+  *out++ = '"';
+  size_t i = PlainRun(text, 0);
   size_t run = 0;  // start of the pending run of bytes copied as they are
+  auto copy_run = [&] {
+    std::memcpy(out, text.data() + run, i - run);
+    out += i - run;
+  };
+  auto put = [&](std::string_view s) {
+    std::memcpy(out, s.data(), s.size());
+    out += s.size();
+  };
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
@@ -91,28 +106,29 @@ void AppendJsonString(std::string_view text, std::string* out) {
         continue;
       }
     }
-    out->append(text.data() + run, i - run);
+    copy_run();
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"': put("\\\""); break;
+      case '\\': put("\\\\"); break;
+      case '\n': put("\\n"); break;
+      case '\r': put("\\r"); break;
+      case '\t': put("\\t"); break;
+      case '\b': put("\\b"); break;
+      case '\f': put("\\f"); break;
       default:
         if (c < 0x20) {
           const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out->append(esc, sizeof(esc));
+          put(std::string_view(esc, sizeof(esc)));
         } else {
-          out->append("\\ufffd");  // a byte that starts no valid UTF-8 sequence
+          put("\\ufffd");  // a byte that starts no valid UTF-8 sequence
         }
     }
     run = ++i;
     i += PlainRun(text, i);
   }
-  out->append(text.data() + run, text.size() - run);
-  out->push_back('"');
+  copy_run();
+  *out++ = '"';
+  return out;
 }
 
 void JsonWriter::BeforeValue() {

@@ -18,6 +18,14 @@ namespace tally {
 // output is valid JSON whatever the input.
 void AppendJsonString(std::string_view text, std::string* out);
 
+// The room WriteJsonString may need for `bytes` bytes of text: a byte becomes at
+// most 6 (\u001f, \ufffd), and the quotes.
+constexpr size_t JsonStringBound(size_t bytes) { return 6 * bytes + 2; }
+// Writes `text` as AppendJsonString appends it, at `out`, which has room for
+// JsonStringBound(text.size()) bytes; returns the end. For writers that reserve
+// room for a whole object and fill it through a pointer.
+char* WriteJsonString(std::string_view text, char* out);
+
 // The name of an object member written in the code: checked when the program is
 // compiled to need no escaping, and kept quoted with its colon, so that writing it
 // is a single append (names are most of a page's JSON calls).

@@ -32,6 +32,7 @@
 
 #include "aggregate/decoded_events.h"
 #include "aggregate/partition.h"
+#include "aggregate/record_fields.h"
 #include "aggregate/rejection.h"
 #include "aggregate/status.h"
 #include "aggregate/task_action.h"
@@ -175,6 +176,9 @@ struct RecordPage {
   // Decodes read[i] into *out (annotation_request_id from `requests`, as given to
   // Records). Corruption if its bytes are unreadable.
   Status Decode(size_t i, std::span<const std::string> requests, TaskAction* out) const;
+  // Reads read[i] in place (its id is read[i].ref.id): *out points into `stored`,
+  // so it is valid until `stored` changes. Corruption if its bytes are unreadable.
+  Status Fields(size_t i, RecordFields* out) const;
 };
 
 // The instance counts of one task that the store keeps apart from its view

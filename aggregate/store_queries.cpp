@@ -327,6 +327,14 @@ Status RecordPage::Decode(size_t i, std::span<const std::string> requests, TaskA
   return Status::OK();
 }
 
+Status RecordPage::Fields(size_t i, RecordFields* out) const {
+  const Stored& record = read[i];
+  if (!DecodeRecord(std::string_view(stored).substr(record.offset, record.size), out)) {
+    return Status::Corruption("unreadable record");
+  }
+  return Status::OK();
+}
+
 Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::string> requests,
                                  const RecordRef& ref) const {
   if (ref.request >= requests.size()) return Status::InvalidArgument("a record reference past the listed requests");

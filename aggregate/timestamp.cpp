@@ -134,7 +134,7 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   return utc;
 }
 
-void AppendTimestamp(Timestamp t, std::string* out) {
+char* WriteTimestamp(Timestamp t, char* out) {
   int64_t days = t.millis / kMillisPerDay;
   int64_t rest = t.millis % kMillisPerDay;
   if (rest < 0) {
@@ -143,26 +143,29 @@ void AppendTimestamp(Timestamp t, std::string* out) {
   }
   const CivilDate date = CivilFromDays(days);
   const int64_t secs = rest / 1000;
-  char buf[32];
   // ParseTimestamp keeps years within 0001..9999 in UTC.
   const unsigned y = static_cast<unsigned>(date.year);
-  size_t at = 0;
-  for (unsigned div : {1000u, 100u, 10u, 1u}) buf[at++] = static_cast<char>('0' + y / div % 10);
+  for (unsigned div : {1000u, 100u, 10u, 1u}) *out++ = static_cast<char>('0' + y / div % 10);
   auto two = [&](unsigned value) {
-    buf[at++] = static_cast<char>('0' + value / 10);
-    buf[at++] = static_cast<char>('0' + value % 10);
+    *out++ = static_cast<char>('0' + value / 10);
+    *out++ = static_cast<char>('0' + value % 10);
   };
-  buf[at++] = '-';
+  *out++ = '-';
   two(date.month);
-  buf[at++] = '-';
+  *out++ = '-';
   two(date.day);
-  buf[at++] = ' ';
+  *out++ = ' ';
   two(static_cast<unsigned>(secs / 3600));
-  buf[at++] = ':';
+  *out++ = ':';
   two(static_cast<unsigned>(secs / 60 % 60));
-  buf[at++] = ':';
+  *out++ = ':';
   two(static_cast<unsigned>(secs % 60));
-  out->append(buf, at);
+  return out;
+}
+
+void AppendTimestamp(Timestamp t, std::string* out) {
+  char buf[kTimestampChars];
+  out->append(buf, WriteTimestamp(t, buf));
 }
 
 std::string FormatTimestamp(Timestamp t) {

@@ -30,6 +30,9 @@ Result<Timestamp> ParseTimestamp(std::string_view text);
 
 // Appends "YYYY-MM-DD HH:MM:SS" (the fraction is dropped).
 void AppendTimestamp(Timestamp t, std::string* out);
+// Writes it at `out` (kTimestampChars bytes); returns the end.
+inline constexpr size_t kTimestampChars = 19;
+char* WriteTimestamp(Timestamp t, char* out);
 std::string FormatTimestamp(Timestamp t);
 
 // Converts a civil date to days since 1970-01-01 and back (proleptic Gregorian).

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "aggregate/json_writer.h"
 #include "aggregate/task_view.h"
@@ -30,23 +31,6 @@ void OptionalId(JsonWriter& w, const std::optional<Id>& id) {
 // A view field taken from the latest record that carried it, or null.
 void OptionalId(JsonWriter& w, const std::optional<Stamped<Id>>& id) {
   OptionalId(w, id ? std::optional<Id>(id->value) : std::nullopt);
-}
-
-void OptionalString(JsonWriter& w, const std::optional<std::string>& text) {
-  if (text) {
-    w.String(*text);
-  } else {
-    w.Null();
-  }
-}
-
-template <class T>
-void OptionalUint(JsonWriter& w, const std::optional<T>& n) {
-  if (n) {
-    w.Uint(*n);
-  } else {
-    w.Null();
-  }
 }
 
 }  // namespace
@@ -105,47 +89,105 @@ void AppendTaskJson(const TaskView& task, std::string* out) {
   AppendTaskTail(task, out);
 }
 
-void AppendRecordJson(const TaskAction& r, std::string* out) {
-  JsonWriter w(out);
-  w.BeginObject();
-  w.Key("id");
-  w.Id(r.id);
-  w.Key("status");
-  w.Int(static_cast<int32_t>(r.status));
-  w.Key("campaignId");
-  w.String(r.campaign_id);
-  w.Key("taskId");
-  w.Id(r.task_id);
-  w.Key("poolName");
-  OptionalString(w, r.pool_name);
-  w.Key("poolType");
-  w.Int(static_cast<int32_t>(r.pool_type));
-  w.Key("folderId");
-  OptionalId(w, r.folder_id);
-  w.Key("aliceName");
-  OptionalString(w, r.alice_name);
-  w.Key("createdTime");
-  w.Raw("\"");
-  AppendTimestamp(r.created_time, out);
-  out->push_back('"');
-  w.Key("actionType");
-  w.Int(static_cast<int32_t>(r.action_type));
-  w.Key("instanceInfo");
-  w.BeginObject();
-  for (InstanceInfo::Entry e : r.instance_info) {
-    w.DataKey(e.key);
-    w.Uint(e.count);
+namespace {
+
+// Room in a string written through a raw pointer: a page of records is the
+// largest answer, and appending each of a record's ~40 pieces to a std::string
+// (a capacity check and a call each) cost more than reading the record.
+class Room {
+ public:
+  explicit Room(std::string* out) : out_(out), used_(out->size()) {}
+  Room(const Room&) = delete;
+  Room& operator=(const Room&) = delete;
+  ~Room() { out_->resize(used_); }  // what was written stays; the spare room goes
+
+  // Where to write next, with room for `n` bytes. Done(end) says where it ended.
+  char* Reserve(size_t n) {
+    if (out_->size() < used_ + n) out_->resize(used_ + n);  // grows the capacity geometrically
+    return out_->data() + used_;
   }
-  w.EndObject();
-  w.Key("modifyInstanceNum");
-  OptionalUint(w, r.modify_instance_num);
-  w.Key("modifyAttributesNum");
-  OptionalUint(w, r.modify_attributes_num);
-  w.Key("instanceSum");
-  OptionalUint(w, r.instance_sum);
-  w.Key("attributesSum");
-  OptionalUint(w, r.attributes_sum);
-  w.EndObject();
+  void Done(const char* end) { used_ = static_cast<size_t>(end - out_->data()); }
+
+ private:
+  std::string* out_;
+  size_t used_;
+};
+
+template <size_t N>
+char* Put(char* p, const char (&text)[N]) {
+  std::memcpy(p, text, N - 1);
+  return p + N - 1;
+}
+
+char* PutInt(char* p, int64_t n) { return std::to_chars(p, p + 20, n).ptr; }
+
+char* PutOptionalId(char* p, const std::optional<Id>& id) { return id ? id->WriteDecimal(p) : Put(p, "null"); }
+
+char* PutOptionalString(char* p, const std::optional<std::string_view>& text) {
+  return text ? WriteJsonString(*text, p) : Put(p, "null");
+}
+
+char* PutOptionalCount(char* p, const std::optional<uint32_t>& n) { return n ? PutInt(p, *n) : Put(p, "null"); }
+
+size_t OptionalStringBound(const std::optional<std::string_view>& text) {
+  return text ? JsonStringBound(text->size()) : 4;
+}
+
+// Names and punctuation of a record (~215 bytes), three ids (Id::kMaxDecimalBytes
+// each), three enums and four counts (20 bytes each at most), the timestamp and
+// its quotes: everything but its strings and instance counts.
+constexpr size_t kRecordFixedBytes = 512;
+static_assert(kRecordFixedBytes >= 215 + 3 * Id::kMaxDecimalBytes + 7 * 20 + kTimestampChars + 2);
+
+}  // namespace
+
+void AppendRecordJson(Id id, const RecordFields& r, std::string* out) {
+  Room room(out);
+  char* p = room.Reserve(kRecordFixedBytes + JsonStringBound(r.campaign_id.size()) + OptionalStringBound(r.pool_name) +
+                         OptionalStringBound(r.alice_name));
+  p = Put(p, "{\"id\":");
+  p = id.WriteDecimal(p);
+  p = Put(p, ",\"status\":");
+  p = PutInt(p, static_cast<int32_t>(r.status));
+  p = Put(p, ",\"campaignId\":");
+  p = WriteJsonString(r.campaign_id, p);
+  p = Put(p, ",\"taskId\":");
+  p = r.task_id.WriteDecimal(p);
+  p = Put(p, ",\"poolName\":");
+  p = PutOptionalString(p, r.pool_name);
+  p = Put(p, ",\"poolType\":");
+  p = PutInt(p, static_cast<int32_t>(r.pool_type));
+  p = Put(p, ",\"folderId\":");
+  p = PutOptionalId(p, r.folder_id);
+  p = Put(p, ",\"aliceName\":");
+  p = PutOptionalString(p, r.alice_name);
+  p = Put(p, ",\"createdTime\":\"");
+  p = WriteTimestamp(r.created_time, p);
+  p = Put(p, "\",\"actionType\":");
+  p = PutInt(p, static_cast<int32_t>(r.action_type));
+  p = Put(p, ",\"instanceInfo\":{");
+  room.Done(p);
+  bool first = true;
+  r.instance_info.ForEach([&](RecordInstances::Entry e) {
+    char* q = room.Reserve(JsonStringBound(e.key.size()) + 12);  // ',' ':' and up to 10 digits
+    if (!first) *q++ = ',';
+    first = false;
+    q = WriteJsonString(e.key, q);
+    *q++ = ':';
+    q = PutInt(q, e.count);
+    room.Done(q);
+  });
+  p = room.Reserve(kRecordFixedBytes);
+  p = Put(p, "},\"modifyInstanceNum\":");
+  p = PutOptionalCount(p, r.modify_instance_num);
+  p = Put(p, ",\"modifyAttributesNum\":");
+  p = PutOptionalCount(p, r.modify_attributes_num);
+  p = Put(p, ",\"instanceSum\":");
+  p = PutOptionalCount(p, r.instance_sum);
+  p = Put(p, ",\"attributesSum\":");
+  p = PutOptionalCount(p, r.attributes_sum);
+  *p++ = '}';
+  room.Done(p);
 }
 
 namespace {
@@ -210,8 +252,8 @@ class TasksBody final : public BodyStream {
   std::string resume_;      // where they go on: after the last key written ("" before the first)
 };
 
-// The `data` of /statistics/record: the records Records() read, decoded one at a
-// time into the same TaskAction, then those it left as references.
+// The `data` of /statistics/record: the records Records() read, each read in
+// place from the page's bytes, then those it left as references.
 class RecordsBody final : public BodyStream {
  public:
   RecordsBody(const Store& store, ReadView view, std::vector<std::string> requests, RecordPage page)
@@ -230,14 +272,14 @@ class RecordsBody final : public BodyStream {
       if (out->size() >= limit) return true;
       if (next_ > 0) out->push_back(',');
       if (next_ < page_.read.size()) {
-        if (Status s = page_.Decode(next_, requests_, &record_); !s.ok()) return s;
-        AppendRecordJson(record_, out);
+        if (Status s = page_.Fields(next_, &record_); !s.ok()) return s;
+        AppendRecordJson(page_.read[next_].ref.id, record_, out);
         if (next_ + 1 == page_.read.size()) page_.stored = std::string();  // all written: the bytes go
         continue;
       }
       Result<TaskAction> record = store_.Record(view_, requests_, page_.later[next_ - page_.read.size()]);
       if (!record) return record.error();
-      AppendRecordJson(*record, out);
+      AppendRecordJson(record->id, RecordFields::Of(*record), out);
     }
     out->append("]}");
     return false;
@@ -248,7 +290,7 @@ class RecordsBody final : public BodyStream {
   ReadView view_;
   std::vector<std::string> requests_;
   RecordPage page_;
-  TaskAction record_;  // the one being written; its strings' memory serves every record
+  RecordFields record_;  // the one being written: views into page_.stored
   size_t next_ = 0;    // the record being written
 };
 

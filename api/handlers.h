@@ -63,8 +63,10 @@ Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, s
 Outcome HandleTaskGet(const TaskGetParams& params, HandlerInput input, std::string* data,
                       std::unique_ptr<BodyStream>* rest = nullptr);
 
-// Appends one record in the seed's shape (exactly its fifteen fields).
-void AppendRecordJson(const TaskAction& record, std::string* out);
+// Appends one record in the seed's shape (exactly its fifteen fields): `id`
+// and its other fields (RecordFields::Of a TaskAction, or a page's record read
+// in place).
+void AppendRecordJson(Id id, const RecordFields& record, std::string* out);
 // Appends one task in the seed's shape (exactly seven fields).
 void AppendTaskJson(const TaskView& task, std::string* out);
 
