@@ -28,10 +28,11 @@ namespace {
 
 // How the memory budget is shared. The block cache also carries the memtables
 // (through the write buffer manager), indexes and filters; the rest is the apply
-// thread's caches of decoded views.
+// thread's caches of decoded views and the queries' segment ids.
 constexpr double kBlockCacheShare = 0.80;
 constexpr double kMemtableShare = 0.25;  // of the budget, charged to the block cache
 constexpr double kApplyCacheShare = 0.15;
+constexpr double kSegmentCacheShare = 0.03;  // ids of rank index segments, for deep pages
 
 using keys::Access;
 using keys::Family;
@@ -187,6 +188,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   cache_options.high_pri_pool_ratio = 0.2;
   cache_options.num_shard_bits = 4;
   impl->block_cache = rocksdb::NewLRUCache(cache_options);
+  impl->segments = std::make_unique<SegmentCache>(static_cast<size_t>(budget * kSegmentCacheShare));
   impl->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(
       static_cast<size_t>(budget * kMemtableShare), impl->block_cache);
 

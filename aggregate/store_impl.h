@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aggregate/keys.h"
+#include "aggregate/segment_cache.h"
 #include "aggregate/store.h"
 #include "aggregate/store_events.h"
 
@@ -52,6 +53,9 @@ struct Store::Impl {
   void NotifyChanged(std::span<const std::string> requests) const;
   mutable std::mutex listener_mutex;
   std::shared_ptr<const ChangeListener> listener;  // guarded by listener_mutex
+
+  // The ids of rank index segments that queries skipped over (segment_cache.h).
+  std::unique_ptr<SegmentCache> segments;
 
   ~Impl();
 };

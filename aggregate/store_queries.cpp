@@ -1,6 +1,8 @@
 // The read side of the store: every query reads one snapshot (the ReadView).
 
 #include <algorithm>
+#include <functional>
+#include <queue>
 
 #include "aggregate/codec.h"
 #include "aggregate/keys.h"
@@ -23,17 +25,24 @@ std::optional<uint64_t> FirstOf(Page page, uint64_t total) {
 }
 
 // One request's items (records or tasks) from a starting id on, in id order.
+// Skipping more than this many of a page's items is done in memory, over the
+// ids of the rank index's segments (SegmentCache), rather than in RocksDB.
+constexpr uint64_t kSkipInMemoryFrom = 16;
+
 // The current key is kept as a view (RocksDB keeps it valid until the iterator
 // moves), so the merge compares keys without a virtual call per comparison.
 class ItemCursor {
  public:
-  ItemCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const rocksdb::ReadOptions& base,
-             RequestNo no, Id start)
-      : upper_(keys::RequestEnd(no)), upper_slice_(upper_) {
+  // Stands nowhere (not Valid) until Seek.
+  ItemCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const rocksdb::ReadOptions& base, RequestNo no)
+      : no_(no), upper_(keys::RequestEnd(no)), upper_slice_(upper_) {
     rocksdb::ReadOptions ro = base;
     ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, family));
-    it_->Seek(keys::RequestItem(no, start));
+  }
+  // To the request's first item >= start.
+  void Seek(Id start) {
+    it_->Seek(keys::RequestItem(no_, start));
     Load();
   }
   bool Valid() const { return valid_; }
@@ -55,6 +64,7 @@ class ItemCursor {
     if (valid_) key_ = View(it_->key());
   }
 
+  RequestNo no_;
   std::string upper_;
   rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
@@ -93,8 +103,8 @@ class StoreReader {
   // Calls visit(request index, key, value) for the items at ranks [first,
   // first + count) of the union of the requests' items, in id order.
   template <class Visit>
-  Status Page(rocksdb::ColumnFamilyHandle* family, std::span<const RequestNo> requests,
-              std::span<const RankIndex> indexes, uint64_t first, uint32_t count, Visit visit) const {
+  Status Page(Family family, std::span<const RequestNo> requests, std::span<const RankIndex> indexes,
+              uint64_t first, uint32_t count, Visit visit) const {
     // Sweep the segment starts of all requests in id order. At each point every
     // request stands on its segment holding the point; `base` ids certainly lie
     // before those segments, and `upper` bounds the ids below the point. The
@@ -125,11 +135,24 @@ class StoreReader {
       at[s.request] = s.segment;
     }
 
+    // Where each request's merge starts: its segment at[r], and `skip` items
+    // later the item at `first`. Counting those in memory over the segments'
+    // ids leaves nothing to skip in RocksDB.
+    std::vector<std::optional<Id>> from(indexes.size(), Id(0));  // nullopt: nothing left
+    for (size_t r = 0; r < indexes.size(); ++r) {
+      if (!indexes[r].segments().empty()) from[r] = indexes[r].segments()[at[r]].start;
+    }
+    uint64_t skip = first - base;
+    if (skip >= kSkipInMemoryFrom) {
+      Result<bool> skipped = SkipInMemory(family, requests, indexes, at, skip, &from);
+      if (!skipped) return skipped.error();
+      if (*skipped) skip = 0;
+    }
     std::vector<std::unique_ptr<ItemCursor>> cursors;
     for (size_t r = 0; r < indexes.size(); ++r) {
-      const auto& segments = indexes[r].segments();
-      const Id start = segments.empty() ? Id(0) : segments[at[r]].start;
-      cursors.push_back(std::make_unique<ItemCursor>(store_.db.get(), family, read_options_, requests[r], start));
+      cursors.push_back(
+          std::make_unique<ItemCursor>(store_.db.get(), store_.Cf(family), read_options_, requests[r]));
+      if (from[r]) cursors.back()->Seek(*from[r]);
     }
     // Merge by id. The cursor standing on the smallest id stays out of the heap
     // and steps on while it is still below the heap's least: requests' ids come
@@ -146,7 +169,6 @@ class StoreReader {
     std::pop_heap(heap.begin(), heap.end(), later);
     size_t r = heap.back();
     heap.pop_back();
-    uint64_t skip = first - base;
     uint32_t taken = 0;
     while (taken < count) {
       ItemCursor& cursor = *cursors[r];
@@ -173,6 +195,90 @@ class StoreReader {
     return Status::OK();
   }
 
+  // Counts `skip` items of the merge of the requests from their segments at[r]
+  // on over the segments' ids, and sets each request's `from` to its first item
+  // after them (nullopt if none is left). False, with nothing changed, if a
+  // segment's ids disagree with its index: then RocksDB's walk skips them.
+  Result<bool> SkipInMemory(Family family, std::span<const RequestNo> requests, std::span<const RankIndex> indexes,
+                            std::span<const size_t> at, uint64_t skip, std::vector<std::optional<Id>>* from) const {
+    struct Position {
+      SegmentCache::Ids ids;  // null: past the request's last segment
+      size_t segment = 0;
+      size_t i = 0;
+    };
+    std::vector<Position> at_id(indexes.size());
+    // Moves p onto an id, into the following segments if need be; false if one is unavailable.
+    auto settle = [&](size_t r, Position& p) -> Result<bool> {
+      while (p.ids && p.i >= p.ids->size()) {
+        if (p.segment + 1 >= indexes[r].segments().size()) {
+          p.ids = nullptr;
+          break;
+        }
+        ++p.segment;
+        p.i = 0;
+        Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], indexes[r], p.segment);
+        if (!ids) return ids.error();
+        if (!*ids) return false;
+        p.ids = std::move(*ids);
+      }
+      return true;
+    };
+    using Entry = std::pair<Id, size_t>;  // an id and its request
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+    for (size_t r = 0; r < indexes.size(); ++r) {
+      if (indexes[r].segments().empty()) continue;
+      Position& p = at_id[r];
+      p.segment = at[r];
+      Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], indexes[r], p.segment);
+      if (!ids) return ids.error();
+      if (!*ids) return false;
+      p.ids = std::move(*ids);
+      Result<bool> settled = settle(r, p);
+      if (!settled || !*settled) return settled;
+      if (p.ids) heap.emplace((*p.ids)[p.i], r);
+    }
+    for (; skip > 0 && !heap.empty(); --skip) {
+      const size_t r = heap.top().second;
+      heap.pop();
+      Position& p = at_id[r];
+      ++p.i;
+      Result<bool> settled = settle(r, p);
+      if (!settled || !*settled) return settled;
+      if (p.ids) heap.emplace((*p.ids)[p.i], r);
+    }
+    for (size_t r = 0; r < indexes.size(); ++r) {
+      (*from)[r] = at_id[r].ids ? std::optional<Id>((*at_id[r].ids)[at_id[r].i]) : std::nullopt;
+    }
+    return true;
+  }
+
+  // The ids of a request's segment, from the cache or read from the snapshot
+  // (and then cached); null if the snapshot does not hold as many as the index
+  // counts (no index ever disagrees with its data, but a query need not fail on it).
+  Result<SegmentCache::Ids> SegmentIds(Family family, RequestNo no, const RankIndex& index, size_t segment) const {
+    const RankIndex::Segment& s = index.segments()[segment];
+    const std::optional<Id> end = index.End(segment);
+    std::string key = SegmentCache::Key(family, no, s.start, end, s.count);
+    if (SegmentCache::Ids ids = store_.segments->Find(key)) return ids;
+    auto ids = std::make_shared<std::vector<Id>>();
+    ids->reserve(s.count);
+    const std::string upper = end ? keys::RequestItem(no, *end) : keys::RequestEnd(no);
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro = read_options_;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.Cf(family)));
+    for (it->Seek(keys::RequestItem(no, s.start)); it->Valid() && ids->size() <= s.count; it->Next()) {
+      const std::optional<Id> id = keys::ItemOf(View(it->key()));
+      if (!id) return Status::Corruption("unreadable item key");
+      ids->push_back(*id);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading a segment of a page");
+    if (ids->size() != s.count) return SegmentCache::Ids();
+    SegmentCache::Ids shared = std::move(ids);
+    store_.segments->Insert(std::move(key), shared);
+    return shared;
+  }
+
   // The snapshot's read options, for the store's own lookups beside the reader's.
   const rocksdb::ReadOptions& read_options() const { return read_options_; }
 
@@ -193,7 +299,7 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
   Result<RankIndex> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
   if (!index) return index.error();
   const RequestNo no = (*meta)->no;
-  Status s = reader.Page(impl_->Cf(Family::kTasks), std::span(&no, 1), std::span(&*index, 1), *first, page.size,
+  Status s = reader.Page(Family::kTasks, std::span(&no, 1), std::span(&*index, 1), *first, page.size,
                          [&](size_t, std::string_view, std::string_view value) {
                            if (!DecodeTaskView(value, &out.tasks.emplace_back())) {
                              return Status::Corruption("unreadable task view");
@@ -293,7 +399,7 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
     indexes.push_back(std::move(*index));
   }
   size_t bytes = 0;
-  Status s = reader.Page(impl_->Cf(Family::kRecords), numbers, indexes, *first, page.size,
+  Status s = reader.Page(Family::kRecords, numbers, indexes, *first, page.size,
                          [&](size_t r, std::string_view key, std::string_view value) {
                            const std::optional<Id> id = keys::ItemOf(key);
                            if (!id) return Status::Corruption("unreadable record key");
