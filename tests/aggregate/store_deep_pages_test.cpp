@@ -137,5 +137,90 @@ TEST_F(DeepPagesTest, TasksOfARequestWithThousandsOfTasks) {
   }
 }
 
+// Pages skip in memory over the ids of the rank index's segments, which the
+// store keeps between queries (SegmentCache). Segments grow and split as records
+// come: a page read after that sees the new ids, and a snapshot taken before
+// still sees its own.
+TEST_F(DeepPagesTest, SkippedSegmentIdsFollowNewRecordsAndOldSnapshots) {
+  const std::vector<std::string> requests = {"x", "y", "z"};
+  std::set<Id> used;
+  std::vector<TaskAction> all;
+  auto add = [&](size_t n) {
+    std::vector<TaskAction> batch;
+    for (size_t i = 0; i < n; ++i) {
+      Id id;
+      do id = Id(rng_() % 1'000'000); while (!used.insert(id).second);
+      // Staggered and interleaved: each request's ids lean to its own range.
+      const size_t r = (id.value() / 300'000 + rng_() % 2) % requests.size();
+      batch.push_back(Record(id, requests[r], i % 40));
+    }
+    all.insert(all.end(), batch.begin(), batch.end());
+    Load(batch);
+  };
+  auto sorted_of = [&](const std::vector<std::string>& listed) {
+    std::vector<Id> ids;
+    for (const TaskAction& r : all) {
+      if (std::find(listed.begin(), listed.end(), r.annotation_request_id) != listed.end()) ids.push_back(r.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto expect_all_pages = [&](const std::vector<std::string>& listed, uint32_t size) {
+    const std::vector<Id> sorted = sorted_of(listed);
+    for (uint64_t page = 1; page <= sorted.size() / size + 1; ++page) ExpectPage(listed, sorted, page, size);
+  };
+  add(4000);
+  expect_all_pages(requests, 100);
+  expect_all_pages({"y"}, 37);
+  const ReadView before = store_->Snapshot();
+  const std::vector<Id> sorted_before = sorted_of(requests);
+  add(3000);  // into every segment: they grow and split
+  expect_all_pages(requests, 100);
+  expect_all_pages({"z", "x"}, 51);
+  expect_all_pages({"y"}, 37);
+  // The snapshot taken before the new records answers as it did.
+  for (uint64_t page : {1, 5, 17, 33, 40, 41}) {
+    auto got = store_->Records(before, requests, Page{page, 100});
+    ASSERT_TRUE(got) << got.error().ToString();
+    ASSERT_EQ(got->total, sorted_before.size());
+    const size_t from = std::min<size_t>((page - 1) * 100, sorted_before.size());
+    const size_t to = std::min<size_t>(from + 100, sorted_before.size());
+    ASSERT_EQ(got->read.size(), to - from) << "page " << page;
+    for (size_t i = from; i < to; ++i) ASSERT_EQ(got->read[i - from].ref.id, sorted_before[i]) << "page " << page;
+  }
+}
+
+// The same for the pages of tasks (/statistics), whose rank index segments are
+// skipped over the same way.
+TEST_F(DeepPagesTest, SkippedTaskSegmentsFollowNewTasks) {
+  std::set<Id> tasks;
+  uint64_t next_record = 1;
+  auto add = [&](size_t n) {
+    std::vector<TaskAction> batch;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t task = rng_() % 1'000'000;
+      tasks.insert(Id(task));
+      batch.push_back(Record(Id(next_record++), "t", task));
+    }
+    Load(batch);
+  };
+  auto expect_all_pages = [&](uint32_t size) {
+    const std::vector<Id> sorted(tasks.begin(), tasks.end());
+    for (uint64_t page = 1; page <= sorted.size() / size + 1; ++page) {
+      auto got = store_->Tasks(store_->Snapshot(), "t", Page{page, size});
+      ASSERT_TRUE(got && *got);
+      ASSERT_EQ((*got)->total, sorted.size());
+      const size_t from = std::min<size_t>((page - 1) * size, sorted.size());
+      const size_t to = std::min<size_t>(from + size, sorted.size());
+      ASSERT_EQ((*got)->tasks.size(), to - from) << "page " << page;
+      for (size_t i = from; i < to; ++i) ASSERT_EQ((*got)->tasks[i - from].task_id, sorted[i]) << "page " << page;
+    }
+  };
+  add(3000);
+  expect_all_pages(29);
+  add(2000);
+  expect_all_pages(29);
+}
+
 }  // namespace
 }  // namespace tally
