@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "aggregate/json_writer.h"
+
 #include "tests/api/api_test_support.h"
 
 namespace tally::testing {
@@ -54,6 +58,105 @@ TEST(HandlersTest, RecordsMergeTheListedRequestsById) {
                                                  InputOf(*SharedStore::Get()), &none);
   EXPECT_EQ(unknown.code, ApiCode::kRequestNotFound);
   EXPECT_EQ(unknown.message, "Annotation request has not exists. (ghost, phantom)");
+}
+
+// A record as the generic JsonWriter writes it, field by field: the reference
+// for the record writer, which reads stored records in place and writes through
+// a raw pointer.
+std::string ReferenceRecordJson(const TaskAction& r) {
+  std::string out;
+  JsonWriter w(&out);
+  auto optional_id = [&](const std::optional<Id>& id) { id ? w.Id(*id) : w.Null(); };
+  auto optional_string = [&](const std::optional<std::string>& s) { s ? w.String(*s) : w.Null(); };
+  auto optional_count = [&](const std::optional<uint32_t>& n) { n ? w.Uint(*n) : w.Null(); };
+  w.BeginObject();
+  w.Key("id");
+  w.Id(r.id);
+  w.Key("status");
+  w.Int(static_cast<int32_t>(r.status));
+  w.Key("campaignId");
+  w.String(r.campaign_id);
+  w.Key("taskId");
+  w.Id(r.task_id);
+  w.Key("poolName");
+  optional_string(r.pool_name);
+  w.Key("poolType");
+  w.Int(static_cast<int32_t>(r.pool_type));
+  w.Key("folderId");
+  optional_id(r.folder_id);
+  w.Key("aliceName");
+  optional_string(r.alice_name);
+  w.Key("createdTime");
+  w.String(FormatTimestamp(r.created_time));
+  w.Key("actionType");
+  w.Int(static_cast<int32_t>(r.action_type));
+  w.Key("instanceInfo");
+  w.BeginObject();
+  for (InstanceInfo::Entry e : r.instance_info) {
+    w.DataKey(e.key);
+    w.Uint(e.count);
+  }
+  w.EndObject();
+  w.Key("modifyInstanceNum");
+  optional_count(r.modify_instance_num);
+  w.Key("modifyAttributesNum");
+  optional_count(r.modify_attributes_num);
+  w.Key("instanceSum");
+  optional_count(r.instance_sum);
+  w.Key("attributesSum");
+  optional_count(r.attributes_sum);
+  w.EndObject();
+  return out;
+}
+
+TEST(HandlersTest, RecordsReadInPlaceWriteWhatTheGenericWriterWrites) {
+  std::vector<TaskAction> records(4);
+  for (size_t i = 0; i < records.size(); ++i) {
+    TaskAction& a = records[i];
+    a.id = Id(1000 + i);
+    a.annotation_request_id = "r";
+    a.campaign_id = "c-" + std::to_string(i);
+    a.task_id = Id(7);
+  }
+  // Every kind of byte a string may hold, ids past 64 bits, extreme counts and times.
+  records[0].campaign_id = "quote\" back\\slash \x01\x1f tab\t nl\n \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 bad\xff\xc3";
+  records[0].task_id = Id::FromRep(~Id::Rep{0} >> 1);
+  records[0].folder_id = Id::FromRep(Id::Rep{1} << 100);
+  records[0].pool_name = "";
+  records[0].alice_name = std::string("nul\0in", 6);
+  records[0].instance_info = InstanceInfo{{"", 0}, {"k\"ey", kMaxCount}, {"\xe4\xb8\xad\xff", 1}};
+  records[0].modify_instance_num = 0;
+  records[0].modify_attributes_num = kMaxCount;
+  records[0].instance_sum = 12;
+  records[0].attributes_sum = 1;
+  records[0].created_time = Timestamp{253'402'300'799'000};  // 9999-12-31 23:59:59
+  records[1].id = Id::FromRep((Id::Rep{1} << 126) + 5);
+  records[1].status = static_cast<TaskStatus>(-7);
+  records[1].pool_type = static_cast<PoolType>(1000);
+  records[1].action_type = static_cast<ActionType>(-2'147'483'647 - 1);
+  records[1].created_time = Timestamp{-62'135'596'800'000};  // 0001-01-01 00:00:00
+  records[2].pool_name = std::string(255, 'p');
+  records[2].alice_name = std::string(255, '"');
+  records[3].id = Id(0);
+  TempDir dir;
+  auto store = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE((*store)->Apply(ApplyBatch{std::span(records), {}, {}, {}}));
+
+  std::sort(records.begin(), records.end(), [](const TaskAction& a, const TaskAction& b) { return a.id < b.id; });
+  std::string expected = "{\"count\":4,\"data\":[";
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) expected += ',';
+    expected += ReferenceRecordJson(records[i]);
+    std::string from_action;
+    AppendRecordJson(records[i].id, RecordFields::Of(records[i]), &from_action);
+    EXPECT_EQ(from_action, ReferenceRecordJson(records[i]));
+  }
+  expected += "]}";
+  std::string data;
+  const Outcome outcome = HandleStatisticsRecord(RecordParams{{"r"}, Page{1, 10}}, InputOf(**store), &data);
+  ASSERT_EQ(outcome.code, ApiCode::kSuccess);
+  EXPECT_EQ(data, expected);
 }
 
 TEST(HandlersTest, TaskGetBuildsTheViewUrlFromTheGivenBase) {
