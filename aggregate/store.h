@@ -59,6 +59,11 @@ struct StoreOptions {
   // one-way: every store of the process shares RocksDB's default Env, whose
   // threads are never raised again.
   bool low_priority_compactions = true;
+  // Nice steps (0..19) by which the store's writer thread ("tally:write")
+  // lowers its CPU priority below the process's: above 0, HTTP queries go
+  // before batch writes when the cores are busy (`tally serve --ingest-nice`).
+  // Only that thread's; RocksDB's keep theirs.
+  int writer_nice = 0;
 };
 
 // Where a partition stands, and what identifies that position: the consumer

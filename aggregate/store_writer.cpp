@@ -1,5 +1,7 @@
 #include "aggregate/store_writer.h"
 
+#include "aggregate/thread_priority.h"
+
 #include <pthread.h>
 
 #include <chrono>
@@ -34,6 +36,7 @@ BatchWriter::Outcome BatchWriter::Wait() {
 
 void BatchWriter::Loop() {
   pthread_setname_np(pthread_self(), "tally:write");  // for top -H and profilers
+  LowerThisThreadPriority(store_->options.writer_nice);
   std::unique_lock lock(mutex_);
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || to_write_ != nullptr; });

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "aggregate/store.h"
+#include "aggregate/thread_priority.h"
 #include "api/listen_address.h"
 #include "api/server.h"
 #include "app/commands.h"
@@ -93,6 +94,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   StoreOptions store_options;
   store_options.path = config.data_dir;
   store_options.memory_bytes = config.memory_mb << 20;
+  store_options.writer_nice = config.ingest_nice;
   Result<std::unique_ptr<Store>> store = Store::Open(store_options);
   if (!store) {
     // A bad setting names it; a store that cannot be opened names its path.
@@ -194,6 +196,9 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   std::atomic<bool> consumer_done{false};
   Status consumer_status;
   std::thread ingest([&] {
+    // This thread alone; librdkafka's threads, made earlier by the main
+    // thread, keep the process's priority.
+    LowerThisThreadPriority(config.ingest_nice);
     consumer_status = (*consumer)->Run();
     consumer_done = true;
   });

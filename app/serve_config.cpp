@@ -123,6 +123,11 @@ std::vector<Setting> Settings() {
       {"query-queue", "", false, "Business requests waiting for a query thread, at most; past it: 503",
        std::to_string(defaults.query_queue),
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{100'000}, &c->query_queue); }},
+      {"ingest-nice", "", false,
+       "Nice steps (0..19) below the process's CPU priority for the threads that apply and write events; HTTP "
+       "threads keep it, so queries are answered first when the cores are busy",
+       std::to_string(defaults.ingest_nice),
+       [](const std::string& v, ServeConfig* c) { return Number(v, 0, 19, &c->ingest_nice); }},
       {"response-cache-entries", "", false,
        "Business answers kept while the store is unchanged (also bounded to 64 MiB); 0: no response cache",
        std::to_string(kDefaultResponseCacheEntries),

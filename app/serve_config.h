@@ -23,6 +23,8 @@ namespace tally {
 inline constexpr size_t kMinMemoryMb = 16;
 inline constexpr size_t kMaxMemoryMb = size_t{1} << 20;
 inline constexpr size_t kMaxBatchEvents = 1'000'000;
+// --ingest-nice's default (README, "Queries while ingesting").
+inline constexpr int kDefaultIngestNice = 0;
 
 struct ServeConfig {
   std::string brokers;  // empty: the embedded development broker
@@ -45,6 +47,8 @@ struct ServeConfig {
   size_t query_queue = 256;
   size_t response_cache_entries = kDefaultResponseCacheEntries;  // 0: no response cache
   size_t max_waiters = kDefaultMaxWaiters;  // long polls held at once
+  // Nice steps by which the ingest and store-writer threads lower their priority.
+  int ingest_nice = kDefaultIngestNice;
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.

@@ -67,6 +67,8 @@ constexpr uint64_t kFloodWindow = 40'000;
 constexpr auto kProbeEvery = 100ms;
 // A probe not visible this long after its production counts as lost: the bench fails.
 constexpr auto kProbeLimit = 30s;
+// Issue 11, item 5: /statistics p99 while tally ingests this many events/s.
+constexpr double kQueryIngestRate = 20'000;
 
 // tally's own fetch settings (ingest/consumer.cpp), given to the bare consumer.
 const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
@@ -431,11 +433,142 @@ void RunRate(const std::string& label, double rate, int seconds, rd_kafka_t* pro
   std::fflush(stdout);
 }
 
+// Sends the background stream at `rate` events/s on a thread of its own while it lives.
+class SteadyStream {
+ public:
+  SteadyStream(Background& background, double rate) : background_(background) {
+    thread_ = std::thread([this, rate] {
+      const uint64_t sent_before = background_.sent();
+      const auto start = Clock::now();
+      while (!stop_) {
+        const auto due = static_cast<uint64_t>(std::chrono::duration<double>(Clock::now() - start).count() * rate);
+        while (background_.sent() - sent_before < due) background_.SendOne();
+        std::this_thread::sleep_for(1ms);
+      }
+    });
+  }
+  ~SteadyStream() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  Background& background_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The first path of `names` that exists.
+std::string FindProgram(std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (std::filesystem::exists(n)) return n;
+  }
+  return {};
+}
+
+// Runs `args` to completion (bounded by `limit`) and returns its output.
+std::string RunToEnd(const std::vector<std::string>& args, const std::filesystem::path& log,
+                     std::chrono::seconds limit) {
+  testing::ChildProcess child(args, log.string());
+  if (!child.Wait(limit)) Fail(args[0] + " did not finish in " + std::to_string(limit.count()) + " s");
+  return child.Output();
+}
+
+double Field(const std::string& text, const std::string& pattern, const std::string& what) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(pattern))) Fail("no " + what + " in:\n" + text);
+  return std::stod(m[1]);
+}
+
+// wrk's "99%" (or any) latency line in ms.
+double WrkMs(const std::string& out, const std::string& percentile) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex("\\s" + percentile + "%\\s+([0-9.]+)(us|ms|s)"))) {
+    Fail("no " + percentile + "% latency in wrk's output:\n" + out);
+  }
+  const double v = std::stod(m[1]);
+  return m[2] == "us" ? v / 1000 : m[2] == "s" ? v * 1000 : v;
+}
+
+struct RateLoad {
+  double offered, answered, p50, p99, max;
+};
+
+// Queries while ingesting (issue 11, item 5): `/statistics` on one fixed URL,
+// wrk's maximum rate (-t1 -c64, closed loop) and then an open-loop load at half
+// of it (rate_load: latency from each request's scheduled time), both idle and
+// while the background stream brings `ingest_rate` events/s.
+void RunQueries(double ingest_rate, int seconds, uint16_t port, const std::string& target, Background& background,
+                HttpClient& http, const std::filesystem::path& dir) {
+  const std::string wrk = FindProgram({"/usr/bin/wrk", "/usr/local/bin/wrk"});
+  if (wrk.empty()) Fail("wrk not found (apt-get install wrk)");
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + target;
+  const std::string duration = std::to_string(seconds) + "s";
+  auto max_rate = [&](const std::string& label) {
+    const std::string out =
+        RunToEnd({wrk, "-t1", "-c64", "-d" + duration, "--latency", url}, dir / "wrk.log", std::chrono::seconds(seconds + 30));
+    if (out.find("Non-2xx") != std::string::npos) Fail("wrk got non-2xx answers:\n" + out);
+    const double rps = Field(out, "Requests/sec:\\s+([0-9.]+)", "Requests/sec");
+    std::printf("    wrk -t1 -c64 %s: %.0f req/s, p50 %.2f p99 %.2f ms\n", label.c_str(), rps, WrkMs(out, "50"),
+                WrkMs(out, "99"));
+    return rps;
+  };
+  auto open_loop = [&](double rate) {
+    const std::string out = RunToEnd({RATE_LOAD_BINARY, std::to_string(port), std::to_string(static_cast<int>(rate)),
+                                      std::to_string(seconds), "64", "GET", target},
+                                     dir / "rate_load.log", std::chrono::seconds(seconds + 60));
+    RateLoad r;
+    r.offered = Field(out, "rate ([0-9.]+)/s offered", "offered rate");
+    r.answered = Field(out, "answered \\(([0-9.]+)/s\\)", "answered rate");
+    r.p50 = Field(out, "p50 ([0-9.]+)", "p50");
+    r.p99 = Field(out, "p99 ([0-9.]+)", "p99");
+    r.max = Field(out, "max ([0-9.]+)", "max");
+    return r;
+  };
+  std::printf("  queries while ingesting: GET %s, %d s each\n", target.c_str(), seconds);
+  const double idle_max = max_rate("idle");
+  const RateLoad idle = open_loop(idle_max / 2);
+  std::printf("    open loop at half of it (%.0f req/s), idle: p50 %.2f p99 %.2f max %.2f ms\n", idle.offered, idle.p50,
+              idle.p99, idle.max);
+  std::fflush(stdout);
+
+  SteadyStream stream(background, ingest_rate);
+  std::this_thread::sleep_for(2s);  // ingestion in its steady state
+  const double busy_max = max_rate("while ingesting");
+  for (auto until = Clock::now() + 30s; Clock::now() < until; std::this_thread::sleep_for(50ms)) {
+    if (ReadyField(http, "lag").value_or(1'000'000) < static_cast<int64_t>(ingest_rate)) break;
+  }
+  const auto applied_before = ReadyField(http, "eventsApplied");
+  const auto start = Clock::now();
+  const RateLoad busy = open_loop(busy_max / 2);
+  const auto applied_after = ReadyField(http, "eventsApplied");
+  const auto lag = ReadyField(http, "lag");
+  const double applied_rate =
+      applied_before && applied_after
+          ? static_cast<double>(*applied_after - *applied_before) / std::chrono::duration<double>(Clock::now() - start).count()
+          : 0;
+  std::printf("    open loop at half of it (%.0f req/s, %.0f answered/s), ingesting %.0f events/s (applied %.0f/s, lag "
+              "%lld at the end): p50 %.2f p99 %.2f max %.2f ms\n",
+              busy.offered, busy.answered, ingest_rate, applied_rate, static_cast<long long>(lag.value_or(-1)),
+              busy.p50, busy.p99, busy.max);
+  std::printf("    /statistics p99 while ingesting %.2f ms (target <= 10 ms), idle %.2f ms\n", busy.p99, idle.p99);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::max(2, std::atoi(argv[1])) : 15;
   double max_rate = argc > 2 ? std::atof(argv[2]) : 0;
+  const std::string phases = argc > 3 ? argv[3] : "freshness";
+  const bool freshness = phases == "freshness" || phases == "both";
+  const bool queries = phases == "queries" || phases == "both";
+  if (!freshness && !queries) Fail("phases must be freshness, queries or both, not " + phases);
+  std::vector<std::string> serve_flags;  // after "--": given to tally serve
+  for (int i = 4; i < argc; ++i) {
+    if (i == 4 && std::string(argv[i]) == "--") continue;
+    serve_flags.push_back(argv[i]);
+  }
 
   auto broker = DevBroker::Start(1);
   if (!broker) Fail("the embedded broker did not start");
@@ -447,9 +580,10 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   int status = 0;
   {
-    testing::ChildProcess tally({TALLY_BINARY, "serve", "--brokers", bootstrap, "--data-dir", (dir / "data").string(),
-                                 "--listen", "127.0.0.1:0"},
-                                (dir / "tally.log").string());
+    std::vector<std::string> serve = {TALLY_BINARY, "serve", "--brokers", bootstrap, "--data-dir",
+                                      (dir / "data").string(), "--listen", "127.0.0.1:0"};
+    serve.insert(serve.end(), serve_flags.begin(), serve_flags.end());
+    testing::ChildProcess tally(serve, (dir / "tally.log").string());
     g_tally = tally.pid();
     const auto port = tally.WaitForOutput("serving http://127\\.0\\.0\\.1:([0-9]+)", 30s);
     if (!port) Fail("tally serve did not start: " + tally.Output());
@@ -459,7 +593,8 @@ int main(int argc, char** argv) {
       if (Clock::now() > deadline) Fail("tally not ready in 60 s: " + tally.Output());
     }
     auto probes = MakeProbes(static_cast<size_t>(2 * seconds * 1000 / kProbeEvery.count()) + 10);
-    BareConsumer bare(bootstrap, probes);
+    std::optional<BareConsumer> bare;  // the floor of the freshness phases only
+    if (freshness) bare.emplace(bootstrap, probes);
     Background background(bootstrap);
     // One probe producer for the whole run, as a live producer would be.
     rd_kafka_t* probe_producer =
@@ -468,10 +603,13 @@ int main(int argc, char** argv) {
           if (p && !m->err) p->acked_ns = NowNs() - p->produced_at;
         });
 
-    std::printf("freshness: tally serve (default settings) on the embedded broker, %d partitions, single-event "
+    std::string flags;
+    for (const auto& f : serve_flags) flags += " " + f;
+    std::printf("freshness: tally serve (%s) on the embedded broker, %d partitions, single-event "
                 "messages, a probe every %lld ms for %d s per rate\n",
-                kPartitions, static_cast<long long>(kProbeEvery.count()), seconds);
-    if (max_rate <= 0) {
+                flags.empty() ? "default settings" : flags.substr(1).c_str(), kPartitions,
+                static_cast<long long>(kProbeEvery.count()), seconds);
+    if (max_rate <= 0 || queries) {  // the queries need the flood's data
       max_rate = MeasureMaxIngest(background, http);
       std::printf("  max ingest, measured: %.0f events/s (%llu events, at most %llu ahead of applied)\n", max_rate,
                   static_cast<unsigned long long>(kFloodEvents), static_cast<unsigned long long>(kFloodWindow));
@@ -483,9 +621,24 @@ int main(int argc, char** argv) {
       if (ReadyField(http, "lag") == 0) break;
     }
     size_t next_probe = 0;
-    RunRate("5,000 events/s", 5000, seconds, probe_producer, background, http, probes, &next_probe);
-    RunRate("half of max", max_rate / 2, seconds, probe_producer, background, http, probes, &next_probe);
+    if (freshness) {
+      RunRate("5,000 events/s", 5000, seconds, probe_producer, background, http, probes, &next_probe);
+      RunRate("half of max", max_rate / 2, seconds, probe_producer, background, http, probes, &next_probe);
+    }
     rd_kafka_destroy(probe_producer);
+    if (queries) {
+      // The flood's last flushes and compactions out of the way.
+      std::this_thread::sleep_for(5s);
+      // A request of the flood, complete by now: a page of 10 of its 20 tasks.
+      WorkloadOptions w;
+      w.requests = 20'000;
+      const std::string target =
+          "/statistics?annotationRequestId=" + Workload(w).RequestId(10) + "&pageNumber=2&pageSize=10";
+      if (const auto [code, body] = http.Get(target); code != 200 || body.find("\"code\":2000") == std::string::npos) {
+        Fail("GET " + target + " answered " + std::to_string(code) + ": " + body.substr(0, 300));
+      }
+      RunQueries(kQueryIngestRate, seconds, static_cast<uint16_t>(std::stoi(*port)), target, background, http, dir);
+    }
 
     tally.Signal(SIGTERM);
     const auto exit = tally.Wait(30s);

@@ -1,42 +1,25 @@
 // RocksDB's background threads as the store configures them: compactions at the
 // lowest CPU priority (StoreOptions::low_priority_compactions), so that queries
 // and the apply thread go first on busy cores. Its own process: the priority is
-// process-wide (RocksDB's default Env) and one-way.
+// process-wide (RocksDB's default Env) and one-way. Also the store's writer
+// thread, lowered by StoreOptions::writer_nice.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "aggregate/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/thread_nice.h"
 
 namespace tally {
 namespace {
 
-// The nice value of each thread of this process named `name` (/proc/self/task/*/comm); -100 if none.
-int NiceOfThread(const std::string& name) {
-  int nice = -100;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string comm;
-    std::getline(std::ifstream(task.path() / "comm"), comm);
-    if (comm != name) continue;
-    std::string stat;
-    std::getline(std::ifstream(task.path() / "stat"), stat);
-    // Fields after the ")" that ends comm: state is field 3, nice field 19.
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 19 && rest >> field; ++i) {
-    }
-    nice = std::max(nice, std::stoi(field));
-  }
-  return nice;
-}
+using testing::NiceOfThread;
 
 TEST(StoreBackgroundTest, CompactionsRunAtTheLowestCpuPriority) {
   testing::TempDir dir;
@@ -66,6 +49,31 @@ TEST(StoreBackgroundTest, CompactionsRunAtTheLowestCpuPriority) {
   EXPECT_EQ(nice, 19) << "after " << id - 1 << " events: no compaction thread at nice 19 (-100: none started)";
   // Flushes keep the normal priority: a late flush would stall the writes.
   EXPECT_LE(NiceOfThread("rocksdb:high"), 0);
+}
+
+TEST(StoreBackgroundTest, WriterThreadLowersItsPriorityByWriterNiceAndOnlyItsOwn) {
+  testing::TempDir dir;
+  const int base = getpriority(PRIO_PROCESS, 0);  // this (main) thread's
+  std::vector<TaskAction> one(1);
+  one[0].id = Id(1);
+  one[0].annotation_request_id = "req";
+  one[0].campaign_id = "camp";
+  one[0].task_id = Id(1);
+  one[0].created_time = Timestamp{1'743'500'000'000};
+  {
+    auto store = Store::Open(StoreOptions{dir.path(), size_t{16} << 20, false, {}});  // writer_nice 0: the default
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Apply(ApplyBatch{one, {}, "task-actions", {}}));  // the writer has run
+    EXPECT_EQ(NiceOfThread("tally:write"), base);
+  }
+  StoreOptions options{dir.path(), size_t{16} << 20, false, {}};
+  options.writer_nice = 7;
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  one[0].id = Id(2);
+  ASSERT_TRUE((*store)->Apply(ApplyBatch{one, {}, "task-actions", {}}));
+  EXPECT_EQ(NiceOfThread("tally:write"), std::min(19, base + 7));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, 0), base) << "the thread that opened the store keeps its priority";
 }
 
 }  // namespace

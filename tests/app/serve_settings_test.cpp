@@ -118,6 +118,20 @@ TEST_F(ServeSettingsTest, HttpOverloadLimitsComeFromFlagsAndFile) {
   EXPECT_EQ(ErrorOf({"--query-threads", "0"}), "--query-threads: '0' is out of range 1..256");
 }
 
+TEST_F(ServeSettingsTest, IngestNiceDefaultsToKDefaultIngestNiceAndIsBounded) {
+  Result<ServeConfig> defaults = Resolve({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->ingest_nice, kDefaultIngestNice);
+  Result<ServeConfig> c = Resolve({"--ingest-nice", "10"});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->ingest_nice, 10);
+  Result<ServeConfig> from_file = Resolve({"--config", ConfigFile("ingest-nice = 0\n")});
+  ASSERT_TRUE(from_file) << from_file.error().message();
+  EXPECT_EQ(from_file->ingest_nice, 0);
+  EXPECT_EQ(ErrorOf({"--ingest-nice", "20"}), "--ingest-nice: '20' is out of range 0..19");
+  EXPECT_EQ(ErrorOf({"--ingest-nice", "-1"}), "--ingest-nice: '-1' is out of range 0..19");
+}
+
 TEST_F(ServeSettingsTest, ResponseCacheEntriesDefaultsToTheCacheSizeAndZeroTurnsItOff) {
   Result<ServeConfig> defaults = Resolve({});
   ASSERT_TRUE(defaults);

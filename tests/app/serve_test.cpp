@@ -20,6 +20,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/thread_nice.h"
 
 namespace tally {
 namespace {
@@ -275,6 +276,23 @@ TEST_F(ServeTest, RestartInTheSameGroupIsReadyInSecondsAfterKillNineOrSigterm) {
   EXPECT_EQ(testing::CheckStoreMatches(**store, stream.model, {1000}), "");
 }
 
+TEST_F(ServeTest, IngestNiceLowersTheIngestAndWriterThreadsOnly) {
+  auto tally = Serve("nice", {"--ingest-nice", "7"});
+  const uint16_t port = PortOf(*tally);
+  ASSERT_NE(port, 0) << tally->Output();
+  // One event through the store: the ingest and writer threads have started.
+  const testing::TestStream stream = testing::MakeStream(10, kPartitions, 1, 2);
+  Produce(stream);
+  ASSERT_TRUE(WaitCaughtUp(port, 30s)) << tally->Output();
+  const int base = testing::NiceOfThread("tally", tally->pid());  // the main and HTTP threads
+  ASSERT_NE(base, -100);
+  EXPECT_EQ(testing::NiceOfThread("tally:ingest", tally->pid()), std::min(19, base + 7));
+  EXPECT_EQ(testing::NiceOfThread("tally:write", tally->pid()), std::min(19, base + 7));
+  EXPECT_LE(testing::NiceOfThread("rocksdb:high", tally->pid()), base) << "flushes keep the process's priority";
+  tally->Signal(SIGTERM);
+  EXPECT_TRUE(testing::ExitedWith(tally->Wait(20s), 0)) << tally->Output();
+}
+
 TEST_F(ServeTest, BadSettingsExitTwoNamingTheSetting) {
   struct Case {
     std::vector<std::string> args;
@@ -291,6 +309,7 @@ TEST_F(ServeTest, BadSettingsExitTwoNamingTheSetting) {
       {{"--kafka", "fetch.wait.max.ms"}, {}, "--kafka"},
       {{}, {"TALLY_THREADS=lots"}, "TALLY_THREADS"},
       {{"--threads", "0"}, {}, "--threads"},
+      {{"--ingest-nice", "20"}, {}, "--ingest-nice"},
       {{"--data-dir", "/proc/version"}, {}, "--data-dir"},
   };
   for (const Case& c : cases) {
