@@ -297,10 +297,13 @@ ReadView::~ReadView() {
 
 ReadView Store::Snapshot() const { return ReadView(this, impl_->db->GetSnapshot()); }
 
-Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) const {
+namespace {
+
+Result<std::vector<PartitionOffset>> ReadOffsets(const Store::Impl& impl, const rocksdb::ReadOptions& options,
+                                                 std::string_view topic) {
   const std::string prefix = keys::OffsetPrefix(topic);
   std::vector<PartitionOffset> offsets;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->Cf(Family::kMeta)));
+  std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(options, impl.Cf(Family::kMeta)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::optional<Partition> partition =
         keys::OffsetPartitionOf(std::string_view(it->key().data(), it->key().size()), prefix);
@@ -312,6 +315,26 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading offsets");
   return offsets;
+}
+
+}  // namespace
+
+Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) const {
+  return ReadOffsets(*impl_, rocksdb::ReadOptions(), topic);
+}
+
+Result<std::vector<PartitionOffset>> Store::LatestOffsets(std::string_view topic, bool memory_only) const {
+  rocksdb::ReadOptions options;
+  if (memory_only) options.read_tier = rocksdb::kBlockCacheTier;
+  auto offsets = ReadOffsets(*impl_, options, topic);
+  if (!offsets && memory_only) return Status::Unavailable("offsets of topic " + std::string(topic) + " not in memory");
+  return offsets;
+}
+
+Result<std::vector<PartitionOffset>> Store::Offsets(const ReadView& view, std::string_view topic) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = view.snapshot_;
+  return ReadOffsets(*impl_, options, topic);
 }
 
 Result<std::string> Store::InstanceId() {

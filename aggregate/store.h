@@ -353,8 +353,15 @@ class Store {
   // that the scene exists in the request.
   Result<TaskLookup> FindTask(const ReadView& view, std::string_view campaign,
                               std::string_view request, std::string_view scene) const;
-  // The stored position of every partition of `topic` that has one.
+  // The stored position of every partition of `topic` that has one, in
+  // partition order: the latest, or as of `view` (the offsets written in the
+  // same batch as the views that snapshot shows, so an answer read from it
+  // reflects exactly these offsets).
   Result<std::vector<PartitionOffset>> Offsets(std::string_view topic) const;
+  Result<std::vector<PartitionOffset>> Offsets(const ReadView& view, std::string_view topic) const;
+  // Offsets(topic), for an HTTP I/O thread when `memory_only`: only what RocksDB
+  // holds in memory, never waiting for the disk (Unavailable when some is not).
+  Result<std::vector<PartitionOffset>> LatestOffsets(std::string_view topic, bool memory_only) const;
   // This store's own id: random, made on the first call and kept, so the same
   // data dir always answers the same (the consumer's static group membership).
   // Start-up, one thread.

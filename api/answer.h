@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/body_stream.h"
+#include "api/position.h"
 
 namespace tally {
 
@@ -41,6 +42,9 @@ struct Answer {
   int code = 0;                      // the envelope's code; 0 for ops endpoints
   std::string request_id;
   std::optional<LongPoll> long_poll;  // a 304 that may be held (the session decides)
+  // Set on the 503 of a request behind its X-Tally-Min-Position: what to wait
+  // for (the session parks it until then or --position-wait-ms, position_waiters.h).
+  std::optional<PositionWait> behind;
 };
 
 // A response to `request` with the headers every response carries: its HTTP

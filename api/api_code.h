@@ -53,6 +53,8 @@ struct ContractError {
 
 inline constexpr std::string_view kSuccessMessage = "Success";
 inline constexpr std::string_view kInternalMessage = "Service hiccuped, please try again later.";
+// 503 to a request whose X-Tally-Min-Position was not reached within --position-wait-ms.
+inline constexpr std::string_view kBehindPositionMessage = "Behind the requested position; try again";
 inline constexpr std::string_view kCampaignNotFoundMessage = "Campaign not exists.";
 inline constexpr std::string_view kRequestNotFoundMessage = "Annotation request has not exists.";
 inline constexpr std::string_view kSceneNotFoundMessage = "SceneId is not exists.";

@@ -24,6 +24,7 @@ struct ApiContext {
   std::string view_url_base;          // without a trailing slash
   HttpMetrics* metrics = nullptr;  // null: nothing counted (tests)
   ResponseCache* cache = nullptr;  // null: every answer is computed
+  std::string topic = "task-actions";  // the topic consumed: what X-Tally-Position tokens name
 };
 
 // The X-Tally-Lag of an answer: the consumer's lag, -1 when unknown.

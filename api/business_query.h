@@ -6,13 +6,20 @@
 // that names it is answered 304 at once; then the response cache asked, keyed
 // by the route and the parameters and valid for those versions
 // (response_cache.h); then, when the caller may run a store query, the route's
-// handler run on one snapshot and its answer kept for the next caller. AnswerBusiness<Parse, Handle> makes a route's BusinessHandler
+// handler run on one snapshot and its answer kept for the next caller. A
+// request with X-Tally-Min-Position (position.h) is answered only from a state
+// (a cached answer's snapshot, the latest offsets for a 304, or a new snapshot)
+// that reached that position; one that has not comes back `behind`, for the
+// session to wait. Every answer carries the position of the state it was read
+// from, never one ahead of it. AnswerBusiness<Parse, Handle> makes a route's BusinessHandler
 // (routes.h) of its parser and handler (params.h, handlers.h); routes.cpp
 // instantiates it once per business route. Any thread.
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/api_code.h"
@@ -21,6 +28,7 @@
 #include "api/etag.h"
 #include "api/handlers.h"
 #include "api/params.h"
+#include "api/position.h"
 #include "api/response_cache.h"
 
 namespace tally {
@@ -32,6 +40,8 @@ struct BusinessQuery {
   bool may_query;             // false: from the cache only (the caller is an I/O thread)
   std::string_view if_none_match;  // the request's If-None-Match header; empty if none
   bool may_wait = false;           // it asks to wait (Prefer: wait=N): a 304 names its requests
+  // The request's X-Tally-Min-Position header; nullopt if it has none.
+  std::optional<std::string_view> min_position;
 };
 
 struct BusinessAnswer {
@@ -42,6 +52,9 @@ struct BusinessAnswer {
   bool not_modified = false;
   std::string etag;                // of a 304 (a 200's is entry->etag)
   std::vector<std::string> named;  // the requests a 304 depends on, to wait for (when may_wait)
+  std::string position;            // of a 304 (a 200's is entry->position)
+  // The latest snapshot was behind the X-Tally-Min-Position (entry is null).
+  std::optional<PositionWait> behind;
 };
 
 // The annotation requests an answer depends on: their versions make its ETag.
@@ -65,12 +78,19 @@ inline bool AllKnown(std::span<const uint64_t> versions) {
   return !versions.empty();
 }
 
-// Errors: the parameters' (InvalidArgument naming the parameter). A store
+// Errors: the parameters', then the X-Tally-Min-Position's (InvalidArgument
+// naming the parameter or the header), before anything is read. A store
 // failure is not an error here but the answer's outcome (5000), never cached.
 template <auto Parse, auto Handle>
 Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
   auto params = Parse(query.source);
   if (!params) return params.error();
+  std::optional<std::vector<PartitionNext>> min;
+  if (query.min_position) {
+    auto parsed = ParsePosition(*query.min_position, query.context.topic);
+    if (!parsed) return parsed.error();
+    min = std::move(*parsed);
+  }
   std::string key;
   key.reserve(64);
   key.push_back(static_cast<char>(query.route_index));
@@ -80,32 +100,63 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
   const std::span<const std::string> named = NamedRequests(*params);
   const std::string_view salt = ETagSalt(*params, query.context);
   if (cache != nullptr || !query.if_none_match.empty()) {
-    // The latest versions; on an I/O thread only from memory (else the query
-    // thread reads them). A failed read is left to the query thread too,
-    // which answers it with the snapshot's.
+    // The latest offsets, then versions; on an I/O thread only from memory
+    // (else the query thread reads them). A failed read is left to the query
+    // thread too, which answers it with the snapshot's. Offsets read before
+    // the versions never claim more than the state the versions are of.
+    std::optional<std::vector<PartitionNext>> latest;
+    if (!query.if_none_match.empty()) {
+      if (auto offsets = store.LatestOffsets(query.context.topic, !query.may_query)) latest = PositionOf(*offsets);
+    }
     std::vector<uint64_t> versions;
     if (store.Versions(VersionRead{nullptr, !query.may_query}, named, &versions).ok()) {
-      if (!query.if_none_match.empty() && AllKnown(versions)) {
+      // A 304 from the latest state needs its position, reaching the minimum.
+      if (!query.if_none_match.empty() && AllKnown(versions) && latest && (!min || Reaches(*latest, *min))) {
         std::string etag = MakeETag(key, salt, versions);
         if (IfNoneMatchHas(query.if_none_match, etag)) {
           out->not_modified = true;
           out->etag = std::move(etag);
+          out->position = EncodePosition(query.context.topic, *latest);
           if (query.may_wait) out->named.assign(named.begin(), named.end());
           return Status::OK();
         }
       }
       if (cache != nullptr && (out->entry = cache->Find(key, versions))) {
-        out->from_cache = true;
-        return Status::OK();
+        if (!min || Reaches(out->entry->applied, *min)) {
+          out->from_cache = true;
+          return Status::OK();
+        }
+        out->entry.reset();  // older than the client has seen: a newer snapshot may do
       }
     }
   }
   if (!query.may_query) return Status::OK();
   auto fresh = std::make_shared<ResponseCache::Entry>();
   ReadView view = store.Snapshot();
-  if (Status read = store.Versions(VersionRead{&view, false}, named, &fresh->versions); !read.ok()) {
+  // The offsets written with the views this snapshot shows: the position claims
+  // exactly what the answer reflects.
+  auto offsets = store.Offsets(view, query.context.topic);
+  if (!offsets) {
+    fresh->outcome = Outcome::StoreFailure(offsets.error());
+  } else if (fresh->applied = PositionOf(*offsets); min && !Reaches(fresh->applied, *min)) {
+    out->behind = PositionWait{std::move(*min), std::move(fresh->applied)};
+    return Status::OK();
+  } else if (Status read = store.Versions(VersionRead{&view, false}, named, &fresh->versions); !read.ok()) {
     fresh->outcome = Outcome::StoreFailure(read);
   } else {
+    fresh->position = EncodePosition(query.context.topic, fresh->applied);
+    // Waited for a position, or the latest state was not in memory: the
+    // client's copy may still be current at this snapshot.
+    if (!query.if_none_match.empty() && AllKnown(fresh->versions)) {
+      std::string etag = MakeETag(key, salt, fresh->versions);
+      if (IfNoneMatchHas(query.if_none_match, etag)) {
+        out->not_modified = true;
+        out->etag = std::move(etag);
+        out->position = fresh->position;
+        if (query.may_wait) out->named.assign(named.begin(), named.end());
+        return Status::OK();
+      }
+    }
     fresh->outcome = Handle(*params, HandlerInput{store, std::move(view), query.context.view_url_base},
                             &fresh->data, &out->rest);
   }

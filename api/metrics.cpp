@@ -162,6 +162,13 @@ void HttpMetrics::Append(std::string* out) const {
           not_modified(), out);
   Gauge("tally_http_waiters", "Long polls held now (Prefer: wait), at most --max-waiters.",
         waiters_ ? waiters_() : 0, out);
+  Counter("tally_http_behind_position_total",
+          "Business requests answered 503: ingestion did not reach their X-Tally-Min-Position within "
+          "--position-wait-ms.",
+          behind_position(), out);
+  Gauge("tally_http_position_waiters",
+        "Business requests waiting for ingestion to reach their X-Tally-Min-Position (no thread each).",
+        position_waiters_ ? position_waiters_() : 0, out);
 }
 
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {

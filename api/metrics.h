@@ -43,8 +43,12 @@ class HttpMetrics {
   void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
   // Where the gauge of held long polls comes from; set once, before serving.
   void SetWaiters(std::function<int64_t()> gauge) { waiters_ = std::move(gauge); }
+  // A request answered 503: still behind its X-Tally-Min-Position when its wait ended.
+  void BehindPosition() { behind_position_.fetch_add(1, std::memory_order_relaxed); }
   // Where the gauge of queries running or waiting comes from; set once, before serving.
   void SetQueriesInFlight(std::function<int64_t()> gauge) { queries_in_flight_ = std::move(gauge); }
+  // Where the gauge of requests waiting for their X-Tally-Min-Position comes from; set once, before serving.
+  void SetPositionWaiters(std::function<int64_t()> gauge) { position_waiters_ = std::move(gauge); }
 
   uint64_t requests(const RouteInfo* route, int http_status) const;
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
@@ -52,6 +56,7 @@ class HttpMetrics {
   uint64_t cache_misses() const { return cache_misses_.load(std::memory_order_relaxed); }
   // 304 answers sent (ObserveRequest with 304).
   uint64_t not_modified() const { return not_modified_.load(std::memory_order_relaxed); }
+  uint64_t behind_position() const { return behind_position_.load(std::memory_order_relaxed); }
 
   // Appends the server's metrics (tally_http_*).
   void Append(std::string* out) const;
@@ -75,8 +80,10 @@ class HttpMetrics {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> not_modified_{0};
+  std::atomic<uint64_t> behind_position_{0};
   std::function<int64_t()> queries_in_flight_;
   std::function<int64_t()> waiters_;
+  std::function<int64_t()> position_waiters_;
 };
 
 // The whole /metrics page: ingestion, store, HTTP. `totals` is null while the

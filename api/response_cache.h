@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "api/handlers.h"
+#include "api/position.h"
 #include "api/server.h"
 
 namespace tally {
@@ -47,6 +48,10 @@ class ResponseCache {
     std::string etag;                // quoted; empty unless the outcome is a success
     Outcome outcome;
     std::string data;
+    // The applied position of the snapshot that answered (position.h), and its
+    // X-Tally-Position token; empty if the offsets could not be read.
+    std::vector<PartitionNext> applied;
+    std::string position;
   };
 
   // Keeps at most `max_entries` answers (at least 1).

@@ -16,6 +16,8 @@ namespace http = boost::beast::http;
 
 namespace {
 
+boost::beast::string_view BeastView(std::string_view s) { return {s.data(), s.size()}; }
+
 const RouteInfo* RouteOfTarget(const HttpRequest& request) {
   return RouteOf(SplitTarget(std::string_view(request.target().data(), request.target().size())).path);
 }
@@ -52,15 +54,30 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
   const std::optional<std::chrono::seconds> wait =
       if_none_match.empty() ? std::nullopt : PreferredWait(HeaderValue(request, "Prefer"));
-  if (Status invalid = route.business(
-          BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match, wait.has_value()}, &found);
+  std::optional<std::string_view> min_position;
+  if (auto it = request.find(BeastView(kMinPositionHeader)); it != request.end()) {
+    min_position = std::string_view(it->value().data(), it->value().size());
+  }
+  if (Status invalid = route.business(BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match,
+                                                    wait.has_value(), min_position},
+                                      &found);
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
   }
+  if (found.behind) {
+    // Answered as is when the wait is over (or there is none); the session
+    // parks the request until then (position_waiters.h).
+    Answer answer = EnvelopeAnswer(request, &route, ApiCode::kInternal, kBehindPositionMessage, {},
+                                   std::move(request_id), lag, 503);
+    answer.response.set(http::field::retry_after, "1");
+    answer.behind = std::move(found.behind);
+    return answer;
+  }
   // The 304 and the 200 below are the two business answers that carry the
-  // freshness headers (ETag, X-Tally-Lag; X-Tally-Position belongs beside them).
+  // freshness headers (ETag, X-Tally-Lag, X-Tally-Position).
   if (found.not_modified) {
     Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
+    if (!found.position.empty()) answer.response.set(BeastView(kPositionHeader), found.position);
     if (wait) answer.long_poll = LongPoll{*wait, std::move(found.named)};
     return answer;
   }
@@ -80,6 +97,7 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   if (!found.entry->etag.empty()) {
     answer.response.set(http::field::etag, boost::beast::string_view(found.entry->etag.data(), found.entry->etag.size()));
   }
+  if (!found.entry->position.empty()) answer.response.set(BeastView(kPositionHeader), found.entry->position);
   if (found.rest) StreamEnvelope(found.entry->data, std::move(found.rest), outcome.code, outcome.message, &answer);
   return answer;
 }

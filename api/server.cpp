@@ -25,6 +25,7 @@
 #include "api/listen_address.h"
 #include "api/metrics.h"
 #include "api/open_file_limit.h"
+#include "api/position_waiters.h"
 #include "api/query_pool.h"
 #include "api/response_cache.h"
 #include "api/router.h"
@@ -87,6 +88,7 @@ struct ApiServer::Impl {
   const ApiOptions options;
   ApiContext context;
   HttpMetrics metrics;
+  PositionWaiters positions;
   std::unique_ptr<ResponseCache> cache;  // null: answers are not kept
   uint16_t bound_port = 0;
 
@@ -264,17 +266,22 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     if (std::optional<Answer> answer = AnswerWithoutQuery(request, server_->context)) {
       return Deliver(std::move(*answer));
     }
-    // The query runs on a query thread; the session does nothing else until
-    // its answer comes back to the strand.
+    position_deadline_ = started_ + server_->options.position_wait;
+    Query();
+  }
+
+  // The query runs on a query thread; the session does nothing else until
+  // its answer comes back to the strand.
+  void Query() {
     const bool queued = server_->queries->TrySubmit([self = shared_from_this()] {
       Answer answer = HandleRequest(self->parser_->get(), self->server_->context);
       asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
-        self->Deliver(std::move(answer));
+        self->Answered(std::move(answer));
       });
     });
     if (!queued) {
       server_->metrics.QueryRejected();
-      Respond(Overloaded(request, server_->context, false));
+      Respond(Overloaded(parser_->get(), server_->context, false));
     }
   }
 
@@ -406,6 +413,56 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
       beast::error_code ignored;
       stream_.socket().cancel(ignored);
     }
+  }
+
+  // A query's answer. One behind its X-Tally-Min-Position waits for the apply
+  // thread (PositionWaiters) and a timer, holding no thread, until the
+  // position is reached (the query runs again) or --position-wait-ms since the
+  // request came is up (the 503 it carries goes out).
+  void Answered(Answer answer) {
+    if (!answer.behind) return Deliver(std::move(answer));
+    PositionWait wait = std::move(*answer.behind);
+    answer.behind.reset();
+    behind_answer_ = std::move(answer);
+    if (server_->draining.load() || Clock::now() >= position_deadline_) return RespondBehind();
+    const uint64_t generation = ++wait_generation_;
+    waiting_ = true;
+    position_wait_id_ =
+        server_->positions.Add(std::move(wait.min), wait.seen, [weak = weak_from_this(), generation] {
+          if (auto self = weak.lock()) {
+            asio::post(self->stream_.get_executor(), [self, generation] { self->PositionReached(generation); });
+          }
+        });
+    if (position_wait_id_ == 0) {  // reached meanwhile, or the server is stopping
+      waiting_ = false;
+      return server_->draining.load() ? RespondBehind() : Query();
+    }
+    if (!position_timer_) position_timer_.emplace(stream_.get_executor());
+    position_timer_->expires_at(position_deadline_);
+    position_timer_->async_wait([self = shared_from_this(), generation](beast::error_code) {
+      self->PositionTimedOut(generation);
+    });
+  }
+
+  void PositionReached(uint64_t generation) {
+    if (!waiting_ || generation != wait_generation_) return;
+    waiting_ = false;
+    position_timer_->cancel();
+    Query();
+  }
+
+  void PositionTimedOut(uint64_t generation) {
+    if (!waiting_ || generation != wait_generation_) return;
+    waiting_ = false;
+    server_->positions.Remove(position_wait_id_);
+    RespondBehind();
+  }
+
+  void RespondBehind() {
+    server_->metrics.BehindPosition();
+    Answer answer = std::move(*behind_answer_);
+    behind_answer_.reset();
+    Respond(std::move(answer));
   }
 
   // 4013: the request broke a size limit; its rest is not read.
@@ -579,6 +636,14 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   std::string wire_;  // answer_.response's header serialized; its buffer is reused
   std::string piece_, chunk_head_, chunk_tail_;  // of a streamed answer
   std::optional<asio::steady_timer> retry_;      // a streamed answer's next piece, when the pool was full
+  // A request behind its X-Tally-Min-Position (Answered): until when it may
+  // wait, the timer of that, the 503 it gets then, and the wait under way.
+  Clock::time_point position_deadline_;
+  std::optional<asio::steady_timer> position_timer_;
+  std::optional<Answer> behind_answer_;
+  uint64_t wait_generation_ = 0;  // of the latest wait; a wake-up or timer of an older one is stale
+  uint64_t position_wait_id_ = 0;
+  bool waiting_ = false;
   Clock::time_point started_;
   bool busy_ = false;     // a request's header has been read and it is not answered yet
   bool reading_ = false;  // waiting for or reading a request: an eviction closes at once
@@ -671,6 +736,8 @@ void ApiServer::Impl::StopImpl() {
     closed.set_value();
   });
   closed.get_future().wait();
+  // Requests waiting for a position get their 503 now.
+  positions.WakeAll();
   // Outside the table's lock: dropping the last reference destroys a session,
   // which leaves the table.
   for (auto& s : connections.All()) s->Drain();
@@ -712,12 +779,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   impl->context.ingest = std::move(ingest);
   impl->context.api_keys = options.api_keys;
   impl->context.view_url_base = options.view_url_base;
+  impl->context.topic = options.topic;
   while (!impl->context.view_url_base.empty() && impl->context.view_url_base.back() == '/') {
     impl->context.view_url_base.pop_back();
   }
   impl->context.metrics = &impl->metrics;
   impl->metrics.SetQueriesInFlight([pool = &*impl->queries] { return static_cast<int64_t>(pool->in_flight()); });
   impl->metrics.SetWaiters([waiters = &impl->waiters] { return static_cast<int64_t>(waiters->size()); });
+  impl->metrics.SetPositionWaiters([positions = &impl->positions] { return static_cast<int64_t>(positions->size()); });
   if (options.response_cache_entries > 0) {
     impl->cache = std::make_unique<ResponseCache>(options.response_cache_entries);
     impl->context.cache = impl->cache.get();
@@ -757,6 +826,10 @@ void ApiServer::RequestsChanged(std::span<const std::string> requests) {
   std::lock_guard lock(impl_->changes_mutex);
   if (impl_->changes_closed) return;
   asio::post(*impl_->ioc, [impl = impl_.get(), changed = std::move(changed)] { impl->waiters.Wake(changed); });
+}
+
+void ApiServer::PositionAdvanced(std::span<const PartitionOffset> offsets) {
+  impl_->positions.Advanced(PositionOf(offsets));
 }
 
 ApiServer::~ApiServer() { Stop(); }

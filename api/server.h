@@ -55,6 +55,9 @@ struct IngestSource {
   std::function<IngestStatus()> status;
 };
 
+// How long a request behind its X-Tally-Min-Position waits by default.
+inline constexpr std::chrono::milliseconds kDefaultPositionWait{2000};
+
 // Answers the response cache keeps by default (`tally serve --response-cache-entries`).
 inline constexpr size_t kDefaultResponseCacheEntries = 8192;
 
@@ -78,6 +81,11 @@ struct ApiOptions {
   size_t response_cache_entries = kDefaultResponseCacheEntries;
   // Long polls (Prefer: wait) held at once, at most; past that they are answered at once.
   size_t max_waiters = kDefaultMaxWaiters;
+  // The topic consumed: what the X-Tally-Position tokens name (api/position.h).
+  std::string topic = "task-actions";
+  // How long a request behind its X-Tally-Min-Position waits for ingestion
+  // before its 503 (`tally serve --position-wait-ms`).
+  std::chrono::milliseconds position_wait = kDefaultPositionWait;
 };
 
 class ApiServer {
@@ -105,6 +113,11 @@ class ApiServer {
   // Answers every held long poll now (304) and holds no new one: the first
   // step of a shutdown, before ingestion stops. Any thread.
   void EndLongPolls();
+  // A batch with these next offsets (of the topic consumed) is durable and
+  // readable: wakes the requests waiting for that position. Cheap, never
+  // blocks on HTTP (the wake-ups are posted to the sessions). The apply
+  // thread, until Stop.
+  void PositionAdvanced(std::span<const PartitionOffset> offsets);
 
   ~ApiServer();
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <span>
 #include <thread>
 
 #include "aggregate/store.h"
@@ -153,6 +154,12 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   consumer_options.dead_letter_topic = config.dead_letter_topic;
   consumer_options.batch_events = config.batch_events;
   consumer_options.batch_wait = config.batch_wait;
+  // Requests waiting for a position are woken as batches become durable; the
+  // server starts after the consumer is made, and stops after it has stopped.
+  std::atomic<ApiServer*> position_listener{nullptr};
+  consumer_options.on_applied = [&position_listener](std::span<const PartitionOffset> offsets) {
+    if (ApiServer* api = position_listener.load(std::memory_order_acquire)) api->PositionAdvanced(offsets);
+  };
   Result<std::unique_ptr<Consumer>> consumer = Consumer::Create(consumer_options, store->get());
   if (!consumer) {
     Say(consumer.error().message());
@@ -170,6 +177,8 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.query_queue = config.query_queue;
   api_options.response_cache_entries = config.response_cache_entries;
   api_options.max_waiters = config.max_waiters;
+  api_options.topic = config.topic;
+  api_options.position_wait = config.position_wait;
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),
@@ -187,6 +196,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   Say("serving http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
       std::to_string((*api)->port()) + " (data dir " + config.data_dir + ", topic " + config.topic + ", group " +
       config.group + ", group.instance.id " + InstanceIdOf(consumer_options) + ")");
+  position_listener.store(api->get(), std::memory_order_release);
   if (hooks.on_serving) hooks.on_serving((*api)->port(), **store);
   // Long polls wake when a batch applied to their requests is written.
   (*store)->SetChangeListener([server = api->get()](std::span<const std::string> requests) {

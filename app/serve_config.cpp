@@ -139,6 +139,15 @@ std::vector<Setting> Settings() {
        "counted here and not against --max-connections",
        std::to_string(kDefaultMaxWaiters),
        [](const std::string& v, ServeConfig* c) { return Number(v, size_t{0}, size_t{1'000'000}, &c->max_waiters); }},
+      {"position-wait-ms", "", false,
+       "How long a request behind its X-Tally-Min-Position waits for ingestion before its 503, ms (0: none)",
+       std::to_string(defaults.position_wait.count()),
+       [](const std::string& v, ServeConfig* c) {
+         int ms = 0;
+         std::string error = Number(v, 0, 60'000, &ms);
+         c->position_wait = std::chrono::milliseconds(ms);
+         return error;
+       }},
   };
 }
 

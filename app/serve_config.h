@@ -49,6 +49,7 @@ struct ServeConfig {
   size_t max_waiters = kDefaultMaxWaiters;  // long polls held at once
   // Nice steps by which the ingest and store-writer threads lower their priority.
   int ingest_nice = kDefaultIngestNice;
+  std::chrono::milliseconds position_wait = kDefaultPositionWait;  // X-Tally-Min-Position's wait
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.

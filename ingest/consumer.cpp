@@ -508,6 +508,7 @@ void Consumer::Impl::Account(const ApplyResult& r) {
     if (auto it = applied.find(o.partition); it != applied.end()) it->second = o.next;
   }
   for (const auto& [partition, offset] : next) uncommitted[partition] = offset;
+  if (options.on_applied && !r.next_offsets.empty()) options.on_applied(r.next_offsets);
   if (Clock::now() >= next_commit) CommitUncommitted();
 }
 

@@ -20,7 +20,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +56,10 @@ struct ConsumerOptions {
   // (DecodedEvents::bytes()); a huge array message goes in parts, each applied
   // with the partition's offset still at the message (see Consume).
   size_t batch_bytes = size_t{16} << 20;
+  // Told the next offsets of each batch once it is durable and readable (on the
+  // Run() thread, which it must not hold up): `tally serve` wakes the requests
+  // waiting for a position with it. Empty: nobody is told.
+  std::function<void(std::span<const PartitionOffset>)> on_applied;
 };
 
 // What the consumer has done, for /metrics and /readyz. Written by the Run()

@@ -56,6 +56,14 @@ TEST(CommandLine, BadResponseCacheEntriesIsNamedExit2) {
   }
 }
 
+TEST(CommandLine, BadPositionWaitIsNamedExit2) {
+  for (const char* bad : {"-1", "soon", "60001"}) {
+    const Outcome run = RunTally({"serve", "--position-wait-ms", bad});
+    EXPECT_TRUE(testing::ExitedWith(run.status, 2)) << bad << ": " << run.output;
+    EXPECT_NE(run.output.find("--position-wait-ms"), std::string::npos) << run.output;
+  }
+}
+
 TEST(CommandLine, NoCommandSaysOneIsRequiredExit2) {
   const Outcome run = RunTally({});
   EXPECT_TRUE(testing::ExitedWith(run.status, 2)) << run.output;

@@ -148,6 +148,21 @@ TEST_F(ServeSettingsTest, ResponseCacheEntriesDefaultsToTheCacheSizeAndZeroTurns
             "--response-cache-entries: '1000001' is out of range 0..1000000");
 }
 
+TEST_F(ServeSettingsTest, PositionWaitDefaultsTo2000MsAndRefusesBadValues) {
+  Result<ServeConfig> defaults = Resolve({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->position_wait, std::chrono::milliseconds(2000));
+  Result<ServeConfig> none = Resolve({"--position-wait-ms", "0"});
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->position_wait, std::chrono::milliseconds(0));
+  Result<ServeConfig> from_file = Resolve({"--config", ConfigFile("position-wait-ms = 500\n")});
+  ASSERT_TRUE(from_file) << from_file.error().message();
+  EXPECT_EQ(from_file->position_wait, std::chrono::milliseconds(500));
+  EXPECT_EQ(ErrorOf({"--position-wait-ms", "-1"}), "--position-wait-ms: '-1' is out of range 0..60000");
+  EXPECT_EQ(ErrorOf({"--position-wait-ms", "2s"}), "--position-wait-ms: '2s' is not a whole number");
+  EXPECT_EQ(ErrorOf({"--position-wait-ms", "60001"}), "--position-wait-ms: '60001' is out of range 0..60000");
+}
+
 TEST_F(ServeSettingsTest, EmptyEnvironmentVariableIsUnset) {
   Env("TALLY_TOPIC", "");
   Result<ServeConfig> c = Resolve({});

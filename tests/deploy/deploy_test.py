@@ -120,7 +120,53 @@ for name, service in (("tally", tally), ("producer", producer)):
           f"{name} depends on kafka with condition service_healthy")
 check("/data" in " ".join(str(v) for v in tally.get("volumes") or []),
       "tally keeps its store (/data) in a volume")
-check(any(str(p).endswith(":8080") for p in tally.get("ports") or []), "tally publishes port 8080")
+
+# Replicas behind nginx: tally and tally-b, each its own group and store, and
+# nginx (deploy/nginx.conf) in front of both on port 8080.
+tally_b = services.get("tally-b", {})
+nginx_service = services.get("nginx", {})
+check("tally-b" in services and "nginx" in services, "compose has the services 'tally-b' and 'nginx'")
+check(tally_b.get("image") == tally.get("image"), "tally-b runs tally's image")
+check(env(tally_b).get("TALLY_GROUP") not in (None, env(tally).get("TALLY_GROUP")),
+      "tally-b reads in a consumer group of its own")
+check(env(tally_b).get("TALLY_TOPIC") == env(tally).get("TALLY_TOPIC")
+      and env(tally_b).get("TALLY_BROKERS") == env(tally).get("TALLY_BROKERS"),
+      "tally-b reads the same topic of the same brokers as tally")
+check("/data" in " ".join(str(v) for v in tally_b.get("volumes") or [])
+      and set(tally_b.get("volumes") or []).isdisjoint(tally.get("volumes") or []),
+      "tally-b keeps a store of its own")
+check("/healthz" in healthcheck_test(tally_b), "tally-b's healthcheck requests /healthz")
+check(str(nginx_service.get("image", "")).startswith("nginx:"), "nginx uses an nginx:TAG image")
+check(any(str(p).endswith(":8080") for p in nginx_service.get("ports") or []), "nginx publishes port 8080")
+check(all(depends_on(nginx_service, n, "service_healthy") for n in ("tally", "tally-b")),
+      "nginx waits for both replicas to be healthy")
+nginx_conf_path = os.path.join(ROOT, "deploy", "nginx.conf")
+check(any(str(v).startswith("./deploy/nginx.conf:") for v in nginx_service.get("volumes") or []),
+      "nginx mounts deploy/nginx.conf")
+nginx_conf = open(nginx_conf_path, encoding="utf-8").read() if os.path.exists(nginx_conf_path) else ""
+upstreams = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", nginx_conf, re.M)
+check(sorted(h for h, _ in upstreams) == ["tally", "tally-b"] and all(p == "8080" for _, p in upstreams),
+      f"deploy/nginx.conf's upstream is tally:8080 and tally-b:8080 (has {upstreams})")
+check(re.search(r"^\s*listen\s+8080;", nginx_conf, re.M) is not None, "deploy/nginx.conf listens on 8080")
+# nginx -t: the compose names resolve only inside compose, so the check runs on a
+# copy that points them at loopback, on a free port, with its files in a temp dir.
+nginx_binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+if nginx_binary:
+    import socket
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        conf = re.sub(r"\bserver\s+[\w.-]+:8080\b", "server 127.0.0.1:8080", nginx_conf)
+        conf = re.sub(r"listen\s+8080;", f"listen 127.0.0.1:{port};", conf)
+        with open(os.path.join(tmp, "nginx.conf"), "w", encoding="utf-8") as f:
+            f.write(conf)
+        r = subprocess.run([nginx_binary, "-t", "-c", os.path.join(tmp, "nginx.conf"), "-p", tmp,
+                            "-g", f"pid {tmp}/nginx.pid; error_log {tmp}/error.log;"],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"nginx -t accepts deploy/nginx.conf: {r.stderr.strip()}")
+else:
+    print("note: no nginx here; deploy/nginx.conf not checked with nginx -t (scripts/setup installs it)")
 brokers = tenv.get("TALLY_BROKERS") or ""
 check(brokers != "" and all(f"//{b}" in advertised for b in brokers.split(",")),
       f"TALLY_BROKERS ({brokers}) is a listener kafka advertises ({advertised})")
