@@ -324,6 +324,33 @@ TEST_F(PositionServerTest, ChecksAuthThenParametersThenPositionThenExistence) {
                  404, 53003);
 }
 
+TEST_F(PositionServerTest, A304CarriesThePositionAndWaitsForTheMinimumLikeA200) {
+  ApiOptions options;
+  options.position_wait = 20s;
+  Start(options);
+  const HttpResult first = Get("/statistics?annotationRequestId=req-1");
+  ASSERT_EQ(first.status, 200);
+  const std::string etag = first.header("etag");
+  ASSERT_FALSE(etag.empty());
+  HttpResult r = Get("/statistics?annotationRequestId=req-1", {{"If-None-Match", etag}});
+  ASSERT_EQ(r.status, 304);
+  ASSERT_TRUE(r.has("x-tally-position"));
+  EXPECT_EQ(*ParsePosition(r.header("x-tally-position"), "task-actions"), Pos({{0, 10}, {1, 20}}));
+  // Ahead: held until ingestion gets there (a batch of another request: req-1's tag stays), then 304.
+  const std::string min = EncodePosition("task-actions", Pos({{0, 12}}));
+  auto answer = std::async(std::launch::async, [&] {
+    return Get("/statistics?annotationRequestId=req-1", {{"If-None-Match", etag}, {"X-Tally-Min-Position", min}});
+  });
+  for (int i = 0; i < 500 && Metric("tally_http_position_waiters") != 1; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(Metric("tally_http_position_waiters"), 1);
+  std::vector<TaskAction> other = {Action(9201, "req-other", "camp-9", Id(1), 700)};
+  ASSERT_TRUE(Apply(other, Pos({{0, 12}})));
+  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  r = answer.get();
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(*ParsePosition(r.header("x-tally-position"), "task-actions"), Pos({{0, 12}, {1, 20}}));
+}
+
 TEST_F(PositionServerTest, StopAnswersWaitingRequestsAtOnce) {
   ApiOptions options;
   options.position_wait = 30s;
