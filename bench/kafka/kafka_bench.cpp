@@ -2,20 +2,26 @@
 // same run on the same data:
 //   bare:     a bare librdkafka consumer on the same broker that only takes
 //             the messages (what Kafka itself allows);
-//   no kafka: the same decode + store path fed from memory, batch for batch as
-//             the consumer batches (what the store allows).
-// The Kafka runs read a stream produced while they consume. The embedded broker
-// keeps only ~5 MiB a partition and drops the oldest messages beyond that, read
-// or not, so the producer is bounded by the reader's progress partition by
-// partition: it never holds more than kWindowBytes (3.5 MiB) of one partition that the
-// reader has not yet taken (tally: applied, as stored with its offsets; bare:
-// consumed). Rounds interleave the three; each round is printed and the best of
-// each is compared. Run for single-event messages and for messages of 100-event
-// arrays. A run that makes no progress for 60 s ends the bench with exit 1.
+//   no kafka: the same decode + store path fed from memory, in batches of the
+//             consumer's size (what the store allows).
+// By default the stream is produced before the readers start (pre-produced):
+// the measured phase is then what tally's path does (fetch, decode, apply,
+// write) and not the bench's producer, which would otherwise share the cores.
+// The embedded broker keeps only ~5 MiB a partition and drops the oldest
+// messages beyond that, read or not, so the topic gets as many partitions as
+// keep each one within kPreProducedBytes (4.5 MiB), and the bench checks after
+// producing that every message is still there. With `live`, the stream is
+// produced while it is consumed (8 partitions), the producer bounded by the
+// reader's progress partition by partition: it never holds more than
+// kWindowBytes of one partition that the reader has not yet taken (tally:
+// applied, as stored with its offsets; bare: consumed). Rounds interleave the
+// three; each round is printed and the best of each is compared. Run for
+// single-event messages and for messages of 100-event arrays. A run that makes
+// no progress for 60 s ends the bench with exit 1.
 //
-// Usage: kafka_bench [events=400000] [rounds=2] [only=tally|bare|memory]
-// With `only`, just that run, rounds times, and for tally and memory a
-// breakdown by thread (CPU seconds, context switches) of each run: for
+// Usage: kafka_bench [events=400000] [rounds=2] [tally|bare|memory] [live]
+// With tally, bare or memory, just that run, rounds times, and for tally and
+// memory a breakdown by thread (CPU seconds, context switches) of each run: for
 // profiling (`perf record -g -- kafka_bench 400000 3 tally`).
 
 #include <librdkafka/rdkafka.h>
@@ -52,7 +58,9 @@ namespace {
 using namespace tally;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPartitions = 8;
+// Partitions of a live run, and the fewest of a pre-produced one.
+constexpr int kLivePartitions = 8;
+constexpr int kMaxPartitions = 1024;
 // The embedded broker keeps 5 MiB of record batches a partition (librdkafka's
 // mock: max_size) and drops the oldest batches beyond it, so it always holds at
 // least 5 MiB less one produce batch (batch.size, 1 MB) of the newest data. A
@@ -61,19 +69,24 @@ constexpr int kPartitions = 8;
 // (2.5 MiB) capped the bare consumer at ~2,850 100-event messages/s.
 constexpr uint64_t kWindowBytes = uint64_t{7} << 20 >> 1;
 constexpr uint64_t kRecordOverhead = 32;
+// A pre-produced partition has no reader to wait for and is produced once, so it
+// may come closer to the 5 MiB (the bench checks afterwards that the broker
+// kept every message): fewer partitions, as a real topic would have.
+constexpr uint64_t kPreProducedBytes = uint64_t{9} << 20 >> 1;
 constexpr auto kStallLimit = std::chrono::seconds(60);
 
 // tally's own fetch settings (its defaults), given to the bare consumer too.
 const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
     {"fetch.wait.max.ms", "10"}, {"queued.min.messages", "1000000"}, {"enable.partition.eof", "false"}};
 
-// Waits until done() or until `progress()` has not moved for kStallLimit.
+// Waits until done() or until `progress()` has not moved for kStallLimit. Looks
+// every 2 ms: a run lasts seconds, and each wakeup takes CPU from what is measured.
 template <class Done, class Progress>
 void WaitFor(const char* what, Done done, Progress progress) {
   uint64_t last = progress();
   auto moved = Clock::now();
   while (!done()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (const uint64_t now = progress(); now != last) {
       last = now;
       moved = Clock::now();
@@ -169,11 +182,13 @@ void PrintThreadUses(const ThreadUses& before, const ThreadUses& after, uint64_t
 struct Figure {
   double rate = 0;
   double cores = 0;
+  double batch_events = 0;  // events per store batch (tally, memory)
 };
 
-Figure Measure(uint64_t events, Clock::time_point start, double cpu_at_start) {
+Figure Measure(uint64_t events, Clock::time_point start, double cpu_at_start, uint64_t batches = 0) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return Figure{static_cast<double>(events) / seconds, (CpuSeconds() - cpu_at_start) / seconds};
+  return Figure{static_cast<double>(events) / seconds, (CpuSeconds() - cpu_at_start) / seconds,
+                batches ? static_cast<double>(events) / static_cast<double>(batches) : 0};
 }
 
 // Messages keyed by annotation request, as `tally produce` and the platform send
@@ -181,19 +196,40 @@ Figure Measure(uint64_t events, Clock::time_point start, double cpu_at_start) {
 // chooses the partition (a hash of the key) so that it knows, before producing,
 // which partition's window a message counts in.
 struct Stream {
+  int partitions = 0;
   std::vector<Message> messages;
   std::vector<int32_t> partition;  // per message
   std::vector<int64_t> offset;     // per message: its offset in its partition (topics start empty)
   // ends[p][k]: bytes of the first k messages of partition p (as counted in the window).
-  std::array<std::vector<uint64_t>, kPartitions> ends;
+  std::vector<std::vector<uint64_t>> ends;
   uint64_t events = 0;
   uint64_t bytes = 0;
+
+  // Spreads the messages over `n` partitions by a hash of their keys.
+  void Partition(int n) {
+    partitions = n;
+    partition.clear();
+    offset.clear();
+    ends.assign(static_cast<size_t>(n), std::vector<uint64_t>{0});
+    for (const Message& m : messages) {
+      const auto p = static_cast<int32_t>(std::hash<std::string>{}(m.key) % static_cast<size_t>(n));
+      partition.push_back(p);
+      offset.push_back(static_cast<int64_t>(ends[p].size() - 1));
+      ends[p].push_back(ends[p].back() + m.key.size() + m.value.size() + kRecordOverhead);
+    }
+  }
+  // Whether every partition fits in `bytes` whole.
+  bool Fits(uint64_t bytes) const {
+    return std::all_of(ends.begin(), ends.end(), [&](const auto& e) { return e.back() <= bytes; });
+  }
 };
 
 // Per partition, the offset of the first message the reader has not taken yet.
-using Positions = std::array<int64_t, kPartitions>;
+using Positions = std::vector<int64_t>;
 
-Stream MakeStream(uint64_t events, uint32_t per_message) {
+// `live`: kLivePartitions; pre-produced: the fewest (doubling from kLivePartitions)
+// that hold each partition within kPreProducedBytes.
+Stream MakeStream(uint64_t events, uint32_t per_message, bool live) {
   // Small requests, many at work at once (as on the platform): their keys
   // spread over every partition.
   WorkloadOptions workload;
@@ -204,22 +240,27 @@ Stream MakeStream(uint64_t events, uint32_t per_message) {
   delivery.per_message = per_message;
   Delivery source(workload, delivery);
   Stream s;
-  for (auto& e : s.ends) e.push_back(0);
   for (Message m; source.Next(&m);) {
-    const auto p = static_cast<int32_t>(std::hash<std::string>{}(m.key) % kPartitions);
-    s.partition.push_back(p);
-    s.offset.push_back(static_cast<int64_t>(s.ends[p].size() - 1));
-    s.ends[p].push_back(s.ends[p].back() + m.key.size() + m.value.size() + kRecordOverhead);
     s.events += m.events;
     s.bytes += m.value.size();
     s.messages.push_back(std::move(m));
+  }
+  s.Partition(kLivePartitions);
+  while (!live && !s.Fits(kPreProducedBytes)) {
+    if (s.partitions * 2 > kMaxPartitions) {
+      std::fprintf(stderr, "kafka_bench: %llu events do not fit the embedded broker in %d partitions; use fewer\n",
+                   static_cast<unsigned long long>(events), kMaxPartitions);
+      std::exit(2);
+    }
+    s.Partition(s.partitions * 2);
   }
   return s;
 }
 
 // Produces the stream to `topic`, never more than kWindowBytes of a partition
 // ahead of the reader's position there: `positions(&next)` fills in where the
-// reader is (asked again only when a message would go beyond the window).
+// reader is (asked again only when a message would go beyond the window). No
+// `positions`: pre-produced, no reader yet; every partition fits kPreProducedBytes.
 void Produce(const std::string& bootstrap, const std::string& topic, const Stream& s,
              const std::function<void(Positions*)>& positions) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -230,13 +271,13 @@ void Produce(const std::string& bootstrap, const std::string& topic, const Strea
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, nullptr, 0);
   pthread_setname_np(pthread_self(), "bench:produce");  // apart from tally's threads in the breakdown
-  Positions read{};
+  Positions read(static_cast<size_t>(s.partitions), 0);
   for (size_t i = 0; i < s.messages.size(); ++i) {
     const int32_t p = s.partition[i];
     const auto& ends = s.ends[p];
     // Waiting in 1 ms steps: the bench's own wakeups would otherwise take CPU
     // from the consumer it measures.
-    while (ends[s.offset[i] + 1] - ends[std::min<size_t>(read[p], ends.size() - 1)] > kWindowBytes) {
+    while (positions && ends[s.offset[i] + 1] - ends[std::min<size_t>(read[p], ends.size() - 1)] > kWindowBytes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       positions(&read);
     }
@@ -251,12 +292,40 @@ void Produce(const std::string& bootstrap, const std::string& topic, const Strea
     rd_kafka_poll(producer, 0);
   }
   rd_kafka_flush(producer, 60'000);
+  // Every message must still be there: a partition that lost its oldest ones
+  // would stall its reader (or, pre-produced, shorten the run).
+  for (int p = 0; p < s.partitions; ++p) {
+    int64_t low = -1, high = -1;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(producer, topic.c_str(), p, &low, &high, 10'000);
+    const auto expected = static_cast<int64_t>(s.ends[p].size() - 1);
+    if (err || high != expected || (low != 0 && !positions)) {
+      std::fprintf(stderr, "kafka_bench: %s partition %d holds offsets %lld..%lld, not 0..%lld (%s)\n", topic.c_str(), p,
+                   static_cast<long long>(low), static_cast<long long>(high), static_cast<long long>(expected),
+                   rd_kafka_err2str(err));
+      std::exit(1);
+    }
+  }
   rd_kafka_destroy(producer);
 }
 
-Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = false) {
-  const std::string topic = "tally-" + std::to_string(round);
-  (void)broker.CreateTopic(topic, kPartitions);
+// A topic holding the whole stream, produced before any reader starts: every
+// partition fits the window, so the broker keeps all of it.
+std::string PreProduce(DevBroker& broker, const Stream& s, uint32_t per_message) {
+  const std::string topic = "stream-" + std::to_string(per_message);
+  (void)broker.CreateTopic(topic, s.partitions);
+  std::thread producer([&] { Produce(broker.bootstrap(), topic, s, nullptr); });  // names its thread
+  producer.join();
+  return topic;
+}
+
+// `topic`: the pre-produced stream; empty: produced to a topic of the run's own
+// while tally reads it.
+Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round, bool by_thread = false) {
+  const bool live = topic.empty();
+  if (live) {
+    topic = "tally-" + std::to_string(round);
+    (void)broker.CreateTopic(topic, s.partitions);
+  }
   const std::string dir = StoreDir("kafka-store");
   std::filesystem::remove_all(dir);
   Figure figure;
@@ -266,7 +335,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = 
     ConsumerOptions options;
     options.brokers = broker.bootstrap();
     options.topic = topic;
-    options.group = "bench-tally-" + std::to_string(round);  // a fresh group joins at once
+    options.group = "bench-tally-" + std::to_string(round);  // a fresh group joins at once, reads from the start
     auto consumer = Consumer::Create(options, store->get());
     if (!consumer) std::exit(1);
     const ConsumerCounters& c = (*consumer)->counters();
@@ -279,25 +348,29 @@ Figure RunTally(DevBroker& broker, const Stream& s, int round, bool by_thread = 
     });
     WaitFor("tally joining the group", [&] { return c.ready.load(); }, [] { return uint64_t{0}; });
     const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
+    const uint64_t batches_before = c.apply_batch_seconds.Read().count();
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
     // tally's position: the offsets stored with its last durable batch.
-    std::thread producer([&] {
-      Produce(broker.bootstrap(), topic, s, [&](Positions* read) {
-        auto offsets = (*store)->Offsets(topic);
-        if (!offsets) return;
-        for (const PartitionOffset& o : *offsets) {
-          if (Raw(o.partition) >= 0 && Raw(o.partition) < kPartitions) (*read)[Raw(o.partition)] = Raw(o.next);
-        }
+    std::thread producer;
+    if (live) {
+      producer = std::thread([&] {
+        Produce(broker.bootstrap(), topic, s, [&](Positions* read) {
+          auto offsets = (*store)->Offsets(topic);
+          if (!offsets) return;
+          for (const PartitionOffset& o : *offsets) {
+            if (Raw(o.partition) >= 0 && Raw(o.partition) < s.partitions) (*read)[Raw(o.partition)] = Raw(o.next);
+          }
+        });
       });
-    });
+    }
     WaitFor("tally", [&] { return c.applied + c.duplicates >= s.events; }, [&] { return c.consumed.load(); });
-    figure = Measure(s.events, start, cpu);
+    figure = Measure(s.events, start, cpu, c.apply_batch_seconds.Read().count() - batches_before);
     if (by_thread) {
       PrintThreadUses(threads_before, ReadThreadUses(), s.events,
                       std::chrono::duration<double>(Clock::now() - start).count());
     }
-    producer.join();
+    if (producer.joinable()) producer.join();
     (*consumer)->Stop();
     run.join();
   }
@@ -318,7 +391,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
     Decoder decoder;
     Batch batch;
     std::map<Partition, Offset> next;
-    uint64_t applied = 0;
+    uint64_t applied = 0, batches = 0;
     const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
@@ -326,6 +399,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
       batch.topic = "bench";
       for (const auto& [partition, offset] : next) batch.next_offsets.push_back({partition, offset});
       next.clear();
+      ++batches;
       auto previous = (*store)->Submit(&batch);
       if (!previous) std::exit(1);
       if (*previous) applied += (*previous)->applied + (*previous)->duplicates;
@@ -341,7 +415,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
     auto last = (*store)->Flush();
     if (!last) std::exit(1);
     if (*last) applied += (*last)->applied + (*last)->duplicates;
-    figure = Measure(s.events, start, cpu);
+    figure = Measure(s.events, start, cpu, batches);
     if (by_thread) {
       PrintThreadUses(threads_before, ReadThreadUses(), s.events,
                       std::chrono::duration<double>(Clock::now() - start).count());
@@ -356,17 +430,37 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
   return figure;
 }
 
-Figure RunBare(DevBroker& broker, const Stream& s, int round) {
-  const std::string topic = "bare-" + std::to_string(round);
-  (void)broker.CreateTopic(topic, kPartitions);
+// `topic`: the pre-produced stream; empty: produced to a topic of the run's own
+// while the bare consumer reads it.
+Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round) {
+  const bool live = topic.empty();
+  if (live) {
+    topic = "bare-" + std::to_string(round);
+    (void)broker.CreateTopic(topic, s.partitions);
+  }
   rd_kafka_t* consumer = testing::SubscribeBareConsumer(broker.bootstrap(), "bench-bare-" + std::to_string(round),
                                                         topic, kConsumerSettings);
   rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer);
-  // Wait for the assignment as tally's run waits for readiness.
+  // The next offset of each partition this consumer has taken from its queue.
+  std::vector<std::atomic<int64_t>> next(static_cast<size_t>(s.partitions));
+  uint64_t messages = 0;
+  rd_kafka_message_t* batch[1000];
+  auto take = [&](ssize_t n) {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (!batch[i]->err) {
+        if (batch[i]->partition >= 0 && batch[i]->partition < s.partitions) {
+          next[batch[i]->partition].store(batch[i]->offset + 1, std::memory_order_relaxed);
+        }
+        ++messages;
+      }
+      rd_kafka_message_destroy(batch[i]);
+    }
+  };
+  // Wait for the assignment as tally's run waits for readiness (a message
+  // that comes meanwhile counts).
   const auto joining = Clock::now();
   for (rd_kafka_topic_partition_list_t* assigned = nullptr;;) {
-    rd_kafka_message_t* m = rd_kafka_consume_queue(queue, 10);
-    if (m) rd_kafka_message_destroy(m);
+    take(rd_kafka_consume_batch_queue(queue, 10, batch, 1));
     rd_kafka_assignment(consumer, &assigned);
     const bool ready = assigned->cnt > 0;
     rd_kafka_topic_partition_list_destroy(assigned);
@@ -376,17 +470,16 @@ Figure RunBare(DevBroker& broker, const Stream& s, int round) {
       std::exit(1);
     }
   }
-  // The next offset of each partition this consumer has taken from its queue.
-  std::array<std::atomic<int64_t>, kPartitions> next{};
-  uint64_t messages = 0;
   const auto start = Clock::now();
   const double cpu = CpuSeconds();
-  std::thread producer([&] {
-    Produce(broker.bootstrap(), topic, s, [&](Positions* read) {
-      for (int p = 0; p < kPartitions; ++p) (*read)[p] = next[p].load(std::memory_order_relaxed);
+  std::thread producer;
+  if (live) {
+    producer = std::thread([&] {
+      Produce(broker.bootstrap(), topic, s, [&](Positions* read) {
+        for (int p = 0; p < s.partitions; ++p) (*read)[p] = next[p].load(std::memory_order_relaxed);
+      });
     });
-  });
-  rd_kafka_message_t* batch[1000];
+  }
   auto moved = Clock::now();
   while (messages < s.messages.size()) {
     const ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch, 1000);
@@ -396,18 +489,10 @@ Figure RunBare(DevBroker& broker, const Stream& s, int round) {
       std::fprintf(stderr, "kafka_bench: the bare consumer made no progress for 60 s\n");
       std::exit(1);
     }
-    for (ssize_t i = 0; i < n; ++i) {
-      if (!batch[i]->err) {
-        if (batch[i]->partition >= 0 && batch[i]->partition < kPartitions) {
-          next[batch[i]->partition].store(batch[i]->offset + 1, std::memory_order_relaxed);
-        }
-        ++messages;
-      }
-      rd_kafka_message_destroy(batch[i]);
-    }
+    take(n);
   }
   const Figure figure = Measure(s.events, start, cpu);
-  producer.join();
+  if (producer.joinable()) producer.join();
   rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
@@ -420,42 +505,58 @@ int main(int argc, char** argv) {
   ConfigureAllocatorForStore();
   const uint64_t events = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 400'000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 2;
-  const std::string only = argc > 3 ? argv[3] : "";
-  if (!only.empty() && only != "tally" && only != "bare" && only != "memory") {
-    std::fprintf(stderr, "kafka_bench: only must be tally, bare or memory, not \"%s\"\n", only.c_str());
-    return 2;
+  std::string only;
+  bool live = false;
+  for (int i = 3; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "live") {
+      live = true;
+    } else if (arg == "tally" || arg == "bare" || arg == "memory") {
+      only = arg;
+    } else {
+      std::fprintf(stderr, "kafka_bench: expected tally, bare, memory or live, not \"%s\"\n", arg.c_str());
+      return 2;
+    }
   }
   auto broker = DevBroker::Start(1);
   if (!broker) return 1;
-  std::printf("kafka: %llu events per run, %d partitions, embedded broker, consumer settings:",
-              static_cast<unsigned long long>(events), kPartitions);
+  std::printf("kafka: %llu events per run, %s, embedded broker, consumer settings:",
+              static_cast<unsigned long long>(events),
+              live ? "produced while consumed (live)" : "produced before the readers start");
   for (const auto& [k, v] : kConsumerSettings) std::printf(" %s=%s", k.c_str(), v.c_str());
   std::printf("\n");
   int round = 0;
   for (uint32_t per_message : {1u, 100u}) {
-    const Stream s = MakeStream(events, per_message);
+    const Stream s = MakeStream(events, per_message, live);
     Figure tally, bare, no_kafka;
     auto best = [](Figure& best, Figure f) {
       if (f.rate > best.rate) best = f;
     };
-    std::printf("  %u event(s)/message (%zu messages, %.0f bytes/message):\n", per_message, s.messages.size(),
-                static_cast<double>(s.bytes) / static_cast<double>(s.messages.size()));
+    std::printf("  %u event(s)/message (%zu messages, %.0f bytes/message, %d partitions):\n", per_message,
+                s.messages.size(), static_cast<double>(s.bytes) / static_cast<double>(s.messages.size()),
+                s.partitions);
+    std::fflush(stdout);
+    // Kafka runs only read this topic: each is a fresh group (and tally a fresh store).
+    const std::string topic = live || only == "memory" ? "" : PreProduce(**broker, s, per_message);
     if (!only.empty()) {
       for (int r = 0; r < rounds; ++r) {
-        const Figure f = only == "tally"  ? RunTally(**broker, s, round++, true)
-                         : only == "bare" ? RunBare(**broker, s, round++)
+        const Figure f = only == "tally"  ? RunTally(**broker, s, topic, round++, true)
+                         : only == "bare" ? RunBare(**broker, s, topic, round++)
                                           : RunNoKafka(s, true);
-        std::printf("    round %d: %s %8.0f events/s, %.1f cores busy\n", r + 1, only.c_str(), f.rate, f.cores);
+        std::printf("    round %d: %s %8.0f events/s, %.1f cores busy", r + 1, only.c_str(), f.rate, f.cores);
+        if (f.batch_events > 0) std::printf(", %.0f events/batch", f.batch_events);
+        std::printf("\n");
         std::fflush(stdout);
       }
       continue;
     }
     for (int r = 0; r < rounds; ++r) {
       const Figure n = RunNoKafka(s);
-      const Figure t = RunTally(**broker, s, round++);
-      const Figure b = RunBare(**broker, s, round++);
-      std::printf("    round %d: tally %8.0f, bare %8.0f, without Kafka %8.0f events/s: tally/without %.2f\n", r + 1,
-                  t.rate, b.rate, n.rate, t.rate / n.rate);
+      const Figure t = RunTally(**broker, s, topic, round++);
+      const Figure b = RunBare(**broker, s, topic, round++);
+      std::printf("    round %d: tally %8.0f, bare %8.0f, without Kafka %8.0f events/s: tally/without %.2f "
+                  "(events/batch: tally %.0f, without %.0f)\n",
+                  r + 1, t.rate, b.rate, n.rate, t.rate / n.rate, t.batch_events, n.batch_events);
       std::fflush(stdout);
       best(no_kafka, n);
       best(tally, t);
@@ -463,11 +564,10 @@ int main(int argc, char** argv) {
     }
     std::printf("    best of %d rounds:\n", rounds);
     std::printf("    tally (broker -> tally -> store) %8.0f events/s, %.1f cores busy\n", tally.rate, tally.cores);
-    std::printf("    bare consumer                    %8.0f events/s (%.0f msgs/s), %.1f cores busy: ratio %.2f "
-                "(target >= 0.85)\n",
+    std::printf("    bare consumer                    %8.0f events/s (%.0f msgs/s), %.1f cores busy: ratio %.2f\n",
                 bare.rate, bare.rate / static_cast<double>(per_message), bare.cores, tally.rate / bare.rate);
-    std::printf("    same path without Kafka          %8.0f events/s, %.1f cores busy: ratio %.2f\n", no_kafka.rate,
-                no_kafka.cores, tally.rate / no_kafka.rate);
+    std::printf("    same path without Kafka          %8.0f events/s, %.1f cores busy: ratio %.2f (issue 11: >= 0.8)\n",
+                no_kafka.rate, no_kafka.cores, tally.rate / no_kafka.rate);
   }
   return 0;
 }
