@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -108,6 +109,8 @@ struct Consumer::Impl {
     bool empty() const { return batch.events.size() == 0 && next.empty(); }
   };
   Filling filling;
+  // Events of the batch submitted last: the one the writer has, until it is free.
+  size_t writing_events = 0;
   std::map<Partition, Offset> applied;  // assigned partition -> next offset applied (durable)
   // Durable offsets not yet committed to Kafka, and when they may be: a commit
   // per batch would be thousands a second with batches of one event.
@@ -261,9 +264,15 @@ Status Consumer::Impl::Run() {
     if (!fatal.ok()) break;
     // The writer is free: the batch closes and is written at once, and what
     // arrives meanwhile gathers in the next one, so batches grow under load
-    // and are a single event when idle. The timer bounds a batch's age when
-    // the writer stays busy.
-    if (!filling.empty() && (store->WriterFree() || Clock::now() - filling.started >= options.batch_wait)) {
+    // and are a single event when idle. A batch larger than the one being
+    // written closes too: Submit builds it while that one is written and hands
+    // it over the moment the writer is done. Waiting for the writer to be free
+    // instead would build it while the writer idles. (Checked after a whole
+    // poll, a batch outgrows the one before by up to a poll, so under load
+    // batches grow to batch_events.) The timer bounds a batch's age when the
+    // writer stays busy.
+    if (!filling.empty() && (store->WriterFree() || filling.batch.events.size() > writing_events ||
+                             Clock::now() - filling.started >= options.batch_wait)) {
       fatal = SubmitFilling();
     }
     // Watermarks change with each fetch, not each message: reading librdkafka's
@@ -463,6 +472,7 @@ Status Consumer::Impl::SubmitFilling() {
   filling.next.clear();
   filling.last.clear();
   filling.rewound.clear();
+  writing_events = batch.events.size();
   Result<std::optional<ApplyResult>> previous = store->Submit(&batch);
   if (!previous) return previous.error();
   if (*previous) Account(**previous);

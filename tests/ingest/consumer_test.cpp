@@ -8,6 +8,8 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -179,6 +181,76 @@ TEST_F(ConsumerTest, AnIdleEventIsAppliedAloneWithoutWaitingForTheTimer) {
   }
   running->Stop();
   EXPECT_TRUE(running->result.ok()) << running->result.ToString();
+}
+
+// Under load, a batch larger than the one being written closes at once: Submit
+// builds it while the writer writes and hands it over when the writer is done,
+// instead of the batch gathering more while the writer is busy and being built
+// afterwards, while the writer idles. Here writes are held while a backlog
+// waits in the consumer's queue: with the second write held, the consumer
+// closes its next batch after a poll or two and waits for the writer with it,
+// rather than reading the whole backlog into one batch (the timer, batch_events
+// and batch_bytes are set high enough to allow that).
+TEST_F(ConsumerTest, ABatchLargerThanTheOneBeingWrittenClosesWithoutWaitingForTheWriter) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int writes = 0, released = 0;
+  StoreOptions store_options{dir_ / "a", size_t{32} << 20, false, {}};
+  store_options.batch_sink = [&](std::string_view) {  // on the writer thread
+    std::unique_lock lock(mutex);
+    const int write = ++writes;
+    changed.notify_all();
+    if (write <= 2) changed.wait_for(lock, 60s, [&] { return released >= write; });
+  };
+  auto store = Store::Open(store_options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ConsumerOptions options = Options();
+  options.batch_wait = std::chrono::minutes(1);
+  options.batch_events = 1'000'000;
+  options.batch_bytes = size_t{1} << 30;
+  auto consumer = Consumer::Create(options, store->get());
+  ASSERT_TRUE(consumer) << consumer.error().ToString();
+  Status result;
+  std::thread run([&] { result = (*consumer)->Run(); });
+  auto release = [&](int write) {
+    std::lock_guard lock(mutex);
+    released = write;
+    changed.notify_all();
+  };
+  auto written = [&](int n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 30s, [&] { return writes >= n; });
+  };
+  const ConsumerCounters& counters = (*consumer)->counters();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.ready.load(); }, 30s));
+  // The first event, alone: its write is held.
+  const std::vector<std::string> events = Events(9'000);
+  testing::TestProducer producer(broker_->bootstrap());
+  producer.Send("task-actions", {0, "k", events[0]});
+  producer.Flush();
+  EXPECT_TRUE(written(1)) << "the first event was not written";
+  // The backlog, fetched into the consumer's queue while it waits for that write.
+  for (size_t i = 1; i < events.size(); ++i) {
+    producer.Send("task-actions", {static_cast<int32_t>(i % kPartitions), "k", events[i]});
+  }
+  producer.Flush();
+  std::this_thread::sleep_for(2s);
+  release(1);
+  EXPECT_TRUE(written(2)) << "no second batch";
+  // Given time to read the whole backlog (it would, gathering while the writer
+  // is held), the consumer stops after a batch larger than the held one.
+  (void)testing::WaitFor([&] { return counters.consumed.load() >= events.size(); }, 3s);
+  EXPECT_LT(counters.consumed.load(), events.size()) << "the consumer kept gathering events while the writer was busy";
+  release(2);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return counters.applied.load() + counters.duplicates.load() == events.size(); }, 30s))
+      << "applied " << counters.applied.load() << " + duplicates " << counters.duplicates.load() << " of "
+      << events.size();
+  // The two held batches, the one closed meanwhile, and what was read after.
+  EXPECT_GE(counters.apply_batch_seconds.Read().count(), 4u);
+  (*consumer)->Stop();
+  run.join();
+  EXPECT_TRUE(result.ok()) << result.ToString();
 }
 
 // tally_event_freshness_seconds: one observation per event applied, the
