@@ -48,8 +48,10 @@ struct ConsumerOptions {
   // Rejected events are also produced here when set.
   std::string dead_letter_topic;
   // A batch closes as soon as nothing more is ready or the store's writer is
-  // free (group commit: one event when idle, more under load), and at the
-  // latest when it holds this many events or is this old.
+  // free (group commit: one event when idle, more under load), or once it
+  // holds more events than the batch being written (so it is built while that
+  // one is written), and at the latest when it holds this many events or is
+  // this old.
   size_t batch_events = 10'000;
   std::chrono::milliseconds batch_wait{100};
   // A batch is also applied when its events hold this much memory
