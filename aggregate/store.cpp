@@ -75,6 +75,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   if (access == Access::kPrefixedPoint || access == Access::kScan) {
     // Keys start with a 4-byte request number; pages seek within one request.
     cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(keys::kRequestPrefixBytes));
+    // The writer's memtable inserts start their skiplist search where the last
+    // key of the same request went, not from the top (a batch's keys of one
+    // request lie close together): inserting was ~80 % of the writer thread.
+    cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(keys::kRequestPrefixBytes));
   }
   if (access != Access::kScan) {
     // Most point lookups of the apply path are for keys that do not exist yet
