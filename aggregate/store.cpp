@@ -53,8 +53,12 @@ class InstanceCountAdd : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "tally.InstanceCountAdd"; }
 };
 
-rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           Access access, size_t write_buffer) {
+// `hinted_inserts`: keys start with the request prefix, and the family is never
+// written with DeleteRange (RocksDB keeps one map of insert hints per memtable
+// for its point entries and its range tombstones alike, so a hint left by one
+// misleads an insert into the other: a corrupt skiplist).
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache, Access access,
+                                           bool hinted_inserts, size_t write_buffer) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   // Index and filter blocks live in the cache too, so memory stays bounded
@@ -75,6 +79,8 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   if (access == Access::kPrefixedPoint || access == Access::kScan) {
     // Keys start with a 4-byte request number; pages seek within one request.
     cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(keys::kRequestPrefixBytes));
+  }
+  if (hinted_inserts) {
     // The writer's memtable inserts start their skiplist search where the last
     // key of the same request went, not from the top (a batch's keys of one
     // request lie close together): inserting was ~80 % of the writer thread.
@@ -229,9 +235,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   const auto write_buffer = static_cast<size_t>(budget * kMemtableShare / 4);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                           FamilyOptions(impl->block_cache, Access::kPoint, write_buffer));
+                           FamilyOptions(impl->block_cache, Access::kPoint, false, write_buffer));
   for (const keys::FamilyInfo& family : keys::kFamilies) {
-    descriptors.emplace_back(std::string(family.name), FamilyOptions(impl->block_cache, family.access, write_buffer));
+    const bool prefixed = family.access == Access::kPrefixedPoint || family.access == Access::kScan;
+    const bool hinted = prefixed && family.family != Family::kRejected;  // its old rejections go by DeleteRange
+    descriptors.emplace_back(std::string(family.name),
+                             FamilyOptions(impl->block_cache, family.access, hinted, write_buffer));
     if (family.sums_counts) descriptors.back().options.merge_operator = std::make_shared<InstanceCountAdd>();
   }
   rocksdb::DB* db = nullptr;
