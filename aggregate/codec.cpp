@@ -45,7 +45,84 @@ bool ReadOwned(ByteReader& r, std::string* s) {
   return true;
 }
 
+void PutCounts(const CountMap& counts, std::string* out) {
+  PutVarint(counts.entries().size(), out);
+  for (const auto& [key, count] : counts.entries()) {
+    PutZigZag(key, out);
+    PutVarint(count, out);
+  }
+}
+
+// Keys strictly ascending, counts non-zero: what PutCounts writes.
+bool ReadCounts(ByteReader& r, CountMap* counts) {
+  uint64_t n = 0;
+  if (!r.Varint(&n) || n > r.rest().size()) return false;
+  auto& entries = counts->mutable_entries();
+  entries.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    int64_t key = 0;
+    uint64_t count = 0;
+    if (!r.ZigZag(&key) || !r.Varint(&count) || key < INT32_MIN || key > INT32_MAX || count == 0) return false;
+    if (!entries.empty() && entries.back().first >= key) return false;
+    entries.emplace_back(static_cast<int32_t>(key), count);
+  }
+  return true;
+}
+
+// A time range: a presence byte, then first and last.
+void PutTimes(const TimeRange& t, std::string* out) {
+  out->push_back(t.first && t.last ? 1 : 0);
+  if (t.first && t.last) {
+    PutZigZag(t.first->millis, out);
+    PutZigZag(t.last->millis, out);
+  }
+}
+
+bool ReadTimes(ByteReader& r, TimeRange* t) {
+  uint64_t present = 0;
+  if (!r.Varint(&present) || present > 1) return false;
+  *t = TimeRange{};
+  if (present == 0) return true;
+  int64_t first = 0, last = 0;
+  if (!r.ZigZag(&first) || !r.ZigZag(&last)) return false;
+  t->first = Timestamp{first};
+  t->last = Timestamp{last};
+  return true;
+}
+
 }  // namespace
+
+void EncodeRequestSummary(const RequestSummary& s, std::string* out) {
+  PutCounts(s.tasks_by_status, out);
+  PutCounts(s.tasks_by_helix_status, out);
+  PutCounts(s.records_by_action_type, out);
+  PutVarint(s.instance_num, out);
+  PutVarint(s.labelers, out);
+  PutTimes(s.times, out);
+}
+
+bool DecodeRequestSummary(std::string_view in, RequestSummary* s) {
+  ByteReader r(in);
+  return ReadCounts(r, &s->tasks_by_status) && ReadCounts(r, &s->tasks_by_helix_status) &&
+         ReadCounts(r, &s->records_by_action_type) && r.Varint(&s->instance_num) && r.Varint(&s->labelers) &&
+         ReadTimes(r, &s->times) && r.empty();
+}
+
+void EncodeLabelerStats(const LabelerStats& s, std::string* out) {
+  PutVarint(s.records, out);
+  PutVarint(s.tasks, out);
+  PutCounts(s.records_by_action_type, out);
+  PutVarint(s.modify_instance_num, out);
+  PutVarint(s.modify_attributes_num, out);
+  PutTimes(s.times, out);
+}
+
+bool DecodeLabelerStats(std::string_view in, LabelerStats* s) {
+  ByteReader r(in);
+  return r.Varint(&s->records) && r.Varint(&s->tasks) && ReadCounts(r, &s->records_by_action_type) &&
+         r.Varint(&s->modify_instance_num) && r.Varint(&s->modify_attributes_num) && ReadTimes(r, &s->times) &&
+         r.empty();
+}
 
 void EncodeRecord(const TaskAction& a, std::string* out) {
   uint32_t present = 0;

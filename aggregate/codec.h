@@ -13,6 +13,7 @@
 #include "aggregate/keys.h"
 #include "aggregate/record_fields.h"
 #include "aggregate/rejection.h"
+#include "aggregate/summary.h"
 #include "aggregate/task_action.h"
 #include "aggregate/task_view.h"
 
@@ -46,6 +47,12 @@ bool DecodeInstanceCount(std::string_view in, uint64_t* count);
 
 void EncodeRequestMeta(const RequestMeta& meta, std::string* out);
 bool DecodeRequestMeta(std::string_view in, RequestMeta* meta);
+
+// A request's summary (summaries) and a labeler's stats (labelers).
+void EncodeRequestSummary(const RequestSummary& summary, std::string* out);
+bool DecodeRequestSummary(std::string_view in, RequestSummary* summary);
+void EncodeLabelerStats(const LabelerStats& stats, std::string* out);
+bool DecodeLabelerStats(std::string_view in, LabelerStats* stats);
 
 // A scene entry: the stamp of a task's latest record carrying the scene.
 void EncodeStamp(const Stamp& stamp, std::string* out);

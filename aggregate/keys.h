@@ -25,6 +25,12 @@
 // | requests    | annotationRequestId                  | request meta (codec.h)         |
 // | ranks       | request_no · kind (1 byte)           | rank segments (codec.h)        |
 // | campaigns   | len · campaignId · request_no        | empty                          |
+// | summaries   | request_no                           | request summary (codec.h)      |
+// | summary_    | request_no · instance key            | count: varint, summed by the   |
+// |  instances  |                                      | family's merge operator        |
+// | labelers    | request_no · aliceName               | labeler stats (codec.h)        |
+// | labeler_    | request_no · task id · aliceName     | empty: the labeler has a record|
+// |  tasks      |                                      | on the task                    |
 // | rejected    | partition · offset · element         | rejection (codec.h): only the  |
 // |             |                                      | latest kKeptRejections of each |
 // |             |                                      | partition                      |
@@ -52,7 +58,11 @@ namespace tally {
 
 // 1: instance counts inside the task view. 2: a task view with more than
 // kInlineInstanceKeys distinct keys keeps its counts in `instances` instead.
-inline constexpr int kFormatVersion = 2;
+// 3: the summary and labeler views (summaries, summary_instances, labelers,
+// labeler_tasks); a format 2 store gets them built from its records at open.
+// A store written with StoreOptions::summary_views off says 2.
+inline constexpr int kFormatVersion = 3;
+inline constexpr int kFormatWithoutSummaries = 2;
 
 // Instance counts stay inside the task view up to this many distinct keys (every
 // ordinary task: the platform's tasks carry a dozen labels). A view that grows
@@ -75,7 +85,10 @@ namespace keys {
 // prefix extractor (store.cpp); `sums_counts` gives it the merge operator that
 // adds instance counts (store.cpp).
 enum class Access { kPoint, kPrefixedPoint, kScan };
-enum class Family { kRecords, kRecordIds, kTasks, kInstances, kScenes, kRequests, kRanks, kCampaigns, kRejected, kMeta };
+enum class Family {
+  kRecords, kRecordIds, kTasks, kInstances, kScenes, kRequests, kRanks, kCampaigns, kRejected, kMeta,
+  kSummaries, kSummaryInstances, kLabelers, kLabelerTasks,
+};
 struct FamilyInfo {
   Family family;
   std::string_view name;  // on disk
@@ -103,6 +116,14 @@ inline constexpr FamilyInfo kFamilies[] = {
     {Family::kRejected, "rejected", Access::kScan, false},
     // Format, counters, offsets, rejection tallies.
     {Family::kMeta, "meta", Access::kPoint, false},
+    // Per request its summary (GET /statistics/summary).
+    {Family::kSummaries, "summaries", Access::kPoint, false},
+    // Per request the sums of its task views' instance counts: merged, scanned.
+    {Family::kSummaryInstances, "summary_instances", Access::kScan, true},
+    // Per request and aliceName the labeler's stats: read by apply, paged by name.
+    {Family::kLabelers, "labelers", Access::kPrefixedPoint, false},
+    // Which labelers have a record on which task: apply looks them up.
+    {Family::kLabelerTasks, "labeler_tasks", Access::kPoint, false},
 };
 inline constexpr size_t kFamilyCount = std::size(kFamilies);
 inline constexpr const FamilyInfo& InfoOf(Family f) { return kFamilies[static_cast<size_t>(f)]; }
@@ -178,6 +199,40 @@ inline std::string Instance(RequestNo no, Id task_id, std::string_view instance_
 // The instance key of an instances key that starts with `prefix` (InstancePrefix).
 inline std::string_view InstanceKeyOf(std::string_view key, std::string_view prefix) {
   return key.substr(prefix.size());
+}
+
+// A request's summary (summaries); its instance sums (summary_instances) are
+// request_no · instance key, raw.
+inline std::string Summary(RequestNo no) { return RequestPrefix(no); }
+inline std::string SummaryInstance(RequestNo no, std::string_view instance_key) {
+  std::string key = RequestPrefix(no);
+  key.append(instance_key);
+  return key;
+}
+
+// A labeler of a request (labelers): request_no · aliceName, raw, so that a
+// request's labelers sort by name bytewise.
+inline std::string Labeler(RequestNo no, std::string_view alice_name) {
+  std::string key = RequestPrefix(no);
+  key.append(alice_name);
+  return key;
+}
+// The aliceName of a labelers key.
+inline std::string_view LabelerNameOf(std::string_view key) {
+  return key.substr(std::min(key.size(), kRequestPrefixBytes));
+}
+// Above every labelers key of the request (names are at most 255 bytes).
+inline std::string LabelerEnd(RequestNo no) {
+  if (static_cast<uint32_t>(no) == UINT32_MAX) return std::string(kRequestPrefixBytes + 1, '\xff');
+  return RequestPrefix(RequestNo{static_cast<uint32_t>(no) + 1});
+}
+
+// That a labeler has a record on a task (labeler_tasks): request_no · task id ·
+// aliceName (the task id's encoding is self-delimiting).
+inline std::string LabelerTask(RequestNo no, Id task_id, std::string_view alice_name) {
+  std::string key = RequestItem(no, task_id);
+  key.append(alice_name);
+  return key;
 }
 
 inline std::string RecordId(Id id) {

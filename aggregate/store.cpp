@@ -254,22 +254,32 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // inside, which format 2 reads as is (the instances family it lacks was
   // created empty by the open above); only views past kInlineInstanceKeys are
   // rewritten, their counts moved apart.
+  // Format 2 lacks the summary views: they are built from the records (a store
+  // opened without them, for the benchmark, is marked 2, so that they are
+  // built when it is next opened with them).
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kFormatKey, &format);
+  if (!s.ok() && !s.IsNotFound()) return OpenError(path, s);
+  const std::string current = std::to_string(kFormatVersion);
+  const std::string without = std::to_string(kFormatWithoutSummaries);
+  const std::string wanted = options.summary_views ? current : without;
+  if (s.ok() && format != "1" && format != without && format != current) {
+    return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
+                              current + ": rebuild it by re-reading the topic (stop tally, delete " + path +
+                              ", start it again)");
+  }
   if (s.ok() && format == "1") {
     if (Status moved = MoveLargeInstanceMapsApart(*impl); !moved.ok()) return moved;
   }
-  if (s.IsNotFound() || (s.ok() && format == "1")) {
+  if (s.ok() && format != current && options.summary_views) {
+    if (Status built = BuildSummaries(*impl); !built.ok()) return built;
+  }
+  if (s.IsNotFound() || format != wanted) {
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;
-    s = db->Put(sync_write, impl->Cf(Family::kMeta), keys::kFormatKey, std::to_string(kFormatVersion));
-  } else if (s.ok() && format != std::to_string(kFormatVersion)) {
-    return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
-                              std::to_string(kFormatVersion) +
-                              ": rebuild it by re-reading the topic (stop tally, delete " + path +
-                              ", start it again)");
+    s = db->Put(sync_write, impl->Cf(Family::kMeta), keys::kFormatKey, wanted);
+    if (!s.ok()) return OpenError(path, s);
   }
-  if (!s.ok()) return OpenError(path, s);
 
   std::string totals;
   s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kTotalsKey, &totals);

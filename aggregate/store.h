@@ -35,6 +35,7 @@
 #include "aggregate/record_fields.h"
 #include "aggregate/rejection.h"
 #include "aggregate/status.h"
+#include "aggregate/summary.h"
 #include "aggregate/task_action.h"
 #include "aggregate/task_view.h"
 
@@ -64,6 +65,11 @@ struct StoreOptions {
   // before batch writes when the cores are busy (`tally serve --ingest-nice`).
   // Only that thread's; RocksDB's keep theirs.
   int writer_nice = 0;
+  // Keep the summary and labeler views (GET /statistics/summary and
+  // /statistics/labelers). Off only for the replay benchmark, which measures
+  // their cost: a store written without them is marked format 2, and opening
+  // it with them on builds them from its records first.
+  bool summary_views = true;
 };
 
 // Where a partition stands, and what identifies that position: the consumer
@@ -211,6 +217,20 @@ class InstanceCursor {
   std::unique_ptr<Impl> impl_;
 };
 
+// GET /statistics/summary's view of one request (its instance sums are read
+// with Store::SummaryInstances).
+struct SummaryView {
+  uint64_t tasks = 0;
+  uint64_t records = 0;
+  RequestSummary summary;
+};
+
+// A page of a request's labelers, by aliceName bytewise.
+struct LabelerPage {
+  uint64_t total = 0;  // labelers of the request
+  std::vector<std::pair<std::string, LabelerStats>> labelers;
+};
+
 struct TaskLookup {
   enum class Missing { kNone, kCampaign, kRequest, kScene };
   Missing missing = Missing::kNone;
@@ -338,6 +358,18 @@ class Store {
   // Fills in the counts of a view that keeps them apart, all at once: for tests
   // and small tasks; answers stream them with Instances().
   Status ReadInstances(const ReadView& view, std::string_view request, TaskView* task) const;
+  // The request's summary; nullopt if the request is unknown. Reads two
+  // values, whatever the request's size.
+  Result<std::optional<SummaryView>> Summary(const ReadView& view, std::string_view request) const;
+  // The request's instance sums (the sums of its task views' instance_info),
+  // by key bytewise, non-zero ones only, from the first key >= `from` on; empty
+  // if the request is unknown. Like Instances: a reader that pauses drops the
+  // cursor and starts a new one after the last key it had.
+  Result<InstanceCursor> SummaryInstances(const ReadView& view, std::string_view request,
+                                          std::string_view from = {}) const;
+  // A page of the request's labelers; nullopt if the request is unknown. Reads
+  // the labelers before the page's (their keys and values), never a record.
+  Result<std::optional<LabelerPage>> Labelers(const ReadView& view, std::string_view request, Page page) const;
   // A page of the records of 1..100 distinct requests, merged by id. If any is
   // unknown, `unknown` lists them (in the order given) and the page is empty.
   // Records are decoded while their stored bytes stay within `max_bytes`; the

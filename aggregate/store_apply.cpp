@@ -14,12 +14,19 @@ namespace tally {
 
 using keys::Family;
 
-size_t Applier::Charge(std::string_view key, const TaskView& v) {
-  size_t n = key.size() + sizeof(TaskView) + 96 + v.campaign_id.size();
+size_t Applier::Charge(std::string_view key, const TaskState& task) {
+  const TaskView& v = task.view;
+  size_t n = key.size() + sizeof(TaskState) + 96 + v.campaign_id.size();
+  for (const std::string& name : task.labelers) n += sizeof(std::string) + name.size();
   if (v.pool_name) n += v.pool_name->value.size();
   if (v.scene_id) n += v.scene_id->value.size();
   for (const InstanceSum& s : v.instance_info) n += sizeof(InstanceSum) + s.key.size();
   return n;
+}
+
+size_t Applier::Charge(std::string_view key, const LabelerState& labeler) {
+  return key.size() + sizeof(LabelerState) + 64 +
+         labeler.stats.records_by_action_type.entries().size() * sizeof(CountMap::Entry);
 }
 
 size_t Applier::Charge(std::string_view key, const RequestState& request) {
@@ -48,7 +55,9 @@ Applier::Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_n
     : store_(store),
       next_request_no_(next_request_no),
       requests_(cache_bytes / 8),
-      tasks_(cache_bytes - cache_bytes / 8),
+      tasks_(cache_bytes - cache_bytes / 8 - cache_bytes / 16),
+      labelers_(cache_bytes / 16),
+      summaries_(store->options.summary_views),
       totals_{store->total_records.load(), store->total_tasks.load(), store->total_requests.load()},
       writer_(store) {}
 
@@ -62,6 +71,7 @@ Status Applier::Fail(Status status) {
   failed_ = status;
   requests_.Clear();
   tasks_.Clear();
+  labelers_.Clear();
   rejects_.clear();
   return status;
 }
@@ -80,9 +90,11 @@ Result<std::optional<ApplyResult>> Applier::FinishWrite() {
     std::erase_if(request->unwritten_tasks, [&](const auto& e) { return e.first <= written_; });
     requests_.Recharge(key, Charge(key, *request));
   }
-  for (auto& [key, task] : slot.dirty_tasks) tasks_.Recharge(key, Charge(key, task->view));
+  for (auto& [key, task] : slot.dirty_tasks) tasks_.Recharge(key, Charge(key, *task));
+  for (auto& [key, labeler] : slot.dirty_labelers) labelers_.Recharge(key, Charge(key, *labeler));
   requests_.Trim([&](const RequestState& r) { return r.touched <= written_; });
   tasks_.Trim([&](const TaskState& t) { return t.touched <= written_; });
+  labelers_.Trim([&](const LabelerState& l) { return l.touched <= written_; });
   store_->total_records = slot.totals.records;
   store_->total_tasks = slot.totals.tasks;
   store_->total_requests = slot.totals.requests;
@@ -139,6 +151,8 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   slot.touched.clear();
   slot.changed.clear();
   slot.dirty_tasks.clear();
+  slot.dirty_labelers.clear();
+  slot.instance_sums.clear();
   slot.scene_writes.clear();
   slot.fresh_ids.clear();
   slot.epoch = ++built_;
@@ -164,6 +178,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
       task->scene_dirty = false;
     }
   }
+  WriteSummaries(slot);
   if (Status s = FinishRequests(slot); !s.ok()) return s;
 
   if (Status s = AddRejections(batch, slot); !s.ok()) return s;

@@ -18,7 +18,7 @@
 // to the writer), store_dedupe.cpp (which records are new), store_views.cpp
 // (folding records into requests, tasks, scenes and campaigns), store_ranks.cpp
 // (rank indexes and request metadata), store_rejections.cpp (rejections and
-// their counts).
+// their counts), store_summary.cpp (the summary and labeler views).
 //
 // Threads: Submit/Flush/Apply from one thread at a time (the apply thread);
 // the writer thread only writes finished WriteBatches. Private to aggregate/
@@ -78,12 +78,25 @@ class Applier {
     Epoch touched = 0;  // the last batch that changed it
     // Campaigns the store knows this request is in (usually one).
     std::vector<std::string> campaigns;
+    // Its summary (when the store keeps summaries), written with every batch
+    // that touches the request.
+    RequestSummary summary;
   };
   struct TaskState {
     TaskView view;
     Epoch touched = 0;  // the last batch that changed it
     // The entry of the view's latest scene must be written with that batch.
     bool scene_dirty = false;
+    // Labelers known to have a record on the task (labeler_tasks), and whether
+    // that is all of them: true for a task the store did not hold when it was
+    // loaded (every marker of it is then in this list), else a lookup decides.
+    std::vector<std::string> labelers;
+    bool labelers_complete = false;
+  };
+  // A labeler of a request (summary.h), as the apply thread holds it.
+  struct LabelerState {
+    LabelerStats stats;
+    Epoch touched = 0;  // the last batch that changed it
   };
 
   // A partition's rejections as the apply thread holds them: its tally (what
@@ -117,6 +130,10 @@ class Applier {
     StoreTotals totals;  // after this batch
     std::vector<std::pair<std::string, RequestState*>> touched;  // by annotationRequestId
     std::vector<std::pair<std::string, TaskState*>> dirty_tasks;
+    std::vector<std::pair<std::string, LabelerState*>> dirty_labelers;
+    // The batch's additions to the requests' instance sums, by summary_instances
+    // key: one merge per key per batch.
+    std::unordered_map<std::string, uint64_t> instance_sums;
     std::unordered_map<std::string, Stamp> scene_writes;
     // The batch's fresh records by id: duplicates of them in the next batch.
     std::vector<std::pair<Id, const TaskAction*>> fresh_ids;
@@ -143,6 +160,13 @@ class Applier {
   void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot);
   Status Campaign(RequestState& request, std::string_view campaign_id, Slot& slot);
   void MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot);
+  // The summary and labeler views (store_summary.cpp): folds a record whose
+  // task was in bucket `before` (nullopt: new) before it was folded.
+  Status FoldSummaries(RequestState& request, TaskState& task, const TaskAction& record,
+                       const std::optional<TaskBucket>& before, Slot& slot);
+  Result<LabelerState*> Labeler(RequestState& request, std::string_view alice_name, Slot& slot);
+  // The labelers and instance sums the batch changed, into its WriteBatch.
+  void WriteSummaries(Slot& slot);
   bool IsNew(const RequestState& request) const { return request.created > written_; }
 
   // Builds `batch` in the free slot and hands it to the writer thread;
@@ -160,13 +184,16 @@ class Applier {
   rocksdb::ColumnFamilyHandle* Cf(keys::Family family) const { return store_->Cf(family); }
 
   // Approximate bytes a cached object holds, for the caches' budgets.
-  static size_t Charge(std::string_view key, const TaskView& view);
+  static size_t Charge(std::string_view key, const TaskState& task);
+  static size_t Charge(std::string_view key, const LabelerState& labeler);
   static size_t Charge(std::string_view key, const RequestState& request);
 
   Store::Impl* store_;
   uint32_t next_request_no_;
   LruCache<RequestState> requests_;
   LruCache<TaskState> tasks_;
+  LruCache<LabelerState> labelers_;
+  const bool summaries_;  // StoreOptions::summary_views
   Slot slots_[2];
   Slot* writing_ = nullptr;  // the slot being written, if any
   Epoch built_ = 0;          // epochs of the last batch built and written
@@ -181,6 +208,7 @@ class Applier {
   std::vector<std::pair<Partition, RejectState*>> reject_partitions_;
   std::string key_;
   std::string value_;
+  std::string summary_key_;
   std::vector<std::pair<Id, uint32_t>> by_id_;
   std::vector<uint32_t> candidates_;
   std::vector<std::pair<uint32_t, uint32_t>> repeats_;

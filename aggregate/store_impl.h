@@ -67,6 +67,11 @@ struct Store::Impl {
 void MoveInstancesApart(const Store::Impl& store, std::string_view prefix, TaskView& view,
                         rocksdb::WriteBatch& batch, std::string* key, std::string* value);
 
+// Builds the summary and labeler views of a store that lacks them (format 2)
+// from its task views and records (store_backfill.cpp). At open, before the
+// applier exists; logs on stderr what it did.
+Status BuildSummaries(Store::Impl& store);
+
 // ReadOptions on a view's snapshot.
 rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);
 

@@ -362,6 +362,80 @@ Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view r
   return InstanceCursor(std::move(impl));
 }
 
+// The summary views exist only in a store that keeps them (StoreOptions::summary_views).
+Status SummariesKept(const Store::Impl& store) {
+  if (store.options.summary_views) return Status::OK();
+  return Status::Unavailable("the store was opened without its summary views");
+}
+
+Result<std::optional<SummaryView>> Store::Summary(const ReadView& view, std::string_view request) const {
+  if (Status s = SummariesKept(*impl_); !s.ok()) return s;
+  StoreReader reader(*impl_, view.snapshot_);
+  Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+  if (!meta) return meta.error();
+  if (!*meta) return std::optional<SummaryView>();
+  SummaryView out;
+  out.tasks = (*meta)->tasks;
+  out.records = (*meta)->records;
+  std::string value;
+  const rocksdb::Status s =
+      impl_->db->Get(reader.read_options(), impl_->Cf(Family::kSummaries), keys::Summary((*meta)->no), &value);
+  if (!s.ok()) return FromRocks(s, "reading a request summary");
+  if (!DecodeRequestSummary(value, &out.summary)) return Status::Corruption("unreadable request summary");
+  return std::optional<SummaryView>(std::move(out));
+}
+
+Result<InstanceCursor> Store::SummaryInstances(const ReadView& view, std::string_view request,
+                                              std::string_view from) const {
+  if (Status s = SummariesKept(*impl_); !s.ok()) return s;
+  StoreReader reader(*impl_, view.snapshot_);
+  auto impl = std::make_unique<InstanceCursor::Impl>();
+  Result<std::optional<RequestMeta>> meta = reader.Meta(request);
+  if (!meta) return meta.error();
+  if (*meta) {
+    impl->prefix = keys::Summary((*meta)->no);
+    impl->upper = keys::LabelerEnd((*meta)->no);  // instance keys may begin with any byte
+    impl->upper_slice = rocksdb::Slice(impl->upper);
+    rocksdb::ReadOptions ro = reader.read_options();
+    ro.iterate_upper_bound = &impl->upper_slice;
+    impl->it.reset(impl_->db->NewIterator(ro, impl_->Cf(Family::kSummaryInstances)));
+    impl->it->Seek(impl->prefix + std::string(from));
+    impl->Load();
+  }
+  return InstanceCursor(std::move(impl));
+}
+
+Result<std::optional<LabelerPage>> Store::Labelers(const ReadView& view, std::string_view request, Page page) const {
+  Result<std::optional<SummaryView>> summary = Summary(view, request);
+  if (!summary) return summary.error();
+  if (!*summary) return std::optional<LabelerPage>();
+  LabelerPage out;
+  out.total = (*summary)->summary.labelers;
+  const std::optional<uint64_t> first = FirstOf(page, out.total);
+  if (!first) return std::optional<LabelerPage>(std::move(out));
+  Result<std::optional<RequestMeta>> meta = StoreReader(*impl_, view.snapshot_).Meta(request);
+  if (!meta || !*meta) return meta ? Status::Corruption("a request vanished from its snapshot") : meta.error();
+  const std::string prefix = keys::Summary((*meta)->no);
+  const std::string upper = keys::LabelerEnd((*meta)->no);  // names may begin with any byte
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro = ReadOptionsOf(view.snapshot_);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->Cf(Family::kLabelers)));
+  uint64_t skip = *first;
+  for (it->Seek(prefix); it->Valid() && View(it->key()).starts_with(prefix) && out.labelers.size() < page.size;
+       it->Next()) {
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    auto& [name, stats] = out.labelers.emplace_back();
+    name.assign(keys::LabelerNameOf(View(it->key())));
+    if (!DecodeLabelerStats(View(it->value()), &stats)) return Status::Corruption("unreadable labeler stats");
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading labelers");
+  return std::optional<LabelerPage>(std::move(out));
+}
+
 Status Store::ReadInstances(const ReadView& view, std::string_view request, TaskView* task) const {
   if (!task->instances_apart) return Status::OK();
   Result<InstanceCursor> cursor = Instances(view, request, task->task_id);

@@ -31,6 +31,11 @@ Status Applier::FinishRequests(Slot& slot) {
     value_.clear();
     EncodeRequestMeta(request->meta, &value_);
     Put(slot, Cf(Family::kRequests), id, value_);
+    if (summaries_) {
+      value_.clear();
+      EncodeRequestSummary(request->summary, &value_);
+      Put(slot, Cf(Family::kSummaries), keys::Summary(request->meta.no), value_);
+    }
   }
   return Status::OK();
 }

@@ -42,9 +42,14 @@ Status Applier::ApplyRecord(const TaskAction& a, Slot& slot) {
   if (!a.scene_id.empty()) {
     if (Status s = NoteScene(request, task, a, slot); !s.ok()) return s;
   }
+  std::optional<TaskBucket> before;
+  if (summaries_ && task.view.records > 0) before = BucketOf(task.view);
   Fold(a, &task.view);
   if (task.view.instances_apart || task.view.instance_info.size() > kInlineInstanceKeys) {
     MoveInstancesApart(no, task.view, slot);
+  }
+  if (summaries_) {
+    if (Status s = FoldSummaries(request, task, a, before, slot); !s.ok()) return s;
   }
   return Campaign(request, a.campaign_id, slot);
 }
@@ -80,6 +85,12 @@ Result<Applier::RequestState*> Applier::Request(std::string_view id, Slot& slot)
   const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kRequests), id, &value);
   if (s.ok()) {
     if (!DecodeRequestMeta(value, &state.meta)) return Status::Corruption("unreadable request meta");
+    if (summaries_) {
+      const rocksdb::Status got =
+          store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kSummaries), keys::Summary(state.meta.no), &value);
+      if (!got.ok()) return FromRocks(got, "reading a request summary");  // every request of format 3 has one
+      if (!DecodeRequestSummary(value, &state.summary)) return Status::Corruption("unreadable request summary");
+    }
   } else if (s.IsNotFound()) {
     state.meta.no = RequestNo{next_request_no_++};
     state.created = slot.epoch;
@@ -108,8 +119,9 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id, Slo
   if (!stored) {
     request.new_tasks.push_back(task_id);
     ++totals_.tasks;
+    state.labelers_complete = true;  // no marker of a task the store does not hold
   }
-  const size_t charge = Charge(key_, state.view);
+  const size_t charge = Charge(key_, state);
   return &tasks_.Insert(key_, std::move(state), charge);
 }
 

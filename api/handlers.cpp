@@ -298,6 +298,94 @@ class RecordsBody final : public BodyStream {
   size_t next_ = 0;    // the record being written
 };
 
+// A map of counts by an integer key: {"7":60,"13":60}, keys ascending.
+void AppendCounts(JsonWriter& w, const CountMap& counts) {
+  w.BeginObject();
+  char digits[16];
+  for (const auto& [key, count] : counts.entries()) {
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), key);
+    (void)ec;  // 16 bytes always hold an int32_t
+    w.DataKey(std::string_view(digits, static_cast<size_t>(end - digits)));
+    w.Uint(count);
+  }
+  w.EndObject();
+}
+
+// firstRecordTime / lastRecordTime: "YYYY-MM-DD HH:MM:SS", null if none.
+void AppendTimeValue(const std::optional<Timestamp>& t, std::string* out) {
+  if (!t) {
+    out->append("null");
+    return;
+  }
+  out->push_back('"');
+  AppendTimestamp(*t, out);
+  out->push_back('"');
+}
+// The same as the value after a writer's Key (out is the writer's buffer).
+void AppendTime(JsonWriter& w, const std::optional<Timestamp>& t, std::string* out) {
+  w.Raw("");
+  AppendTimeValue(t, out);
+}
+
+// The `data` of /statistics/summary: its fixed part, then the request's instance
+// sums read from the snapshot a piece at a time (a request may have millions of
+// keys), then the rest.
+class SummaryBody final : public BodyStream {
+ public:
+  SummaryBody(const Store& store, ReadView view, std::string request, SummaryView summary)
+      : store_(store), view_(std::move(view)), request_(std::move(request)), summary_(std::move(summary)) {}
+
+  Result<bool> Next(std::string* out) override { return Fill(out, out->size() + kBodyPieceBytes); }
+
+  Result<bool> Fill(std::string* out, size_t limit) {
+    if (!opened_) {
+      JsonWriter w(out);
+      w.BeginObject();
+      w.Key("annotationRequestId");
+      w.String(request_);
+      w.Key("tasks");
+      w.Uint(summary_.tasks);
+      w.Key("records");
+      w.Uint(summary_.records);
+      w.Key("tasksByStatus");
+      AppendCounts(w, summary_.summary.tasks_by_status);
+      w.Key("tasksByHelixStatus");
+      AppendCounts(w, summary_.summary.tasks_by_helix_status);
+      w.Key("recordsByActionType");
+      AppendCounts(w, summary_.summary.records_by_action_type);
+      w.Key("instanceInfo");
+      w.BeginObject();  // left open: the writer ends here
+      opened_ = true;
+    }
+    // A fresh cursor per piece, as for a task's counts (TasksBody).
+    Result<InstanceCursor> cursor = store_.SummaryInstances(view_, request_, resume_);
+    if (!cursor) return cursor.error();
+    for (; cursor->Valid() && out->size() < limit; cursor->Next()) {
+      AppendInstance(cursor->key(), cursor->count(), resume_.empty(), out);
+      resume_.assign(cursor->key());
+      resume_.push_back('\0');  // the next key after it
+    }
+    if (Status s = cursor->status(); !s.ok()) return s;
+    if (cursor->Valid()) return true;
+    out->append("},\"instanceNum\":");
+    AppendUint(summary_.summary.instance_num, out);
+    out->append(",\"firstRecordTime\":");
+    AppendTimeValue(summary_.summary.times.first, out);
+    out->append(",\"lastRecordTime\":");
+    AppendTimeValue(summary_.summary.times.last, out);
+    out->push_back('}');
+    return false;
+  }
+
+ private:
+  const Store& store_;
+  ReadView view_;
+  std::string request_;
+  SummaryView summary_;
+  bool opened_ = false;
+  std::string resume_;  // after the last instance key written ("" before the first)
+};
+
 // Fills *data with the body's start: all of it when `rest` is null, else up to
 // kInlineBodyBytes with the remainder handed over as *rest.
 template <class Body>
@@ -348,6 +436,58 @@ Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, s
                      data, rest);
   if (!s.ok()) return Outcome::StoreFailure(s);
   return Outcome();
+}
+
+Outcome HandleSummary(const SummaryParams& params, HandlerInput input, std::string* data,
+                      std::unique_ptr<BodyStream>* rest) {
+  const Store& store = input.store;
+  auto summary = store.Summary(input.view, params.annotation_request_id);
+  if (!summary) return Outcome::StoreFailure(summary.error());
+  if (!*summary) {
+    return Outcome::Error(ApiCode::kRequestNotFound,
+                          std::string(kRequestNotFoundMessage) + " (" + params.annotation_request_id + ")");
+  }
+  Status s = Produce(std::make_unique<SummaryBody>(store, std::move(input.view), params.annotation_request_id,
+                                                   std::move(**summary)),
+                     data, rest);
+  if (!s.ok()) return Outcome::StoreFailure(s);
+  return Outcome();
+}
+
+Outcome HandleLabelers(const LabelersParams& params, HandlerInput input, std::string* data,
+                       std::unique_ptr<BodyStream>*) {
+  auto page = input.store.Labelers(input.view, params.annotation_request_id, params.page);
+  if (!page) return Outcome::StoreFailure(page.error());
+  if (!*page) {
+    return Outcome::Error(ApiCode::kRequestNotFound,
+                          std::string(kRequestNotFoundMessage) + " (" + params.annotation_request_id + ")");
+  }
+  JsonWriter w(data);
+  w.BeginArray();
+  for (const auto& [name, stats] : (*page)->labelers) {
+    w.BeginObject();
+    w.Key("aliceName");
+    w.String(name);
+    w.Key("records");
+    w.Uint(stats.records);
+    w.Key("tasks");
+    w.Uint(stats.tasks);
+    w.Key("recordsByActionType");
+    AppendCounts(w, stats.records_by_action_type);
+    w.Key("modifyInstanceNum");
+    w.Uint(stats.modify_instance_num);
+    w.Key("modifyAttributesNum");
+    w.Uint(stats.modify_attributes_num);
+    w.Key("firstRecordTime");
+    AppendTime(w, stats.times.first, data);
+    w.Key("lastRecordTime");
+    AppendTime(w, stats.times.last, data);
+    w.EndObject();
+  }
+  w.EndArray();
+  Outcome ok;
+  ok.total_count = (*page)->total;
+  return ok;
 }
 
 Outcome HandleTaskGet(const TaskGetParams& params, HandlerInput input, std::string* data,

@@ -1,6 +1,6 @@
 #pragma once
 
-// The handlers of Helix's three endpoints (docs/http-api.md), one plain function
+// The handlers of the business endpoints (docs/http-api.md), one plain function
 // each: validated parameters and one store snapshot in, an outcome out, with the
 // response's `data` JSON appended to *data on success. No sockets, no envelope,
 // no headers, no cache: the router adds those. Any thread; the store is only read.
@@ -62,6 +62,18 @@ Outcome HandleStatisticsRecord(const RecordParams& params, HandlerInput input, s
 // is null when the task's project is unknown. Always whole: `rest` is not used.
 Outcome HandleTaskGet(const TaskGetParams& params, HandlerInput input, std::string* data,
                       std::unique_ptr<BodyStream>* rest = nullptr);
+
+// GET /statistics/summary: the request's summary (docs/http-api.md); 53003 if
+// the request is unknown; 5000 if the store fails. Its instanceInfo streams
+// like a task's.
+Outcome HandleSummary(const SummaryParams& params, HandlerInput input, std::string* data,
+                      std::unique_ptr<BodyStream>* rest = nullptr);
+
+// GET /statistics/labelers: a page of the request's labelers by aliceName,
+// X-Total-Count the number of its labelers; 53003 if the request is unknown;
+// 5000 if the store fails. Always whole (at most 1000 small objects).
+Outcome HandleLabelers(const LabelersParams& params, HandlerInput input, std::string* data,
+                       std::unique_ptr<BodyStream>* rest = nullptr);
 
 // Appends one record in the seed's shape (exactly its fifteen fields): `id`
 // and its other fields (RecordFields::Of a TaskAction, or a page's record read

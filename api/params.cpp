@@ -273,6 +273,14 @@ Result<StatisticsParams> ParseStatisticsParams(const ParamSource& source) {
   return params;
 }
 
+Result<SummaryParams> ParseSummaryParams(const ParamSource& source) {
+  SummaryParams params;
+  auto id = RequiredId(source, "annotationRequestId");
+  if (!id) return id.error();
+  params.annotation_request_id = std::move(*id);
+  return params;
+}
+
 Result<RecordParams> ParseRecordParams(const ParamSource& source) {
   constexpr std::string_view kName = "annotationRequestId";
   RecordParams params;
@@ -329,6 +337,10 @@ void AppendKeyString(std::string_view text, std::string* key) {
 void AppendCacheKey(const StatisticsParams& params, std::string* key) {
   AppendKeyNumber(params.page.number, key);
   AppendKeyNumber(params.page.size, key);
+  AppendKeyString(params.annotation_request_id, key);
+}
+
+void AppendCacheKey(const SummaryParams& params, std::string* key) {
   AppendKeyString(params.annotation_request_id, key);
 }
 

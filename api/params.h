@@ -81,6 +81,14 @@ struct StatisticsParams {
   Page page;
 };
 
+// GET /statistics/summary.
+struct SummaryParams {
+  std::string annotation_request_id;
+};
+
+// GET /statistics/labelers pages like /statistics: the same parameters and rules.
+using LabelersParams = StatisticsParams;
+
 struct RecordParams {
   std::vector<std::string> annotation_request_ids;  // 1..100, distinct, in first-given order
   Page page;
@@ -95,6 +103,7 @@ struct TaskGetParams {
 // Each endpoint's table of docs/http-api.md, rule by rule in the table's order; the
 // first broken rule is the error.
 Result<StatisticsParams> ParseStatisticsParams(const ParamSource& source);
+Result<SummaryParams> ParseSummaryParams(const ParamSource& source);
 Result<RecordParams> ParseRecordParams(const ParamSource& source);
 Result<TaskGetParams> ParseTaskGetParams(const ParamSource& source);
 
@@ -103,6 +112,7 @@ Result<TaskGetParams> ParseTaskGetParams(const ParamSource& source);
 // different parameter sets share a key. Adding a field to the parameters means
 // adding it here.
 void AppendCacheKey(const StatisticsParams& params, std::string* key);
+void AppendCacheKey(const SummaryParams& params, std::string* key);
 void AppendCacheKey(const RecordParams& params, std::string* key);
 void AppendCacheKey(const TaskGetParams& params, std::string* key);
 

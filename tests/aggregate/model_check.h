@@ -47,6 +47,104 @@ inline bool Same(const TaskView& v, const ModelTask& t) {
   return Describe(v) == Describe(t);
 }
 
+inline std::string Describe(const CountMap& counts) {
+  std::ostringstream o;
+  for (const auto& [k, n] : counts.entries()) o << k << ":" << n << ",";
+  return o.str();
+}
+inline std::string Describe(const std::map<int, uint64_t>& counts) {
+  std::ostringstream o;
+  for (const auto& [k, n] : counts) o << k << ":" << n << ",";
+  return o.str();
+}
+inline std::string Times(const TimeRange& t) {
+  if (!t.first || !t.last) return "-";
+  return std::to_string(t.first->millis) + ".." + std::to_string(t.last->millis);
+}
+
+inline std::string Describe(const SummaryView& s, const std::map<std::string, uint64_t>& instances) {
+  std::ostringstream o;
+  o << "tasks " << s.tasks << " records " << s.records << " by status {" << Describe(s.summary.tasks_by_status)
+    << "} helix {" << Describe(s.summary.tasks_by_helix_status) << "} actions {"
+    << Describe(s.summary.records_by_action_type) << "} instances " << s.summary.instance_num << " {";
+  for (const auto& [k, n] : instances) o << k << ":" << n << ",";
+  o << "} times " << Times(s.summary.times);
+  return o.str();
+}
+inline std::string Describe(const ModelSummary& m, uint64_t labelers) {
+  SummaryView s;
+  s.tasks = m.tasks;
+  s.records = m.records;
+  for (const auto& [k, n] : m.tasks_by_status) s.summary.tasks_by_status.Add(k, static_cast<int64_t>(n));
+  for (const auto& [k, n] : m.tasks_by_helix_status) s.summary.tasks_by_helix_status.Add(k, static_cast<int64_t>(n));
+  for (const auto& [k, n] : m.records_by_action_type) s.summary.records_by_action_type.Add(k, static_cast<int64_t>(n));
+  s.summary.instance_num = m.instance_num;
+  s.summary.labelers = labelers;
+  if (m.records > 0) s.summary.times = TimeRange{Timestamp{m.first}, Timestamp{m.last}};
+  return Describe(s, m.instance_info);
+}
+inline std::string Describe(const std::string& name, const LabelerStats& l) {
+  std::ostringstream o;
+  o << name << ": records " << l.records << " tasks " << l.tasks << " actions {"
+    << Describe(l.records_by_action_type) << "} modified " << l.modify_instance_num << "/"
+    << l.modify_attributes_num << " times " << Times(l.times);
+  return o.str();
+}
+inline std::string Describe(const std::string& name, const ModelLabeler& m) {
+  LabelerStats l;
+  l.records = m.records;
+  l.tasks = m.tasks.size();
+  for (const auto& [k, n] : m.records_by_action_type) l.records_by_action_type.Add(k, static_cast<int64_t>(n));
+  l.modify_instance_num = m.modify_instance_num;
+  l.modify_attributes_num = m.modify_attributes_num;
+  l.times = TimeRange{Timestamp{m.first}, Timestamp{m.last}};
+  return Describe(name, l);
+}
+
+// The summary and every page of the labelers of `request`, against the model.
+inline std::string CheckSummaryMatches(const Store& store, const ReadView& view, const ReferenceModel& model,
+                                       const std::string& request, const std::vector<uint32_t>& page_sizes) {
+  const auto labelers = model.Labelers(request);
+  auto got = store.Summary(view, request);
+  if (!got || !*got) return "summary of " + request + ": " + (got ? "unknown request" : got.error().ToString());
+  std::map<std::string, uint64_t> instances;
+  auto cursor = store.SummaryInstances(view, request);
+  if (!cursor) return cursor.error().ToString();
+  std::string previous;
+  for (; cursor->Valid(); cursor->Next()) {
+    if (!instances.empty() && !(previous < cursor->key())) return "summary instance keys out of order";
+    previous.assign(cursor->key());
+    instances[previous] = cursor->count();
+  }
+  if (!cursor->status().ok()) return cursor->status().ToString();
+  const std::string want = Describe(model.Summary(request), labelers.size());
+  const std::string have = Describe(**got, instances);
+  if (have != want || (*got)->summary.labelers != labelers.size()) {
+    return "summary of " + request + ": store " + have + " labelers " + std::to_string((*got)->summary.labelers) +
+           "\n  model " + want + " labelers " + std::to_string(labelers.size());
+  }
+  std::vector<std::pair<std::string, const ModelLabeler*>> ordered;
+  for (const auto& [name, l] : labelers) ordered.emplace_back(name, &l);  // std::string orders bytewise
+  for (uint32_t size : page_sizes) {
+    for (uint64_t page = 1; page <= ordered.size() / size + 2; ++page) {
+      auto got_page = store.Labelers(view, request, Page{page, size});
+      if (!got_page || !*got_page) return "labelers of " + request;
+      if ((*got_page)->total != ordered.size()) return "labeler count of " + request;
+      const size_t from = std::min<size_t>((page - 1) * size, ordered.size());
+      const size_t to = std::min<size_t>(from + size, ordered.size());
+      if ((*got_page)->labelers.size() != to - from) return "labeler page size of " + request;
+      for (size_t i = from; i < to; ++i) {
+        const auto& [name, stats] = (*got_page)->labelers[i - from];
+        if (Describe(name, stats) != Describe(ordered[i].first, *ordered[i].second)) {
+          return "labeler " + std::to_string(i) + " of " + request + ": store " + Describe(name, stats) +
+                 "\n  model " + Describe(ordered[i].first, *ordered[i].second);
+        }
+      }
+    }
+  }
+  return "";
+}
+
 inline std::string CheckStoreMatches(const Store& store, const ReferenceModel& model,
                                      const std::vector<uint32_t>& page_sizes) {
   const ReadView view = store.Snapshot();
@@ -84,6 +182,7 @@ inline std::string CheckStoreMatches(const Store& store, const ReferenceModel& m
         }
       }
     }
+    if (std::string e = CheckSummaryMatches(store, view, model, request, page_sizes); !e.empty()) return e;
     // Scene lookups for every scene of the request, and an unknown one.
     std::set<std::string> scenes = {"no-such-scene"};
     for (const TaskAction& r : model.Records(request)) {
@@ -153,6 +252,10 @@ inline std::string CheckStoreMatches(const Store& store, const ReferenceModel& m
   if (!unknown || unknown->unknown != std::vector<std::string>{"no-such-request"}) return "unknown request listing";
   auto no_tasks = store.Tasks(view, "no-such-request", Page{1, 10});
   if (!no_tasks || *no_tasks) return "an unknown request has tasks";
+  auto no_summary = store.Summary(view, "no-such-request");
+  if (!no_summary || *no_summary) return "an unknown request has a summary";
+  auto no_labelers = store.Labelers(view, "no-such-request", Page{1, 10});
+  if (!no_labelers || *no_labelers) return "an unknown request has labelers";
   return "";
 }
 

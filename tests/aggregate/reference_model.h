@@ -16,6 +16,44 @@
 
 namespace tally::testing {
 
+// GET /statistics/summary of one request, computed from scratch.
+struct ModelSummary {
+  uint64_t tasks = 0, records = 0;
+  std::map<int, uint64_t> tasks_by_status, tasks_by_helix_status, records_by_action_type;
+  std::map<std::string, uint64_t> instance_info;  // non-zero sums only
+  uint64_t instance_num = 0;
+  int64_t first = 0, last = 0;  // createdTime ms
+};
+
+// One labeler of GET /statistics/labelers, computed from scratch.
+struct ModelLabeler {
+  uint64_t records = 0;
+  std::set<Id> tasks;
+  std::map<int, uint64_t> records_by_action_type;
+  uint64_t modify_instance_num = 0, modify_attributes_num = 0;
+  int64_t first = 0, last = 0;
+};
+
+// /task/get's S from a task's latest record, row by row as the contract's table.
+inline int ModelHelixStatus(int status, int pool_type, int action_type) {
+  const bool waiting = status == 1 || status == 2;
+  if ((status == 6 || status == 10) && pool_type == 0) return 0;
+  if (pool_type == 0 || pool_type == 4) return 1;
+  if (pool_type == 1 || pool_type == 6) {
+    if (waiting) return 2;
+    if (status == 4 || status == 9 || action_type == 7) return 4;
+    return 3;
+  }
+  if (pool_type == 2) return waiting ? 5 : 6;
+  if (pool_type == 3) {
+    if (waiting) return 8;
+    if (status == 9 || action_type == 9) return 10;
+    return 9;
+  }
+  if (pool_type == 5) return 11;
+  return 3;
+}
+
 struct ModelTask {
   Id task_id;
   std::pair<int64_t, Id> latest{};  // (createdTime ms, id) of the latest record
@@ -87,6 +125,48 @@ class ReferenceModel {
       }
     }
     return tasks;
+  }
+
+  ModelSummary Summary(const std::string& request) const {
+    ModelSummary out;
+    for (const auto& [id, t] : Tasks(request)) {
+      ++out.tasks;
+      ++out.tasks_by_status[t.status];
+      ++out.tasks_by_helix_status[ModelHelixStatus(t.status, t.pool_type, t.action_type)];
+      for (const auto& [key, n] : t.instance_info) {
+        if (n > 0) out.instance_info[key] += n;
+      }
+      out.instance_num += t.instance_num;
+    }
+    bool any = false;
+    for (const TaskAction& r : Records(request)) {
+      ++out.records;
+      ++out.records_by_action_type[static_cast<int>(r.action_type)];
+      const int64_t t = r.created_time.millis;
+      out.first = any ? std::min(out.first, t) : t;
+      out.last = any ? std::max(out.last, t) : t;
+      any = true;
+    }
+    return out;
+  }
+
+  // The request's labelers by name: records with a non-empty aliceName.
+  std::map<std::string, ModelLabeler> Labelers(const std::string& request) const {
+    std::map<std::string, ModelLabeler> out;
+    for (const TaskAction& r : Records(request)) {
+      if (!r.alice_name || r.alice_name->empty()) continue;
+      auto [it, fresh] = out.try_emplace(*r.alice_name);
+      ModelLabeler& l = it->second;
+      ++l.records;
+      l.tasks.insert(r.task_id);
+      ++l.records_by_action_type[static_cast<int>(r.action_type)];
+      l.modify_instance_num += r.modify_instance_num.value_or(0);
+      l.modify_attributes_num += r.modify_attributes_num.value_or(0);
+      const int64_t t = r.created_time.millis;
+      l.first = fresh ? t : std::min(l.first, t);
+      l.last = fresh ? t : std::max(l.last, t);
+    }
+    return out;
   }
 
   // The task of the latest record carrying `scene` in `request`, if any.

@@ -18,8 +18,10 @@ namespace {
 
 using testing::TempDir;
 
-std::unique_ptr<Store> OpenOrDie(const std::string& path) {
-  auto store = Store::Open(StoreOptions{path, size_t{64} << 20, false, {}});
+std::unique_ptr<Store> OpenOrDie(const std::string& path, bool summary_views = true) {
+  StoreOptions options{path, size_t{64} << 20, false, {}};
+  options.summary_views = summary_views;
+  auto store = Store::Open(options);
   EXPECT_TRUE(store) << store.error().ToString();
   return store ? std::move(*store) : nullptr;
 }
@@ -138,7 +140,8 @@ TEST(StoreInstancesTest, RecordPagesPastTheByteBudgetComeAsReferences) {
 TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
   TempDir dir;
   {
-    auto store = OpenOrDie(dir.path());
+    // Without the summary views, whose merges the raw open below could not replay.
+    auto store = OpenOrDie(dir.path(), /*summary_views=*/false);
     const std::vector<TaskAction> batch = {ManyKeyEvent(0, 10)};
     ASSERT_TRUE(store->Apply(ApplyBatch{batch, {}, "t", {}}));
   }
@@ -171,8 +174,12 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
         EncodeTaskView(view, &value);
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
       }
-      if (names[i] == keys::NameOf(keys::Family::kInstances)) {
-        ASSERT_TRUE(raw->DropColumnFamily(handles[i]).ok());
+      // Format 1 had neither the instances family nor the summary views' (format 3).
+      for (keys::Family family : {keys::Family::kInstances, keys::Family::kSummaries, keys::Family::kSummaryInstances,
+                                  keys::Family::kLabelers, keys::Family::kLabelerTasks}) {
+        if (names[i] == keys::NameOf(family)) {
+          ASSERT_TRUE(raw->DropColumnFamily(handles[i]).ok());
+        }
       }
     }
     for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
@@ -205,8 +212,14 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     EXPECT_EQ(task.instance_info.back(), (InstanceSum{"shared", 4}));
   }
   store.reset();
-  // Reopened, it is a format 2 store.
-  ASSERT_TRUE(OpenOrDie(dir.path()));
+  // Reopened, it is a format 3 store, its summary built from the records.
+  auto reopened = OpenOrDie(dir.path());
+  ASSERT_TRUE(reopened);
+  const ReadView view = reopened->Snapshot();
+  auto summary = reopened->Summary(view, "r");
+  ASSERT_TRUE(summary && *summary);
+  EXPECT_EQ((*summary)->records, 2u);
+  EXPECT_EQ((*summary)->summary.records_by_action_type.entries().size(), 1u);
 }
 
 }  // namespace

@@ -38,7 +38,13 @@ std::vector<TaskAction> RandomEvents(std::mt19937_64& rng, size_t n) {
     if (pick(2)) a.pool_id = Id(200 + pick(3));
     if (pick(2)) a.pool_name = pick(2) ? "pool-" + std::to_string(pick(3)) : "";
     if (pick(2)) a.folder_id = Id(pick(5));
-    if (pick(2)) a.alice_name = "alice-" + std::to_string(pick(3));
+    // Labelers: some records without one (absent or empty), names that sort
+    // bytewise apart from their numbers.
+    switch (pick(6)) {
+      case 0: break;
+      case 1: a.alice_name = pick(4) ? "" : "\xff\xfe"; break;
+      default: a.alice_name = (pick(2) ? "alice-" : "Bob-") + std::to_string(pick(12)); break;
+    }
     a.pool_type = static_cast<PoolType>(pick(8));
     a.status = static_cast<TaskStatus>(1 + pick(10));
     a.action_type = static_cast<ActionType>(pick(18));
@@ -57,6 +63,7 @@ std::vector<TaskAction> RandomEvents(std::mt19937_64& rng, size_t n) {
     a.instance_info.Sort();
     if (pick(2)) a.modify_instance_num = static_cast<uint32_t>(pick(100));
     if (pick(2)) a.instance_sum = static_cast<uint32_t>(pick(1000));
+    if (pick(2)) a.modify_attributes_num = static_cast<uint32_t>(pick(100));
     events.push_back(std::move(a));
   }
   return events;
@@ -134,6 +141,62 @@ TEST(StorePropertyTest, AnswersEqualTheModelWhateverTheOrderDuplicationAndBatchi
     const std::vector<TaskAction> delivery = WithRepeats(events, rng, rng() % 10, rng() % 4);
     // Every other case pipelines its batches (Submit/Flush), the rest apply them.
     CheckCase(delivery, rng, /*pipelined=*/c % 2 == 1, 12, {1, 2, 3, 1000});
+  }
+}
+
+// Caches so small that task views and labelers leave them between batches: the
+// summary views then rest on what the store holds (labeler markers, stored stats).
+TEST(StorePropertyTest, SummariesEqualTheModelWhenViewsLeaveTheCaches) {
+  std::mt19937_64 rng(1313);
+  for (int c = 0; c < 6; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    std::vector<TaskAction> events = RandomEvents(rng, 600);
+    for (TaskAction& a : events) a.task_id = Id(rng() % 300);
+    const std::vector<TaskAction> delivery = WithRepeats(events, rng, 50, 5);
+    testing::ReferenceModel model;
+    for (const TaskAction& a : delivery) model.Deliver(a);
+    testing::TempDir dir;
+    auto store = Store::Open(StoreOptions{dir.path(), size_t{256} << 10, false, {}});
+    ASSERT_TRUE(store) << store.error().ToString();
+    Deliver(**store, delivery, rng, /*pipelined=*/c % 2 == 1, 20);
+    ASSERT_EQ(testing::CheckStoreMatches(**store, model, {1, 7, 1000}), "");
+  }
+}
+
+// A store written without the summary views (format 2: older tallies, or the
+// benchmark's option) gets them built from its records when opened with them,
+// and keeps them from there on, whatever part of the records came before.
+TEST(StorePropertyTest, SummariesBuiltAtOpenEqualTheModel) {
+  std::mt19937_64 rng(4242);
+  for (int c = 0; c < 24; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    const std::vector<TaskAction> events = RandomEvents(rng, 1 + rng() % 80);
+    const std::vector<TaskAction> delivery = WithRepeats(events, rng, rng() % 10, rng() % 3);
+    testing::ReferenceModel model;
+    for (const TaskAction& a : delivery) model.Deliver(a);
+    testing::TempDir dir;
+    const size_t split = rng() % (delivery.size() + 1);
+    const std::vector<TaskAction> before(delivery.begin(), delivery.begin() + split);
+    const std::vector<TaskAction> after(delivery.begin() + split, delivery.end());
+    StoreOptions options{dir.path(), size_t{16} << 20, false, {}};
+    if (c % 3 == 2) {  // some records with the views, then some without: format 3, 2, 3
+      auto store = Store::Open(options);
+      ASSERT_TRUE(store) << store.error().ToString();
+      Deliver(**store, std::vector<TaskAction>(before.begin(), before.begin() + before.size() / 2), rng, false, 12);
+    }
+    {
+      options.summary_views = false;
+      auto store = Store::Open(options);
+      ASSERT_TRUE(store) << store.error().ToString();
+      Deliver(**store, std::vector<TaskAction>(before.begin() + (c % 3 == 2 ? before.size() / 2 : 0), before.end()),
+              rng, c % 2 == 1, 12);
+      EXPECT_FALSE(store.value()->Summary(store.value()->Snapshot(), "req-0")) << "no summaries without the views";
+    }
+    options.summary_views = true;
+    auto store = Store::Open(options);
+    ASSERT_TRUE(store) << store.error().ToString();
+    Deliver(**store, after, rng, c % 2 == 0, 12);
+    ASSERT_EQ(testing::CheckStoreMatches(**store, model, {1, 2, 1000}), "");
   }
 }
 

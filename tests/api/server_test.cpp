@@ -213,6 +213,177 @@ TEST_F(ApiServerTest, StatisticsRefusesEachInvalidParameterWith4005) {
   }
 }
 
+// ---- GET /statistics/summary and /statistics/labelers -------------------------
+
+TEST_F(ApiServerTest, SummaryAnswersTheRequestAtAGlance) {
+  auto r = Get("/statistics/summary?annotationRequestId=req-1");
+  auto json = ExpectEnvelope(r, 200, 2000);
+  auto data = (*json)["data"].value();
+  EXPECT_EQ(json->Keys(data), (std::vector<std::string>{"annotationRequestId", "tasks", "records", "tasksByStatus",
+                                                        "tasksByHelixStatus", "recordsByActionType", "instanceInfo",
+                                                        "instanceNum", "firstRecordTime", "lastRecordTime"}));
+  // 25 tasks: task 2 waits in a Check pool (status 1, Helix 5), task 1's latest
+  // record submitted it (Helix 4), the rest are at work in annotation (3, 3).
+  EXPECT_EQ(simdjson::minify(data),
+            R"({"annotationRequestId":"req-1","tasks":25,"records":26,"tasksByStatus":{"1":1,"3":24},)"
+            R"("tasksByHelixStatus":{"3":23,"4":1,"5":1},"recordsByActionType":{"7":1,"13":25},)"
+            R"("instanceInfo":{"box":27,"select-[e000f]":325},"instanceNum":352,)"
+            R"("firstRecordTime":"2025-04-01 08:00:01","lastRecordTime":"2025-04-01 08:01:40"})");
+  EXPECT_EQ(r.header("x-total-count"), "");
+  EXPECT_EQ(r.header("x-tally-lag"), "-1");
+  // Numeric key order: "9" before "11"; a request whose records carry no counts.
+  auto other = ExpectEnvelope(Get("/statistics/summary?annotationRequestId=req-3"), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*other)["data"]["tasksByHelixStatus"]), R"({"11":1})");
+  EXPECT_EQ(simdjson::minify((*other)["data"]["instanceInfo"]), "{}");
+  EXPECT_EQ(Int((*other)["data"]["instanceNum"].value()), 0);
+}
+
+TEST_F(ApiServerTest, SummaryTakesEveryEncodingAndIgnoresPaging) {
+  const std::string expected =
+      simdjson::minify((*ParseJson(Get("/statistics/summary?annotationRequestId=req-1").body))["data"]);
+  ASSERT_FALSE(expected.empty());
+  auto same = [&](const HttpResult& r) {
+    auto json = ExpectEnvelope(r, 200, 2000);
+    EXPECT_EQ(simdjson::minify((*json)["data"]), expected);
+  };
+  same(GetWithBody("/statistics/summary", R"({"annotationRequestId":"req-1"})"));
+  same(Post("/statistics/summary", R"({"annotationRequestId":"req-1","pageNumber":0})"));
+  same(Post("/statistics/summary?annotationRequestId=req-1", " "));
+  same(Get("/statistics/summary?annotation%52equestId=req%2D1&pageSize=0&foo=bar"));
+}
+
+TEST_F(ApiServerTest, SummaryAndLabelersAnswer53003ForAnUnknownRequest) {
+  for (const std::string route : {"/statistics/summary", "/statistics/labelers"}) {
+    auto r = Get(route + "?annotationRequestId=nope");
+    auto json = ExpectEnvelope(r, 404, 53003);
+    EXPECT_NE(Str((*json)["message"]).find("nope"), std::string::npos) << route;
+    EXPECT_EQ(r.header("x-total-count"), "") << route;
+    ExpectEnvelope(Post(route, R"({"annotationRequestId":"req+1"})"), 404, 53003);
+  }
+}
+
+TEST_F(ApiServerTest, SummaryAndLabelersRefuseEachInvalidParameterWith4005) {
+  const std::string big(256, 'x');
+  for (const std::string route : {"/statistics/summary", "/statistics/labelers"}) {
+    std::vector<InvalidCase> cases = {
+        {route, "", "annotationRequestId"},
+        {route + "?annotationRequestId=", "", "annotationRequestId"},
+        {route + "?annotationRequestId=" + big, "", "annotationRequestId"},
+        {route + "?annotationRequestId=a&annotationRequestId=b", "", "annotationRequestId"},
+        {route + "?annotationRequestId[]=req-1", "", "annotationRequestId"},
+        {route + "?pageNumber=0", "", "annotationRequestId"},
+        {route, R"({"annotationRequestId":7})", "annotationRequestId"},
+        {route, R"({"annotationRequestId":["req-1"]})", "annotationRequestId"},
+        {route, R"({"annotationRequestId":null})", "annotationRequestId"},
+        {route, R"({"annotationRequestId":"req-1",)", "body"},
+        {route, R"(["req-1"])", "body"},
+    };
+    if (route == "/statistics/labelers") {
+      const std::vector<InvalidCase> paging = {
+          {route + "?annotationRequestId=req-1&pageNumber=0", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=-1", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=2.0", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=1e3", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=%2B1", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageNumber=1&pageNumber=2", "", "pageNumber"},
+          {route + "?annotationRequestId=req-1&pageSize=0", "", "pageSize"},
+          {route + "?annotationRequestId=req-1&pageNumber=0&pageSize=0", "", "pageNumber"},
+          {route, R"({"annotationRequestId":"req-1","pageNumber":true})", "pageNumber"},
+          {route, R"({"annotationRequestId":"req-1","pageSize":{}})", "pageSize"},
+          // Parameters before existence: an unknown request with a bad page is 4005.
+          {route + "?annotationRequestId=nope&pageSize=abc", "", "pageSize"},
+      };
+      cases.insert(cases.end(), paging.begin(), paging.end());
+    }
+    for (const InvalidCase& c : cases) {
+      ExpectInvalid(this, c.body.empty() ? Get(c.target) : GetWithBody(c.target, c.body), c);
+      if (!c.body.empty()) ExpectInvalid(this, Post(c.target, c.body), c);
+    }
+  }
+}
+
+TEST_F(ApiServerTest, LabelersOfTheTestStore) {
+  auto r = Get("/statistics/labelers?annotationRequestId=req-1");
+  auto json = ExpectEnvelope(r, 200, 2000);
+  EXPECT_EQ(r.header("x-total-count"), "1");
+  // Task 1's second record has no aliceName: not counted.
+  EXPECT_EQ(simdjson::minify((*json)["data"]),
+            R"([{"aliceName":"daf","records":25,"tasks":25,"recordsByActionType":{"13":25},)"
+            R"("modifyInstanceNum":250,"modifyAttributesNum":125,)"
+            R"("firstRecordTime":"2025-04-01 08:00:01","lastRecordTime":"2025-04-01 08:00:25"}])");
+  auto none = Get("/statistics/labelers?annotationRequestId=req-2");  // records without aliceName
+  EXPECT_EQ(simdjson::minify((*ExpectEnvelope(none, 200, 2000))["data"]), "[]");
+  EXPECT_EQ(none.header("x-total-count"), "0");
+}
+
+// Labelers in bytewise order, paged like /statistics (clamped, past the end []),
+// each task counted once per labeler, records without a name left out.
+TEST(ApiLabelersTest, PagesLabelersByNameBytewise) {
+  TempDir dir;
+  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(opened);
+  Store& store = **opened;
+  std::vector<TaskAction> actions;
+  uint64_t id = 1;
+  auto add = [&](std::optional<std::string> name, uint64_t task, int64_t second, ActionType action) {
+    TaskAction a = Action(id++, "people", "camp", Id(task), second);
+    a.alice_name = std::move(name);
+    a.action_type = action;
+    actions.push_back(a);
+  };
+  add("alice", 1, 10, ActionType::kAcceptTask);
+  add("alice", 1, 20, ActionType::kSubmitAnnotation);  // the same task again
+  add("alice", 2, 5, ActionType::kAcceptTask);
+  add("Bob", 3, 7, ActionType::kCheck);
+  add("\xc3\xa9mile", 3, 8, ActionType::kCheck);
+  add("", 4, 9, ActionType::kCheck);            // empty: not a labeler
+  add(std::nullopt, 4, 9, ActionType::kCheck);  // absent: not a labeler
+  actions.back().modify_instance_num = 3;
+  actions[0].modify_instance_num = 4;
+  actions[1].modify_attributes_num = 2;
+  ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = ApiServer::Start(options, &store, IngestSource{});
+  ASSERT_TRUE(server);
+  HttpClient client((*server)->port());
+  auto names = [](const Json& json) {
+    std::vector<std::string> out;
+    const simdjson::dom::array labelers = json["data"].get_array().value();
+    for (auto l : labelers) out.push_back(Str(l["aliceName"].value()));
+    return out;
+  };
+  auto all = client.Get("/statistics/labelers?annotationRequestId=people&pageSize=5000");
+  auto all_json = ExpectEnvelope(all, 200, 2000);
+  EXPECT_EQ(all.header("x-total-count"), "3");
+  EXPECT_EQ(names(*all_json), (std::vector<std::string>{"Bob", "alice", "\xc3\xa9mile"}));
+  auto alice = (*all_json)["data"].at(1).value();
+  EXPECT_EQ(all_json->Keys(alice),
+            (std::vector<std::string>{"aliceName", "records", "tasks", "recordsByActionType", "modifyInstanceNum",
+                                      "modifyAttributesNum", "firstRecordTime", "lastRecordTime"}));
+  EXPECT_EQ(simdjson::minify(alice),
+            R"({"aliceName":"alice","records":3,"tasks":2,"recordsByActionType":{"7":1,"13":2},)"
+            R"("modifyInstanceNum":4,"modifyAttributesNum":2,)"
+            R"("firstRecordTime":"2025-04-01 08:00:05","lastRecordTime":"2025-04-01 08:00:20"})");
+  auto page2 = client.Get("/statistics/labelers?annotationRequestId=people&pageNumber=2&pageSize=2");
+  EXPECT_EQ(names(*ExpectEnvelope(page2, 200, 2000)), (std::vector<std::string>{"\xc3\xa9mile"}));
+  EXPECT_EQ(page2.header("x-total-count"), "3");
+  auto past = client.Get("/statistics/labelers?annotationRequestId=people&pageNumber=3&pageSize=2");
+  EXPECT_EQ(simdjson::minify((*ExpectEnvelope(past, 200, 2000))["data"]), "[]");
+  EXPECT_EQ(past.header("x-total-count"), "3");
+  auto defaults = ExpectEnvelope(client.Post("/statistics/labelers", R"({"annotationRequestId":"people"})"), 200, 2000);
+  EXPECT_EQ(names(*defaults).size(), 3u);
+  auto huge = client.Get("/statistics/labelers?annotationRequestId=people&pageNumber=99999999999999999999999");
+  EXPECT_EQ(simdjson::minify((*ExpectEnvelope(huge, 200, 2000))["data"]), "[]");
+  // The summary counts every record, named or not, and the tasks' buckets.
+  auto summary = ExpectEnvelope(client.Get("/statistics/summary?annotationRequestId=people"), 200, 2000);
+  EXPECT_EQ(Int((*summary)["data"]["records"].value()), 7);
+  EXPECT_EQ(simdjson::minify((*summary)["data"]["recordsByActionType"]), R"({"7":1,"8":4,"13":2})");
+  EXPECT_EQ(Str((*summary)["data"]["firstRecordTime"]), "2025-04-01 08:00:05");
+  (*server)->Stop();
+}
+
 // ---- GET /statistics/record ---------------------------------------------------
 
 std::vector<std::string> RecordIds(const Json& json) {
@@ -403,12 +574,13 @@ TEST_F(ApiServerTest, TaskGetRefusesEachInvalidParameterWith4005) {
 TEST_F(ApiServerTest, EveryResponseCarriesARequestId) {
   std::set<std::string> seen;
   for (const std::string target : {"/statistics?annotationRequestId=req-1", "/statistics", "/nope", "/healthz",
-                                    "/readyz", "/metrics", "/openapi.yaml"}) {
+                                    "/readyz", "/metrics", "/openapi.yaml", "/statistics/summary?annotationRequestId=req-1",
+                                    "/statistics/labelers?annotationRequestId=req-1", "/statistics/labelers"}) {
     auto r = Get(target);
     EXPECT_TRUE(IsFreshRequestId(r.header("x-request-id"))) << target << ": " << r.header("x-request-id");
     seen.insert(r.header("x-request-id"));
   }
-  EXPECT_EQ(seen.size(), 7u);  // new for every response
+  EXPECT_EQ(seen.size(), 10u);  // new for every response
 }
 
 TEST_F(ApiServerTest, EchoesAValidCallerRequestId) {
@@ -445,6 +617,8 @@ TEST_F(ApiServerTest, CarriesTheLagOnBusinessResponses) {
   EXPECT_EQ(Get("/statistics?annotationRequestId=req-1").header("x-tally-lag"), "42");
   EXPECT_EQ(Get("/statistics/record?annotationRequestId=ghost").header("x-tally-lag"), "42");
   EXPECT_EQ(Post("/task/get", "{}").header("x-tally-lag"), "42");
+  EXPECT_EQ(Get("/statistics/summary?annotationRequestId=req-1").header("x-tally-lag"), "42");
+  EXPECT_EQ(Get("/statistics/labelers?annotationRequestId=ghost").header("x-tally-lag"), "42");
 }
 
 // ---- routes, methods, auth ---------------------------------------------------------
@@ -458,7 +632,8 @@ TEST_F(ApiServerTest, UnknownRoutesAnswer4004) {
 
 TEST_F(ApiServerTest, OtherMethodsAnswer405WithAllow) {
   for (verb method : {verb::put, verb::delete_, verb::patch, verb::head, verb::options}) {
-    for (const std::string target : {"/statistics", "/statistics/record", "/task/get", "/healthz", "/metrics"}) {
+    for (const std::string target : {"/statistics", "/statistics/record", "/task/get", "/statistics/summary",
+                                     "/statistics/labelers", "/healthz", "/metrics"}) {
       HttpClient client(port_);
       http::request<http::string_body> req{method, target, 11};
       req.set(http::field::host, "x");
@@ -492,6 +667,12 @@ TEST_F(ApiServerTest, ApiKeysGuardBusinessEndpointsOnly) {
   ExpectEnvelope(Get(target, {{"Authorization", "bearer key-two"}}), 200, 2000);
   ExpectEnvelope(Get(target, {{"X-API-Key", "key-two"}}), 200, 2000);
   ExpectEnvelope(Post("/task/get", "{}", {{"X-API-Key", "key-one"}}), 400, 4005);
+  for (const std::string route : {"/statistics/summary", "/statistics/labelers"}) {
+    ExpectEnvelope(Get(route + "?annotationRequestId=req-1"), 401, 4001);
+    ExpectEnvelope(Get(route), 401, 4001);  // auth before parameters
+    ExpectEnvelope(Get(route + "?annotationRequestId=req-1", {{"X-API-Key", "key-two"}}), 200, 2000);
+    ExpectEnvelope(Get(route, {{"Authorization", "Bearer key-one"}}), 400, 4005);
+  }
   // Auth comes after route and method, before parameters.
   ExpectEnvelope(Post("/task/get", "{}"), 401, 4001);
   ExpectEnvelope(Get("/nope"), 404, 4004);

@@ -1,0 +1,99 @@
+// The applier's upkeep of the summary and labeler views (summary.h, keys.h):
+// a request's summary lives in its RequestState and is written with the
+// request's meta; labelers are cached like task views and written once per
+// batch; the instance sums are merged, one merge per key per batch; whether a
+// labeler has a record on a task is a marker in labeler_tasks, remembered by
+// the task's state so that a hot task costs no lookup.
+
+#include <algorithm>
+#include <cassert>
+
+#include "aggregate/codec.h"
+#include "aggregate/keys.h"
+#include "aggregate/store_apply.h"
+
+namespace tally {
+
+using keys::Family;
+
+Status Applier::FoldSummaries(RequestState& request, TaskState& task, const TaskAction& a,
+                              const std::optional<TaskBucket>& before, Slot& slot) {
+  RequestSummary& summary = request.summary;
+  const RequestNo no = request.meta.no;
+  // The view's latest record decides its bucket: a record older than the
+  // latest leaves it where it is, a newer one may move it.
+  MoveTask(before, BucketOf(task.view), &summary);
+  FoldSummaryRecord(a, &summary);
+  for (const InstanceInfo::Entry e : a.instance_info) {
+    if (e.count == 0) continue;  // the summary shows non-zero sums only
+    summary.instance_num += e.count;
+    summary_key_ = keys::SummaryInstance(no, e.key);
+    slot.instance_sums[summary_key_] += e.count;
+  }
+
+  const std::string* name = LabelerOf(a);
+  if (name == nullptr) return Status::OK();
+  Result<LabelerState*> labeler = Labeler(request, *name, slot);
+  if (!labeler) return labeler.error();
+  bool new_task = std::find(task.labelers.begin(), task.labelers.end(), *name) == task.labelers.end();
+  if (new_task) {
+    // Not known to the cached task: known to the store only if the task was
+    // stored when it was loaded (markers are written with the task's view).
+    if (!task.labelers_complete) {
+      const std::string key = keys::LabelerTask(no, a.task_id, *name);
+      std::string value;
+      const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kLabelerTasks), key, &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a labeler's task");
+      new_task = s.IsNotFound();
+    }
+    if (new_task) Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, *name), "");
+    task.labelers.push_back(*name);
+  }
+  FoldLabeler(a, new_task, &(*labeler)->stats);
+  return Status::OK();
+}
+
+Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::string_view name, Slot& slot) {
+  summary_key_ = keys::Labeler(request.meta.no, name);
+  LabelerState* labeler = labelers_.Find(summary_key_);
+  if (labeler == nullptr) {
+    LabelerState state;
+    bool stored = false;
+    if (!IsNew(request)) {  // a request not yet written has no stored labelers
+      std::string value;
+      const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kLabelers), summary_key_, &value);
+      if (s.ok()) {
+        if (!DecodeLabelerStats(value, &state.stats)) return Status::Corruption("unreadable labeler stats");
+        stored = true;
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "reading a labeler");
+      }
+    }
+    if (!stored) ++request.summary.labelers;
+    const size_t charge = Charge(summary_key_, state);
+    labeler = &labelers_.Insert(summary_key_, std::move(state), charge);
+  }
+  if (labeler->touched != slot.epoch) {
+    labeler->touched = slot.epoch;
+    slot.dirty_labelers.emplace_back(summary_key_, labeler);
+  }
+  return labeler;
+}
+
+void Applier::WriteSummaries(Slot& slot) {
+  for (const auto& [key, labeler] : slot.dirty_labelers) {
+    value_.clear();
+    EncodeLabelerStats(labeler->stats, &value_);
+    Put(slot, Cf(Family::kLabelers), key, value_);
+  }
+  for (const auto& [key, sum] : slot.instance_sums) {
+    value_.clear();
+    EncodeInstanceCount(sum, &value_);
+    // Like Put, Merge refuses only keys or values over 4 GiB.
+    const rocksdb::Status s = slot.batch.Merge(Cf(Family::kSummaryInstances), key, value_);
+    assert(s.ok());
+    s.PermitUncheckedError();
+  }
+}
+
+}  // namespace tally
