@@ -26,6 +26,7 @@ struct ReplayFlags {
   std::string file;  // "-" for stdin
   size_t memory_mb = 512;
   size_t batch = 10'000;
+  bool no_summary_views = false;  // benchmark only: StoreOptions::summary_views off
 };
 
 int RunReplay(const ReplayFlags& flags);

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--batch", replay.batch, "Events per applied batch")
       ->check(CLI::Range(size_t{1}, kMaxBatchEvents))
       ->capture_default_str();
+  // Benchmark only (bench/summary_views_bench.sh), hence hidden: the cost of the
+  // summary views. The store it writes says so (format 2) and gets them built
+  // when next opened with them.
+  replay_cmd->add_flag("--no-summary-views", replay.no_summary_views, "")->group("");
 
   DemoFlags demo;
   CLI::App* demo_cmd = app.add_subcommand(

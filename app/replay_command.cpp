@@ -33,6 +33,7 @@ int RunReplay(const ReplayFlags& flags) {
   StoreOptions options;
   options.path = flags.data_dir;
   options.memory_bytes = flags.memory_mb << 20;
+  options.summary_views = !flags.no_summary_views;
   Result<std::unique_ptr<Store>> store = Store::Open(options);
   if (!store) {
     // A bad setting names it; a store that cannot be opened names its path.

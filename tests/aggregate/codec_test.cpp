@@ -80,5 +80,51 @@ TEST(CodecTest, SmallValuesRoundTrip) {
   EXPECT_EQ(rb, r);
 }
 
+TEST(CodecTest, SummaryAndLabelerStatsRoundTrip) {
+  RequestSummary summary;
+  summary.tasks_by_status.Add(9, 47);
+  summary.tasks_by_status.Add(1, 3);
+  summary.tasks_by_helix_status.Add(11, 47);
+  summary.records_by_action_type.Add(1000, 2);
+  summary.instance_num = 852;
+  summary.labelers = 12;
+  summary.times.Add(Timestamp{-5});
+  summary.times.Add(Timestamp{1'743'494'400'000});
+  LabelerStats stats;
+  stats.records = 120;
+  stats.tasks = 38;
+  stats.records_by_action_type.Add(13, 60);
+  stats.modify_instance_num = 410;
+  stats.modify_attributes_num = 95;
+  stats.times.Add(Timestamp{7});
+  for (const RequestSummary& s : {summary, RequestSummary{}}) {
+    std::string bytes;
+    EncodeRequestSummary(s, &bytes);
+    RequestSummary back;
+    ASSERT_TRUE(DecodeRequestSummary(bytes, &back));
+    EXPECT_EQ(back, s);
+    EXPECT_FALSE(DecodeRequestSummary(bytes + "x", &back));
+    EXPECT_FALSE(DecodeRequestSummary(bytes.substr(0, bytes.size() - 1), &back));
+  }
+  for (const LabelerStats& s : {stats, LabelerStats{}}) {
+    std::string bytes;
+    EncodeLabelerStats(s, &bytes);
+    LabelerStats back;
+    ASSERT_TRUE(DecodeLabelerStats(bytes, &back));
+    EXPECT_EQ(back, s);
+    EXPECT_FALSE(DecodeLabelerStats(bytes + "x", &back));
+  }
+}
+
+TEST(CodecTest, CountMapsKeepNonZeroCountsInKeyOrder) {
+  CountMap counts;
+  counts.Add(11, 1);
+  counts.Add(9, 2);
+  counts.Add(11, -1);  // back to zero: gone
+  counts.Add(3, -1);   // never below zero
+  counts.Add(-4, 1);
+  EXPECT_EQ(counts.entries(), (std::vector<CountMap::Entry>{{-4, 1}, {9, 2}}));
+}
+
 }  // namespace
 }  // namespace tally

@@ -218,7 +218,7 @@ TEST_F(ApiServerTest, StatisticsRefusesEachInvalidParameterWith4005) {
 TEST_F(ApiServerTest, SummaryAnswersTheRequestAtAGlance) {
   auto r = Get("/statistics/summary?annotationRequestId=req-1");
   auto json = ExpectEnvelope(r, 200, 2000);
-  auto data = (*json)["data"].value();
+  simdjson::dom::element data = (*json)["data"];
   EXPECT_EQ(json->Keys(data), (std::vector<std::string>{"annotationRequestId", "tasks", "records", "tasksByStatus",
                                                         "tasksByHelixStatus", "recordsByActionType", "instanceInfo",
                                                         "instanceNum", "firstRecordTime", "lastRecordTime"}));
