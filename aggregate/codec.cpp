@@ -22,6 +22,8 @@ constexpr uint32_t kViewPool = 1u << 1;
 constexpr uint32_t kViewPoolName = 1u << 2;
 constexpr uint32_t kViewScene = 1u << 3;
 constexpr uint32_t kViewInstancesApart = 1u << 4;  // format 2
+constexpr uint32_t kViewLabelers = 1u << 5;        // format 3: a TaskLabelers section follows
+constexpr uint32_t kViewLabelersApart = 1u << 6;   // format 3: the task's labelers are in labeler_tasks
 
 void PutStamp(const Stamp& s, std::string* out) {
   PutZigZag(s.time.millis, out);
@@ -249,7 +251,7 @@ bool DecodeRecord(std::string_view in, TaskAction* a) {
   return true;
 }
 
-void EncodeTaskView(const TaskView& v, std::string* out) {
+void EncodeTaskView(const TaskView& v, std::string* out, const TaskLabelers* labelers) {
   v.task_id.AppendKey(out);
   PutStamp(v.latest, out);
   PutVarint(static_cast<uint32_t>(v.status), out);
@@ -258,7 +260,9 @@ void EncodeTaskView(const TaskView& v, std::string* out) {
   PutString(v.campaign_id, out);
   const uint32_t present = (v.project_id ? kViewProject : 0u) | (v.pool_id ? kViewPool : 0u) |
                            (v.pool_name ? kViewPoolName : 0u) | (v.scene_id ? kViewScene : 0u) |
-                           (v.instances_apart ? kViewInstancesApart : 0u);
+                           (v.instances_apart ? kViewInstancesApart : 0u) |
+                           (labelers && !labelers->apart ? kViewLabelers : 0u) |
+                           (labelers && labelers->apart ? kViewLabelersApart : 0u);
   PutVarint(present, out);
   if (v.project_id) {
     PutStamp(v.project_id->stamp, out);
@@ -283,9 +287,13 @@ void EncodeTaskView(const TaskView& v, std::string* out) {
   }
   PutVarint(v.instance_num, out);
   PutVarint(v.records, out);
+  if (labelers && !labelers->apart) {
+    PutVarint(labelers->names.size(), out);
+    for (const std::string& name : labelers->names) PutString(name, out);
+  }
 }
 
-bool DecodeTaskView(std::string_view in, TaskView* v) {
+bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
   ByteReader r(in);
   uint32_t present;
   if (!r.Id(&v->task_id) || !ReadStamp(r, &v->latest) || !ReadEnum(r, &v->status) ||
@@ -316,7 +324,21 @@ bool DecodeTaskView(std::string_view in, TaskView* v) {
   for (InstanceSum& s : v->instance_info) {
     if (!ReadOwned(r, &s.key) || !r.Varint(&s.sum)) return false;
   }
-  return r.Varint(&v->instance_num) && r.Varint(&v->records) && r.empty();
+  if (!r.Varint(&v->instance_num) || !r.Varint(&v->records)) return false;
+  if (labelers) {
+    labelers->names.clear();
+    labelers->apart = (present & kViewLabelersApart) != 0;
+  }
+  if (present & kViewLabelers) {
+    uint64_t n = 0;
+    if (!r.Varint(&n) || n > in.size()) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view name;
+      if (!r.String(&name)) return false;
+      if (labelers) labelers->names.emplace_back(name);
+    }
+  }
+  return r.empty();
 }
 
 void EncodeInstanceCount(uint64_t count, std::string* out) { PutVarint(count, out); }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aggregate/keys.h"
 #include "aggregate/record_fields.h"
@@ -35,10 +36,23 @@ bool DecodeRecord(std::string_view in, TaskAction* record);
 // The same, read in place: *record's views point into `in`.
 bool DecodeRecord(std::string_view in, RecordFields* record);
 
+// The labelers (aliceNames) with a record on a task, kept in its task view's
+// value (format 3) while they are at most kInlineLabelers; past that the view says
+// `apart` and each is a marker in labeler_tasks (keys.h). Only the applier reads
+// them: the labeler view counts each task once per labeler.
+struct TaskLabelers {
+  std::vector<std::string> names;
+  bool apart = false;
+
+  friend bool operator==(const TaskLabelers&, const TaskLabelers&) = default;
+};
+
 // A task view; its instance counts only while they are kept in the view. Format
-// 1 views (no `apart` bit) decode as views that keep their counts.
-void EncodeTaskView(const TaskView& view, std::string* out);
-bool DecodeTaskView(std::string_view in, TaskView* view);
+// 1 views (no `apart` bit) decode as views that keep their counts. `labelers`,
+// when given, are written after it (format 3) and read back; a reader that
+// passes none skips them. Views written without them decode with none, not apart.
+void EncodeTaskView(const TaskView& view, std::string* out, const TaskLabelers* labelers = nullptr);
+bool DecodeTaskView(std::string_view in, TaskView* view, TaskLabelers* labelers = nullptr);
 
 // An instance count kept apart (keys.h instances). A record adds its counts with
 // RocksDB merges, which the family's merge operator (store.cpp) sums.

@@ -30,7 +30,10 @@
 // |  instances  |                                      | family's merge operator        |
 // | labelers    | request_no · aliceName               | labeler stats (codec.h)        |
 // | labeler_    | request_no · task id · aliceName     | empty: the labeler has a record|
-// |  tasks      |                                      | on the task                    |
+// |  tasks      |                                      | on the task (only for tasks of |
+// |             |                                      | over kInlineLabelers labelers; |
+// |             |                                      | the others keep them in their  |
+// |             |                                      | view's value, codec.h)         |
 // | rejected    | partition · offset · element         | rejection (codec.h): only the  |
 // |             |                                      | latest kKeptRejections of each |
 // |             |                                      | partition                      |
@@ -72,6 +75,11 @@ inline constexpr int kFormatWithoutSummaries = 2;
 // Whether a view's counts are apart depends only on how many distinct keys its
 // records have together, so it is order independent like the rest of the view.
 inline constexpr size_t kInlineInstanceKeys = 64;
+
+// A task's labelers stay inside its view's value up to this many (every ordinary
+// task: a handful of people touch it); past it each is a marker in labeler_tasks,
+// so that a record costs the same however many people worked on its task.
+inline constexpr size_t kInlineLabelers = 32;
 
 // A request's number inside the store: 4 bytes in keys instead of the (up to 255
 // byte) annotationRequestId. Assigned in order of first appearance.

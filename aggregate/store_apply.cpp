@@ -17,7 +17,7 @@ using keys::Family;
 size_t Applier::Charge(std::string_view key, const TaskState& task) {
   const TaskView& v = task.view;
   size_t n = key.size() + sizeof(TaskState) + 96 + v.campaign_id.size();
-  for (const std::string& name : task.labelers) n += sizeof(std::string) + name.size();
+  for (const std::string& name : task.labelers.names) n += sizeof(std::string) + name.size();
   if (v.pool_name) n += v.pool_name->value.size();
   if (v.scene_id) n += v.scene_id->value.size();
   for (const InstanceSum& s : v.instance_info) n += sizeof(InstanceSum) + s.key.size();
@@ -168,7 +168,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   }
   for (auto& [key, task] : slot.dirty_tasks) {
     value_.clear();
-    EncodeTaskView(task->view, &value_);
+    EncodeTaskView(task->view, &value_, summaries_ ? &task->labelers : nullptr);
     Put(slot, Cf(Family::kTasks), key, value_);
     if (task->scene_dirty) {
       const auto& scene = *task->view.scene_id;

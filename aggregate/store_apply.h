@@ -87,11 +87,9 @@ class Applier {
     Epoch touched = 0;  // the last batch that changed it
     // The entry of the view's latest scene must be written with that batch.
     bool scene_dirty = false;
-    // Labelers known to have a record on the task (labeler_tasks), and whether
-    // that is all of them: true for a task the store did not hold when it was
-    // loaded (every marker of it is then in this list), else a lookup decides.
-    std::vector<std::string> labelers;
-    bool labelers_complete = false;
+    // Its labelers (codec.h): all of them while not apart; once apart, those
+    // seen so far (markers in labeler_tasks decide for the others).
+    TaskLabelers labelers;
   };
   // A labeler of a request (summary.h), as the apply thread holds it.
   struct LabelerState {

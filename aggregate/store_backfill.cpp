@@ -3,7 +3,7 @@
 // its task views and records, once. The format says 2 until the whole build is
 // written, and a build starts by clearing whatever an interrupted one left, so
 // a crash in the middle only means it runs again at the next open. Memory: one
-// request's labelers at a time.
+// request's labelers, and one task's, at a time.
 
 #include <chrono>
 #include <cstdio>
@@ -115,15 +115,49 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
   }
   if (Status s = out.Write(); !s.ok()) return s;  // the markers, to count them
   {
+    // Per task its labelers: each counts the task once; a task of at most
+    // kInlineLabelers keeps them in its view's value (its markers go), others
+    // keep their markers and say so.
+    std::optional<Id> task;
+    std::vector<std::string> names;
+    auto finish = [&]() -> Status {
+      if (!task) return Status::OK();
+      const std::string task_key = keys::RequestItem(no, *task);
+      std::string stored;
+      const rocksdb::Status got = store.db->Get(rocksdb::ReadOptions(), store.Cf(Family::kTasks), task_key, &stored);
+      if (!got.ok()) return FromRocks(got, "reading the task view of a labeler");
+      TaskView view;
+      if (!DecodeTaskView(stored, &view)) return Status::Corruption("unreadable task view");
+      TaskLabelers inline_names;
+      inline_names.apart = names.size() > kInlineLabelers;
+      for (std::string& name : names) {
+        auto found = labelers.find(name);
+        if (found == labelers.end()) return Status::Corruption("a labeler task marker without its labeler");
+        ++found->second.tasks;
+        if (!inline_names.apart) {
+          out.batch().Delete(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, *task, name)).PermitUncheckedError();
+          inline_names.names.push_back(std::move(name));
+        }
+      }
+      value.clear();
+      EncodeTaskView(view, &value, &inline_names);
+      out.batch().Put(store.Cf(Family::kTasks), task_key, value).PermitUncheckedError();
+      names.clear();
+      return out.Maybe();
+    };
     std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(ro, store.Cf(Family::kLabelerTasks)));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       std::string_view k = View(it->key()).substr(keys::kRequestPrefixBytes);
-      if (!Id::ConsumeKey(&k)) return Status::Corruption("unreadable labeler task key");
-      auto found = labelers.find(k);
-      if (found == labelers.end()) return Status::Corruption("a labeler task marker without its labeler");
-      ++found->second.tasks;
+      const std::optional<Id> id = Id::ConsumeKey(&k);
+      if (!id) return Status::Corruption("unreadable labeler task key");
+      if (task != id) {
+        if (Status s = finish(); !s.ok()) return s;
+        task = id;
+      }
+      names.emplace_back(k);
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading labeler tasks");
+    if (Status s = finish(); !s.ok()) return s;
   }
   summary.labelers = labelers.size();
   for (const auto& [name, stats] : labelers) {

@@ -1,9 +1,9 @@
 // The applier's upkeep of the summary and labeler views (summary.h, keys.h):
 // a request's summary lives in its RequestState and is written with the
 // request's meta; labelers are cached like task views and written once per
-// batch; the instance sums are merged, one merge per key per batch; whether a
-// labeler has a record on a task is a marker in labeler_tasks, remembered by
-// the task's state so that a hot task costs no lookup.
+// batch; the instance sums are merged, one merge per key per batch; which
+// labelers have a record on a task is kept in the task view's value (codec.h
+// TaskLabelers), or past kInlineLabelers as markers in labeler_tasks.
 
 #include <algorithm>
 #include <cassert>
@@ -35,19 +35,26 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
   if (name == nullptr) return Status::OK();
   Result<LabelerState*> labeler = Labeler(request, *name, slot);
   if (!labeler) return labeler.error();
-  bool new_task = std::find(task.labelers.begin(), task.labelers.end(), *name) == task.labelers.end();
+  std::vector<std::string>& names = task.labelers.names;
+  bool new_task = std::find(names.begin(), names.end(), *name) == names.end();
   if (new_task) {
-    // Not known to the cached task: known to the store only if the task was
-    // stored when it was loaded (markers are written with the task's view).
-    if (!task.labelers_complete) {
+    if (task.labelers.apart) {
+      // Only some are in memory: a marker (written with the task's view) decides.
       const std::string key = keys::LabelerTask(no, a.task_id, *name);
       std::string value;
       const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kLabelerTasks), key, &value);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a labeler's task");
       new_task = s.IsNotFound();
+      if (new_task) Put(slot, Cf(Family::kLabelerTasks), key, "");
+      names.push_back(*name);
+    } else {
+      names.push_back(*name);
+      if (names.size() > kInlineLabelers) {
+        // Too many to keep in the view: every one becomes a marker.
+        for (const std::string& n : names) Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, n), "");
+        task.labelers.apart = true;
+      }
     }
-    if (new_task) Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, *name), "");
-    task.labelers.push_back(*name);
   }
   FoldLabeler(a, new_task, &(*labeler)->stats);
   return Status::OK();

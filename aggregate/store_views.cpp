@@ -110,7 +110,7 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id, Slo
     std::string value;
     const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kTasks), key_, &value);
     if (s.ok()) {
-      if (!DecodeTaskView(value, &state.view)) return Status::Corruption("unreadable task view");
+      if (!DecodeTaskView(value, &state.view, &state.labelers)) return Status::Corruption("unreadable task view");
       stored = true;
     } else if (!s.IsNotFound()) {
       return FromRocks(s, "reading a task");
@@ -119,7 +119,6 @@ Result<Applier::TaskState*> Applier::Task(RequestState& request, Id task_id, Slo
   if (!stored) {
     request.new_tasks.push_back(task_id);
     ++totals_.tasks;
-    state.labelers_complete = true;  // no marker of a task the store does not hold
   }
   const size_t charge = Charge(key_, state);
   return &tasks_.Insert(key_, std::move(state), charge);

@@ -200,6 +200,39 @@ TEST(StorePropertyTest, SummariesBuiltAtOpenEqualTheModel) {
   }
 }
 
+// Tasks worked on by more people than their views keep inline (kInlineLabelers):
+// their labelers move to markers at random points, also in a store whose views
+// are built at open, and with caches too small to keep them.
+TEST(StorePropertyTest, TasksOfManyLabelersCountEachTaskOncePerLabeler) {
+  std::mt19937_64 rng(777);
+  for (int c = 0; c < 8; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    std::vector<TaskAction> events = RandomEvents(rng, 400);
+    for (TaskAction& a : events) {
+      a.task_id = Id(rng() % 3);
+      a.annotation_request_id = "req-" + std::to_string(rng() % 2);
+      if (rng() % 8) a.alice_name = "p" + std::to_string(rng() % (3 * kInlineLabelers));
+    }
+    const std::vector<TaskAction> delivery = WithRepeats(events, rng, 40, 3);
+    testing::ReferenceModel model;
+    for (const TaskAction& a : delivery) model.Deliver(a);
+    testing::TempDir dir;
+    StoreOptions options{dir.path(), c % 2 ? size_t{256} << 10 : size_t{16} << 20, false, {}};
+    const size_t split = rng() % delivery.size();
+    options.summary_views = c % 4 >= 2;  // half the cases: the first part without, then built at open
+    {
+      auto store = Store::Open(options);
+      ASSERT_TRUE(store) << store.error().ToString();
+      Deliver(**store, std::vector<TaskAction>(delivery.begin(), delivery.begin() + split), rng, c % 2 == 0, 30);
+    }
+    options.summary_views = true;
+    auto store = Store::Open(options);  // reopened: nothing cached
+    ASSERT_TRUE(store) << store.error().ToString();
+    Deliver(**store, std::vector<TaskAction>(delivery.begin() + split, delivery.end()), rng, c % 2 == 1, 30);
+    ASSERT_EQ(testing::CheckStoreMatches(**store, model, {1, 7, 1000}), "");
+  }
+}
+
 TEST(StorePropertyTest, LargeRequestsSplitRankSegmentsWhileBatchesAreInFlight) {
   std::mt19937_64 rng(99);
   for (int c = 0; c < 8; ++c) {
