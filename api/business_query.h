@@ -61,12 +61,15 @@ struct BusinessAnswer {
 inline std::span<const std::string> NamedRequests(const StatisticsParams& p) { return {&p.annotation_request_id, 1}; }
 inline std::span<const std::string> NamedRequests(const RecordParams& p) { return p.annotation_request_ids; }
 inline std::span<const std::string> NamedRequests(const TaskGetParams& p) { return {&p.annotation_request_id, 1}; }
+// /statistics/labelers takes StatisticsParams (LabelersParams) and names its one request.
+inline std::span<const std::string> NamedRequests(const SummaryParams& p) { return {&p.annotation_request_id, 1}; }
 
 // What else than its parameters and the versions an answer depends on: the
 // server's settings (the same on every replica).
 inline std::string_view ETagSalt(const StatisticsParams&, const ApiContext&) { return {}; }
 inline std::string_view ETagSalt(const RecordParams&, const ApiContext&) { return {}; }
 inline std::string_view ETagSalt(const TaskGetParams&, const ApiContext& context) { return context.view_url_base; }
+inline std::string_view ETagSalt(const SummaryParams&, const ApiContext&) { return {}; }
 
 // True when every version is known (> 0): only then can an answer be a 200,
 // and only then may an If-None-Match be answered 304 (an unknown request's

@@ -165,6 +165,28 @@ TEST_F(ConditionalTest, EveryBusinessSuccessCarriesAStrongTag) {
   EXPECT_FALSE(Get("/statistics?pageSize=3").has("etag"));
 }
 
+// The summary and labelers name one request: its version makes their tags.
+TEST_F(ConditionalTest, SummaryAndLabelersTakePart) {
+  TaskAction first = Record(1, "a", 1);
+  first.alice_name = "ann";
+  Apply({first, Record(2, "b", 2)});
+  StartServer();
+  for (const std::string target : {"/statistics/summary?annotationRequestId=a", "/statistics/labelers?annotationRequestId=a"}) {
+    const std::string tag = ETagOf(target);
+    EXPECT_TRUE(std::regex_match(tag, std::regex("\"[A-Za-z0-9_-]{1,64}\""))) << tag;
+    EXPECT_NE(tag, ETagOf(kStats)) << target;
+    EXPECT_EQ(Get(target, {{"If-None-Match", tag}}).status, 304) << target;
+    Apply({Record(100 + target.size(), "b", 2)});  // another request: same tag
+    EXPECT_EQ(ETagOf(target), tag) << target;
+    Apply({Record(200 + target.size(), "a", 3)});  // its request: a new tag, and a 200
+    EXPECT_NE(ETagOf(target), tag) << target;
+    EXPECT_EQ(Get(target, {{"If-None-Match", tag}}).status, 200) << target;
+  }
+  EXPECT_EQ(ETagOf("/statistics/labelers?annotationRequestId=a&pageSize=5000"),
+            ETagOf("/statistics/labelers?annotationRequestId=a&pageSize=1000"));
+  EXPECT_FALSE(Get("/statistics/summary?annotationRequestId=nope").has("etag"));
+}
+
 TEST_F(ConditionalTest, TagChangesWithTheNamedRequestsOnly) {
   Apply({Record(1, "a", 1), Record(2, "b", 2), Record(3, "c", 3)});
   StartServer();
