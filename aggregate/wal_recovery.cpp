@@ -51,6 +51,13 @@ class PutCounter : public rocksdb::WriteBatch::Handler {
     return rocksdb::Status::OK();
   }
   void Put(const rocksdb::Slice&, const rocksdb::Slice&) override {}
+  // Batches also merge (instance counts, the summaries' instance sums) and
+  // delete: the handler's defaults would refuse those, and the batch's records
+  // would go uncounted.
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override { return rocksdb::Status::OK(); }
   uint64_t count = 0;
 
  private:
