@@ -21,7 +21,9 @@
 # Usage: bench/http/read_path_bench.sh [SECONDS=5] [ROUNDS=3]
 #   BUILD_DIR=build-x   the build to measure (default build/)
 #   OLD_BUILD=dir       a build to compare with
-#   STORE=dir           the bench store (default BUILD_DIR/bench-data/http-store)
+#   STORE=dir           the bench store (default BUILD_DIR/bench-data/http-store); each
+#                       build serves its own copy, since opening a store may upgrade
+#                       its format (an older build then refuses it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-5}
@@ -99,13 +101,15 @@ LUA
 # records_p99" (not run in a subshell, so that cleanup always knows the server's PID).
 measure() {
   local bin=$1/bench/http/http_bench_server
-  start "$bin" serve "$data"
+  local copy=$work/store-$(realpath "$1" | md5sum | cut -c1-8)
+  [ -d "$copy" ] || cp -a "$data" "$copy"
+  start "$bin" serve "$copy"
   write_scripts
   local first=${ids%%,*}
   local cached
   cached=$(wrk_run "$work/fixed.lua" "/statistics?annotationRequestId=$first&pageNumber=1&pageSize=10")
   stop
-  start "$bin" serve "$data" --no-cache
+  start "$bin" serve "$copy" --no-cache
   local uncached records
   uncached=$(wrk_run "$work/statistics.lua" /)
   records=$(wrk_run "$work/records.lua" /)
