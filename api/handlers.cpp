@@ -71,6 +71,20 @@ void AppendInstance(std::string_view key, uint64_t count, bool first, std::strin
   AppendUint(count, out);
 }
 
+// Appends instance_info members from `cursor` until it ends or `out` reaches
+// `limit`; `resume` (empty before the first member) becomes the key to resume
+// after. True while members remain, for the next piece.
+Result<bool> AppendInstances(Result<InstanceCursor> cursor, size_t limit, std::string* resume, std::string* out) {
+  if (!cursor) return cursor.error();
+  for (; cursor->Valid() && out->size() < limit; cursor->Next()) {
+    AppendInstance(cursor->key(), cursor->count(), resume->empty(), out);
+    resume->assign(cursor->key());
+    resume->push_back('\0');  // the next key after it
+  }
+  if (Status s = cursor->status(); !s.ok()) return s;
+  return cursor->Valid();
+}
+
 // The rest of a task object after its instance_info members.
 void AppendTaskTail(const TaskView& task, std::string* out) {
   out->append("},\"instance_num\":");
@@ -225,15 +239,10 @@ class TasksBody final : public BodyStream {
       }
       // A fresh cursor per piece: one kept while the client reads the piece
       // would pin RocksDB's memtables for as long as the client takes.
-      Result<InstanceCursor> cursor = store_.Instances(view_, request_, task.task_id, resume_);
-      if (!cursor) return cursor.error();
-      for (; cursor->Valid() && out->size() < limit; cursor->Next()) {
-        AppendInstance(cursor->key(), cursor->count(), resume_.empty(), out);
-        resume_.assign(cursor->key());
-        resume_.push_back('\0');  // the next key after it
-      }
-      if (Status s = cursor->status(); !s.ok()) return s;
-      if (cursor->Valid()) return true;
+      Result<bool> more =
+          AppendInstances(store_.Instances(view_, request_, task.task_id, resume_), limit, &resume_, out);
+      if (!more) return more.error();
+      if (*more) return true;
       AppendTaskTail(task, out);
       in_counts_ = false;
       ++next_;
@@ -358,15 +367,9 @@ class SummaryBody final : public BodyStream {
       opened_ = true;
     }
     // A fresh cursor per piece, as for a task's counts (TasksBody).
-    Result<InstanceCursor> cursor = store_.SummaryInstances(view_, request_, resume_);
-    if (!cursor) return cursor.error();
-    for (; cursor->Valid() && out->size() < limit; cursor->Next()) {
-      AppendInstance(cursor->key(), cursor->count(), resume_.empty(), out);
-      resume_.assign(cursor->key());
-      resume_.push_back('\0');  // the next key after it
-    }
-    if (Status s = cursor->status(); !s.ok()) return s;
-    if (cursor->Valid()) return true;
+    Result<bool> more = AppendInstances(store_.SummaryInstances(view_, request_, resume_), limit, &resume_, out);
+    if (!more) return more.error();
+    if (*more) return true;
     out->append("},\"instanceNum\":");
     AppendUint(summary_.summary.instance_num, out);
     out->append(",\"firstRecordTime\":");
