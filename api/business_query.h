@@ -102,38 +102,40 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
   ResponseCache* cache = query.context.cache;
   const std::span<const std::string> named = NamedRequests(*params);
   const std::string_view salt = ETagSalt(*params, query.context);
-  if (cache != nullptr || !query.if_none_match.empty()) {
-    // The latest offsets, then versions; on an I/O thread only from memory
-    // (else the query thread reads them). A failed read is left to the query
-    // thread too, which answers it with the snapshot's. Offsets read before
-    // the versions never claim more than the state the versions are of.
+  if (!query.may_query) {
+    // An I/O thread: the latest offsets, then versions, only from memory (else
+    // the query thread answers, from its snapshot). Offsets read before the
+    // versions never claim more than the state the versions are of.
+    if (cache == nullptr && query.if_none_match.empty()) return Status::OK();
     std::optional<std::vector<PartitionNext>> latest;
     if (!query.if_none_match.empty()) {
-      if (auto offsets = store.LatestOffsets(query.context.topic, !query.may_query)) latest = PositionOf(*offsets);
+      if (auto offsets = store.LatestOffsets(query.context.topic, true)) latest = PositionOf(*offsets);
     }
     std::vector<uint64_t> versions;
-    if (store.Versions(VersionRead{nullptr, !query.may_query}, named, &versions).ok()) {
-      // A 304 from the latest state needs its position, reaching the minimum.
-      if (!query.if_none_match.empty() && AllKnown(versions) && latest && (!min || Reaches(*latest, *min))) {
-        std::string etag = MakeETag(key, salt, versions);
-        if (IfNoneMatchHas(query.if_none_match, etag)) {
-          out->not_modified = true;
-          out->etag = std::move(etag);
-          out->position = EncodePosition(query.context.topic, *latest);
-          if (query.may_wait) out->named.assign(named.begin(), named.end());
-          return Status::OK();
-        }
-      }
-      if (cache != nullptr && (out->entry = cache->Find(key, versions))) {
-        if (!min || Reaches(out->entry->applied, *min)) {
-          out->from_cache = true;
-          return Status::OK();
-        }
-        out->entry.reset();  // older than the client has seen: a newer snapshot may do
+    if (!store.Versions(VersionRead{nullptr, true}, named, &versions).ok()) return Status::OK();
+    // A 304 from the latest state needs its position, reaching the minimum.
+    if (!query.if_none_match.empty() && AllKnown(versions) && latest && (!min || Reaches(*latest, *min))) {
+      std::string etag = MakeETag(key, salt, versions);
+      if (IfNoneMatchHas(query.if_none_match, etag)) {
+        out->not_modified = true;
+        out->etag = std::move(etag);
+        out->position = EncodePosition(query.context.topic, *latest);
+        if (query.may_wait) out->named.assign(named.begin(), named.end());
+        return Status::OK();
       }
     }
+    if (cache != nullptr) {
+      std::shared_ptr<const ResponseCache::Entry> entry = cache->Find(key, versions);
+      // One older than the client has seen: a newer snapshot may do.
+      if (entry && (!min || Reaches(entry->applied, *min))) {
+        out->entry = std::move(entry);
+        out->from_cache = true;
+      }
+    }
+    return Status::OK();
   }
-  if (!query.may_query) return Status::OK();
+  // A query thread: the offsets and versions are read once, from the snapshot
+  // that answers, for the 304, the cache and a new answer alike.
   auto fresh = std::make_shared<ResponseCache::Entry>();
   ReadView view = store.Snapshot();
   // The offsets written with the views this snapshot shows: the position claims
@@ -148,8 +150,6 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
     fresh->outcome = Outcome::StoreFailure(read);
   } else {
     fresh->position = EncodePosition(query.context.topic, fresh->applied);
-    // Waited for a position, or the latest state was not in memory: the
-    // client's copy may still be current at this snapshot.
     if (!query.if_none_match.empty() && AllKnown(fresh->versions)) {
       std::string etag = MakeETag(key, salt, fresh->versions);
       if (IfNoneMatchHas(query.if_none_match, etag)) {
@@ -157,6 +157,14 @@ Status AnswerBusiness(const BusinessQuery& query, BusinessAnswer* out) {
         out->etag = std::move(etag);
         out->position = fresh->position;
         if (query.may_wait) out->named.assign(named.begin(), named.end());
+        return Status::OK();
+      }
+    }
+    if (cache != nullptr) {
+      std::shared_ptr<const ResponseCache::Entry> entry = cache->Find(key, fresh->versions);
+      if (entry && (!min || Reaches(entry->applied, *min))) {
+        out->entry = std::move(entry);
+        out->from_cache = true;
         return Status::OK();
       }
     }

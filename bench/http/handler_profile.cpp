@@ -54,16 +54,22 @@ int main(int argc, char** argv) {
       ResponseCache cache;
       ApiContext cached = context;
       cached.cache = &cache;
+      // As the server answers: from an I/O thread when it can (cache, 304),
+      // else on a query thread.
+      auto serve = [&cached](const HttpRequest& r) {
+        std::optional<Answer> answer = AnswerWithoutQuery(r, cached);
+        return answer ? std::move(*answer) : HandleRequest(r, cached);
+      };
       const Answer first = HandleRequest(request, cached);
       const std::string etag(first.response[boost::beast::http::field::etag]);
       t0 = Clock::now();
-      for (int i = 0; i < n; ++i) bytes += HandleRequest(request, cached).response.body().size();
+      for (int i = 0; i < n; ++i) bytes += serve(request).response.body().size();
       std::printf("%s: cached 200 %.2f us\n", target.c_str(), us(Clock::now() - t0));
       HttpRequest conditional = request;
       conditional.set(boost::beast::http::field::if_none_match, etag);
       int not_modified = 0;
       t0 = Clock::now();
-      for (int i = 0; i < n; ++i) not_modified += HandleRequest(conditional, cached).response.result_int() == 304;
+      for (int i = 0; i < n; ++i) not_modified += serve(conditional).response.result_int() == 304;
       std::printf("%s: 304 %.2f us (%d of %d were 304)\n", target.c_str(), us(Clock::now() - t0), not_modified, n);
     }
   }
