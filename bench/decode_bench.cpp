@@ -8,7 +8,8 @@
 // Both copy each message into a padded buffer first, as Kafka payloads need.
 //
 // Usage: decode_bench [events=300000] [rounds=5] [only=ceiling|tally]
-// (`only` runs one side, for profiling it alone.)
+// (`only` runs one side, for profiling it alone.) Writes decode_bench.csv and
+// .svg (bench/csv_out.h).
 
 #include <simdjson.h>
 
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/csv_out.h"
 #include "ingest/decode.h"
 #include "ingest/event_json.h"
 #include "ingest/workload.h"
@@ -124,5 +126,10 @@ int main(int argc, char** argv) {
   std::printf("  %-34s %12.0f events/s %8.1f MB/s\n", "tally Decoder (validating)",
               events / ours, mb / ours);
   std::printf("  ratio to ceiling: %.2f\n", raw / ours);
+  if (only.empty()) {
+    tally::bench::CsvOut csv("decode_bench", "figure,tally,ceiling,unit");
+    csv.Ratio("decode (one core)", events / ours, events / raw, "events/s");
+    csv.Ratio("decode bytes (one core)", mb / ours, mb / raw, "MB/s");
+  }
   return 0;
 }
