@@ -27,6 +27,7 @@ struct ReplayFlags {
   size_t memory_mb = 512;
   size_t batch = 10'000;
   bool no_summary_views = false;  // benchmark only: StoreOptions::summary_views off
+  std::string samples;  // benchmark only: a CSV of seconds,events,bytes about every second
 };
 
 int RunReplay(const ReplayFlags& flags);
@@ -51,7 +52,7 @@ struct ProduceTotals {
 // How a caller steers Produce: `stop` ends it early (checked between messages);
 // `pace`, if set, is called before each message with the distinct events taken
 // so far and may block to hold the producer back; `progress` prints a progress
-// line on stderr while it runs.
+// line on stderr while it runs if stderr is a terminal (app/progress.h).
 struct ProduceControl {
   const std::atomic<bool>* stop = nullptr;
   std::function<void(uint64_t distinct)> pace;

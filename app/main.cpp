@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   // summary views. The store it writes says so (format 2) and gets them built
   // when next opened with them.
   replay_cmd->add_flag("--no-summary-views", replay.no_summary_views, "")->group("");
+  // Benchmark only (bench/store_bench.sh), hidden: replay throughput over time.
+  replay_cmd->add_option("--samples", replay.samples, "")->group("");
 
   DemoFlags demo;
   CLI::App* demo_cmd = app.add_subcommand(

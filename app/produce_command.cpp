@@ -1,5 +1,6 @@
 // `tally produce`: a realistic TaskAction stream (see ingest/delivery.h) sent to
-// Kafka or written as NDJSON, optionally rate-limited, with a progress line.
+// Kafka or written as NDJSON, optionally rate-limited, with a progress line on a
+// terminal (app/progress.h).
 
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/progress.h"
 #include "ingest/kafka_producer.h"
 
 namespace tally {
@@ -108,11 +110,11 @@ Result<std::unique_ptr<Sink>> OpenSink(const ProduceFlags& flags) {
   return std::unique_ptr<Sink>(new KafkaSink(std::move(*producer), flags.topic));
 }
 
-void ReportProgress(const char* what, const ProduceTotals& t, const char* end) {
+void Report(const ProduceTotals& t, const std::string& to) {
   const double rate = t.seconds > 0 ? static_cast<double>(t.events) / t.seconds : 0;
-  std::fprintf(stderr, "produce: %s%llu events (%llu distinct) in %llu messages, %.1f s, %.0f events/s%s", what,
+  std::fprintf(stderr, "produce: done: %llu events (%llu distinct) in %llu messages, %.1f s, %.0f events/s to %s\n",
                static_cast<unsigned long long>(t.events), static_cast<unsigned long long>(t.distinct),
-               static_cast<unsigned long long>(t.messages), t.seconds, rate, end);
+               static_cast<unsigned long long>(t.messages), t.seconds, rate, to.c_str());
 }
 
 }  // namespace
@@ -122,11 +124,15 @@ Result<ProduceTotals> Produce(const ProduceFlags& flags, const ProduceControl& c
   if (!sink) return sink.error();
   Delivery delivery(flags.workload, flags.delivery);
   ProduceTotals totals;
-  // A terminal gets one line, rewritten each second; a log, a line every 5 s.
-  const bool tty = isatty(STDERR_FILENO) == 1;
-  const auto every = tty ? std::chrono::seconds(1) : std::chrono::seconds(5);
+  ProgressLine line("produce", stderr, control.progress && isatty(STDERR_FILENO) == 1);
+  const Workload& workload = delivery.workload();
+  const double tasks = static_cast<double>(workload.total_tasks());
+  // An error ends the run: the progress line goes first, so the error starts a clean line.
+  auto fail = [&](Status s) {
+    line.Clear();
+    return s;
+  };
   const auto start = Clock::now();
-  auto next_report = start + every;
   Message message;
   for (;;) {
     if (control.stop && control.stop->load()) break;
@@ -138,17 +144,15 @@ Result<ProduceTotals> Produce(const ProduceFlags& flags, const ProduceControl& c
                                    std::chrono::duration<double>(static_cast<double>(totals.events) / flags.rate));
       if (due > Clock::now()) std::this_thread::sleep_until(due);
     }
-    if (Status s = (*sink)->Send(message); !s.ok()) return s;
+    if (Status s = (*sink)->Send(message); !s.ok()) return fail(s);
     ++totals.messages;
     totals.events += message.events;
     totals.distinct = delivery.distinct_events();
-    if (control.progress && Clock::now() >= next_report) {
-      totals.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      ReportProgress("", totals, tty ? "\r" : "\n");
-      next_report += every;
-    }
+    // How far: the workload's finished tasks (their events vary in number).
+    line.Update(totals.events, tasks > 0 ? static_cast<double>(workload.completed_tasks()) / tasks : -1);
   }
-  if (Status s = (*sink)->Finish(); !s.ok()) return s;
+  if (Status s = (*sink)->Finish(); !s.ok()) return fail(s);
+  line.Clear();
   totals.distinct = delivery.distinct_events();
   totals.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return totals;
@@ -157,14 +161,10 @@ Result<ProduceTotals> Produce(const ProduceFlags& flags, const ProduceControl& c
 int RunProduce(const ProduceFlags& flags) {
   Result<ProduceTotals> done = Produce(flags, ProduceControl{});
   if (!done) {
-    // Past a progress line left open on a terminal.
-    std::fprintf(stderr, "%stally produce: %s\n", isatty(STDERR_FILENO) == 1 ? "\n" : "",
-                 done.error().message().c_str());
+    std::fprintf(stderr, "tally produce: %s\n", done.error().message().c_str());
     return done.error().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
   }
-  ReportProgress("done: ", *done, "");
-  std::fprintf(stderr, " to %s\n", flags.output.empty() ? ("topic " + flags.topic).c_str()
-                                                        : (flags.output == "-" ? "stdout" : flags.output.c_str()));
+  Report(*done, flags.output.empty() ? "topic " + flags.topic : flags.output == "-" ? "stdout" : flags.output);
   return kExitOk;
 }
 

@@ -1,5 +1,6 @@
 #include "ingest/replay.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -79,13 +80,16 @@ class BatchExchange {
 };
 
 // The reader thread: lines to decoded batches. Line n is origin {kReplayPartition, n}.
-void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint64_t* lines) {
+// `bytes` counts what was read, for progress.
+void ReadLines(std::FILE* in, DecodeLimits limits, BatchExchange* exchange, uint64_t* lines,
+               std::atomic<uint64_t>* bytes) {
   Decoder decoder;
   char* line = nullptr;
   size_t capacity = 0;
   Batch* batch = exchange->Empty();
   for (ssize_t n; batch && (n = getline(&line, &capacity, in)) >= 0;) {
     ++*lines;
+    bytes->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     std::string_view message(line, static_cast<size_t>(n));
     if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
     if (!message.empty() && message.back() == '\r') message.remove_suffix(1);
@@ -116,8 +120,10 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
   auto last_report = start;
   ReplayProgress progress;
   uint64_t lines = 0;  // the reader's; read after it is joined
+  std::atomic<uint64_t> bytes{0};
   BatchExchange exchange;
-  std::thread reader(ReadLines, in, DecodeLimits{options.batch_events, options.batch_bytes}, &exchange, &lines);
+  std::thread reader(ReadLines, in, DecodeLimits{options.batch_events, options.batch_bytes}, &exchange, &lines,
+                     &bytes);
 
   Status status;
   auto account = [&](const std::optional<ApplyResult>& r) {
@@ -139,7 +145,8 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
     account(*r);
     const auto now = Clock::now();
     progress.seconds = std::chrono::duration<double>(now - start).count();
-    if (options.progress && now - last_report >= std::chrono::seconds(1)) {
+    if (options.progress && now - last_report >= options.progress_every) {
+      progress.bytes = bytes.load(std::memory_order_relaxed);
       options.progress(progress);
       last_report = now;
     }
@@ -156,6 +163,7 @@ Result<ReplayProgress> Replay(std::FILE* in, Store* store, const ReplayOptions& 
   if (!status.ok()) return status;
   if (Status read = exchange.read_status(); !read.ok()) return read;
   progress.lines = lines;
+  progress.bytes = bytes.load();
   progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return progress;
 }

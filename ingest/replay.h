@@ -8,6 +8,7 @@
 // Threads: applies on the caller's thread, which must be the store's only
 // writer, while a thread of its own reads and decodes the next batch.
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -25,14 +26,17 @@ struct ReplayProgress {
   uint64_t duplicates = 0;
   uint64_t conflicts = 0;
   uint64_t rejected = 0;
+  uint64_t bytes = 0;  // of the input read so far (the reader may be a batch ahead of `events`)
   double seconds = 0;
 };
 
 struct ReplayOptions {
   size_t batch_events = 10'000;
   size_t batch_bytes = kBatchBytes;  // DecodedEvents::bytes(): a huge message goes in parts
-  // Called at least every second while replaying, with the totals so far.
+  // Called after an applied batch once `progress_every` has passed since the last
+  // call, with the totals so far.
   std::function<void(const ReplayProgress&)> progress;
+  std::chrono::milliseconds progress_every{1000};
 };
 
 // Reads `in` to its end. Returns the totals, or the first error of reading or of

@@ -39,6 +39,10 @@ class Workload {
 
   // Events produced so far.
   uint64_t produced() const { return produced_; }
+  // Tasks whose last event has been produced, of total_tasks(): how far along the
+  // stream is (tasks have different numbers of events, so produced() cannot say).
+  uint64_t completed_tasks() const { return next_task_ - in_flight_.size(); }
+  uint64_t total_tasks() const { return total_tasks_; }
 
   // The ids of request r (0-based) and its campaign, as the events carry them.
   std::string RequestId(uint32_t r) const;
