@@ -8,11 +8,14 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tally::bench {
 
@@ -21,14 +24,13 @@ inline std::string BenchOutDir() {
   return dir && *dir ? dir : TALLY_BENCH_RESULTS_DIR;
 }
 
-// A CSV field: the text, with a comma made ';' and a double quote '\'' so that
-// plot.sh and gnuplot can split rows on commas without quoting rules.
+// A CSV field: the text without commas (and a double quote made '\''), so that
+// plot.sh and gnuplot split rows on commas with no quoting rules.
 inline std::string CsvField(std::string_view text) {
-  std::string field(text);
-  for (char& c : field) {
-    if (c == ',') c = ';';
-    if (c == '"') c = '\'';
-    if (c == '\n') c = ' ';
+  std::string field;
+  for (char c : text) {
+    if (c == ',') continue;
+    field += c == '"' ? '\'' : c == '\n' ? ' ' : c;
   }
   return field;
 }
@@ -92,6 +94,46 @@ class CsvOut {
  private:
   std::string path_;
   std::FILE* file_ = nullptr;
+};
+
+// Throughput over time for a `series,seconds,UNIT` file: Tick(count so far) as
+// often as convenient (it reads the clock only), a row per `every` seconds with the
+// rate over that interval, and Finish() for the last part. One thread.
+class RateSampler {
+ public:
+  RateSampler(CsvOut* csv, std::string series, double every = 0.5)
+      : csv_(csv), series_(std::move(series)), every_(every), start_(Clock::now()), last_(start_) {}
+
+  // Time 0 of the series: when the measured part begins (the constructor's time otherwise).
+  void Start() {
+    start_ = last_ = Clock::now();
+    last_count_ = 0;
+  }
+  void Tick(uint64_t count) {
+    const auto now = Clock::now();
+    if (std::chrono::duration<double>(now - last_).count() >= every_) Row(now, count);
+  }
+  void Finish(uint64_t count) {
+    if (count != last_count_) Row(Clock::now(), count);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void Row(Clock::time_point now, uint64_t count) {
+    const double interval = std::chrono::duration<double>(now - last_).count();
+    if (csv_ && interval > 0) {
+      csv_->Sample(series_, std::chrono::duration<double>(now - start_).count(),
+                   static_cast<double>(count - last_count_) / interval);
+    }
+    last_ = now;
+    last_count_ = count;
+  }
+
+  CsvOut* csv_;
+  std::string series_;
+  double every_;
+  Clock::time_point start_, last_;
+  uint64_t last_count_ = 0;
 };
 
 }  // namespace tally::bench

@@ -40,12 +40,14 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "aggregate/store.h"
+#include "bench/csv_out.h"
 #include "ingest/consumer.h"
 #include "ingest/decode.h"
 #include "ingest/delivery.h"
@@ -82,11 +84,12 @@ const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
 // Waits until done() or until `progress()` has not moved for kStallLimit. Looks
 // every 2 ms: a run lasts seconds, and each wakeup takes CPU from what is measured.
 template <class Done, class Progress>
-void WaitFor(const char* what, Done done, Progress progress) {
+void WaitFor(const char* what, Done done, Progress progress, const std::function<void()>& sample = {}) {
   uint64_t last = progress();
   auto moved = Clock::now();
   while (!done()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (sample) sample();
     if (const uint64_t now = progress(); now != last) {
       last = now;
       moved = Clock::now();
@@ -320,7 +323,9 @@ std::string PreProduce(DevBroker& broker, const Stream& s, uint32_t per_message)
 
 // `topic`: the pre-produced stream; empty: produced to a topic of the run's own
 // while tally reads it.
-Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round, bool by_thread = false) {
+// `sampler` (if any) gets the events applied as the run goes: throughput over time.
+Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round, bool by_thread = false,
+                bench::RateSampler* sampler = nullptr) {
   const bool live = topic.empty();
   if (live) {
     topic = "tally-" + std::to_string(round);
@@ -351,6 +356,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round
     const uint64_t batches_before = c.apply_batch_seconds.Read().count();
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
+    if (sampler) sampler->Start();
     // tally's position: the offsets stored with its last durable batch.
     std::thread producer;
     if (live) {
@@ -364,7 +370,10 @@ Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round
         });
       });
     }
-    WaitFor("tally", [&] { return c.applied + c.duplicates >= s.events; }, [&] { return c.consumed.load(); });
+    auto applied = [&] { return c.applied.load() + c.duplicates.load(); };
+    WaitFor("tally", [&] { return applied() >= s.events; }, [&] { return c.consumed.load(); },
+            [&] { if (sampler) sampler->Tick(applied()); });
+    if (sampler) sampler->Finish(applied());
     figure = Measure(s.events, start, cpu, c.apply_batch_seconds.Read().count() - batches_before);
     if (by_thread) {
       PrintThreadUses(threads_before, ReadThreadUses(), s.events,
@@ -380,7 +389,7 @@ Figure RunTally(DevBroker& broker, const Stream& s, std::string topic, int round
 
 // The consumer's path without Kafka: the same messages decoded and submitted in
 // batches of the consumer's size, with offsets as the consumer would record.
-Figure RunNoKafka(const Stream& s, bool by_thread = false) {
+Figure RunNoKafka(const Stream& s, bool by_thread = false, bench::RateSampler* sampler = nullptr) {
   const std::string dir = StoreDir("kafka-nokafka-store");
   std::filesystem::remove_all(dir);
   Figure figure;
@@ -395,6 +404,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
     const ThreadUses threads_before = by_thread ? ReadThreadUses() : ThreadUses{};
     const auto start = Clock::now();
     const double cpu = CpuSeconds();
+    if (sampler) sampler->Start();
     auto submit = [&] {
       batch.topic = "bench";
       for (const auto& [partition, offset] : next) batch.next_offsets.push_back({partition, offset});
@@ -403,6 +413,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
       auto previous = (*store)->Submit(&batch);
       if (!previous) std::exit(1);
       if (*previous) applied += (*previous)->applied + (*previous)->duplicates;
+      if (sampler) sampler->Tick(applied);
     };
     for (size_t i = 0; i < s.messages.size(); ++i) {
       const Partition partition{s.partition[i]};
@@ -415,6 +426,7 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
     auto last = (*store)->Flush();
     if (!last) std::exit(1);
     if (*last) applied += (*last)->applied + (*last)->duplicates;
+    if (sampler) sampler->Finish(applied);
     figure = Measure(s.events, start, cpu, batches);
     if (by_thread) {
       PrintThreadUses(threads_before, ReadThreadUses(), s.events,
@@ -432,7 +444,8 @@ Figure RunNoKafka(const Stream& s, bool by_thread = false) {
 
 // `topic`: the pre-produced stream; empty: produced to a topic of the run's own
 // while the bare consumer reads it.
-Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round) {
+Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round,
+               bench::RateSampler* sampler = nullptr) {
   const bool live = topic.empty();
   if (live) {
     topic = "bare-" + std::to_string(round);
@@ -472,6 +485,7 @@ Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round)
   }
   const auto start = Clock::now();
   const double cpu = CpuSeconds();
+  if (sampler) sampler->Start();
   std::thread producer;
   if (live) {
     producer = std::thread([&] {
@@ -490,7 +504,9 @@ Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round)
       std::exit(1);
     }
     take(n);
+    if (sampler) sampler->Tick(messages * s.events / s.messages.size());
   }
+  if (sampler) sampler->Finish(s.events);
   const Figure figure = Measure(s.events, start, cpu);
   if (producer.joinable()) producer.join();
   rd_kafka_queue_destroy(queue);
@@ -526,7 +542,17 @@ int main(int argc, char** argv) {
   for (const auto& [k, v] : kConsumerSettings) std::printf(" %s=%s", k.c_str(), v.c_str());
   std::printf("\n");
   int round = 0;
+  // Figures as CSV and SVG (bench/csv_out.h): the ratios, and each full run's
+  // throughput over time, per message size.
+  std::optional<bench::CsvOut> ratios;
+  if (only.empty()) ratios.emplace("kafka_bench", "figure,tally,ceiling,unit");
   for (uint32_t per_message : {1u, 100u}) {
+    const std::string size = std::to_string(per_message) + (per_message == 1 ? " event/msg" : " events/msg");
+    std::optional<bench::CsvOut> over_time;
+    if (only.empty()) {
+      over_time.emplace("kafka_bench_" + std::to_string(per_message) + "_per_message" + (live ? "_live" : ""),
+                        "series,seconds,events_per_s");
+    }
     const Stream s = MakeStream(events, per_message, live);
     Figure tally, bare, no_kafka;
     auto best = [](Figure& best, Figure f) {
@@ -551,9 +577,13 @@ int main(int argc, char** argv) {
       continue;
     }
     for (int r = 0; r < rounds; ++r) {
-      const Figure n = RunNoKafka(s);
-      const Figure t = RunTally(**broker, s, topic, round++);
-      const Figure b = RunBare(**broker, s, topic, round++);
+      const std::string suffix = " (round " + std::to_string(r + 1) + ")";
+      bench::RateSampler n_samples(&*over_time, "without Kafka" + suffix);
+      bench::RateSampler t_samples(&*over_time, "tally" + suffix);
+      bench::RateSampler b_samples(&*over_time, "bare consumer" + suffix);
+      const Figure n = RunNoKafka(s, false, &n_samples);
+      const Figure t = RunTally(**broker, s, topic, round++, false, &t_samples);
+      const Figure b = RunBare(**broker, s, topic, round++, &b_samples);
       std::printf("    round %d: tally %8.0f, bare %8.0f, without Kafka %8.0f events/s: tally/without %.2f "
                   "(events/batch: tally %.0f, without %.0f)\n",
                   r + 1, t.rate, b.rate, n.rate, t.rate / n.rate, t.batch_events, n.batch_events);
@@ -568,6 +598,8 @@ int main(int argc, char** argv) {
                 bare.rate, bare.rate / static_cast<double>(per_message), bare.cores, tally.rate / bare.rate);
     std::printf("    same path without Kafka          %8.0f events/s, %.1f cores busy: ratio %.2f (issue 11: >= 0.8)\n",
                 no_kafka.rate, no_kafka.cores, tally.rate / no_kafka.rate);
+    ratios->Ratio("tally / bare consumer (" + size + ")", tally.rate, bare.rate, "events/s");
+    ratios->Ratio("tally / without Kafka (" + size + ")", tally.rate, no_kafka.rate, "events/s");
   }
   return 0;
 }

@@ -12,3 +12,9 @@ bench_csv() {
 bench_plot() {
   "$(dirname "${BASH_SOURCE[0]}")/plot.sh" "$@" >/dev/null && echo "plots: ${*/%.csv/.svg}" >&2
 }
+# bench_rates SERIES SAMPLES: raw samples (`tally replay --samples`, `store_bench
+# ceiling ... SAMPLES`: seconds,events,bytes) as SERIES,seconds,events/s rows, the
+# rate over each interval since the sample before.
+bench_rates() {
+  awk -F, -v s="$1" 'NR > 1 && $1 > t { printf "%s,%.3f,%.0f\n", s, $1, ($2 - e) / ($1 - t); t = $1; e = $2 }' "$2"
+}

@@ -30,7 +30,10 @@ for csv in "$@"; do
   svg=${csv%.csv}.svg
   title=$(basename "${csv%.csv}" | tr '_' ' ')
   header=$(head -n 1 "$csv" | tr -d '\r')
-  common="set terminal svg size 900,480 dynamic enhanced font 'sans,12' background rgb 'white'
+  # Wider for many bars: about 70 px each past a dozen.
+  rows=$(tail -n +2 "$csv" | grep -c . || true)
+  width=$((rows > 12 ? 900 + (rows - 12) * 70 : 900))
+  common="set terminal svg size $width,480 dynamic enhanced font 'sans,12' background rgb 'white'
 set output $(quote "$svg")
 set datafile separator ','
 set title $(quote "$title") noenhanced
@@ -65,11 +68,17 @@ set style data histogram
 set style histogram clustered gap 1
 set boxwidth 0.7 relative
 set xtics rotate by -20 noenhanced
+set bmargin 7
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#888888'
 plot $(quote "$csv") skip 1 using (\$2/\$3):xticlabels(1) lc rgb '#3b75af' title 'tally / ceiling', \\
   '' skip 1 using 0:(\$2/\$3):(gprintf('%.2s%c', \$2).' / '.gprintf('%.2s%c', \$3).' '.strcol(4)) with labels offset 0,0.8 font ',9' notitle"
       ;;
     endpoint,percentile,tally_ms,ceiling_ms)
+      # The ceiling's bars only if some endpoint has one.
+      ceiling=
+      if tail -n +2 "$csv" | cut -d, -f4 | grep -q '[0-9]'; then
+        ceiling=", '' skip 1 using 4 lc rgb '#aaaaaa' title 'ceiling'"
+      fi
       script="$common
 set ylabel 'latency (ms, log scale)'
 set logscale y
@@ -77,8 +86,8 @@ set style data histogram
 set style histogram clustered gap 1
 set boxwidth 0.9 relative
 set xtics rotate by -30 noenhanced
-plot $(quote "$csv") skip 1 using 3:xticlabels(strcol(1).' '.strcol(2)) lc rgb '#3b75af' title 'tally', \\
-  '' skip 1 using 4 lc rgb '#aaaaaa' title 'ceiling'"
+set bmargin 9
+plot $(quote "$csv") skip 1 using 3:xticlabels(strcol(1).' '.strcol(2)) lc rgb '#3b75af' title 'tally'$ceiling"
       ;;
     *)
       echo "plot.sh: $csv: unknown header \"$header\" (see bench/README.md)" >&2
