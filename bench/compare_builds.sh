@@ -6,11 +6,15 @@
 #
 #   bench/compare_builds.sh OLD_BUILD NEW_BUILD [EVENTS=2000000] [ROUNDS=3] [SECONDS=5]
 #
+# Figures as CSV and SVG (bench/README.md): compare_builds, new / old for each figure
+# (the old build plays the ceiling).
+#
 # A build is a directory holding `tally` and `bench/http/http_bench_server` (a
 # build/ tree, or a copy of those binaries from an older commit). Each build loads
 # its own 1,000,000-record store for the HTTP part (store formats may differ).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/plot/csv.sh
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [EVENTS] [ROUNDS] [SECONDS]" >&2; exit 2; }
 old=$(realpath "$1") new=$(realpath "$2")
 events=${3:-2000000} rounds=${4:-3} seconds=${5:-5}
@@ -108,3 +112,12 @@ for mode in cached uncached; do
       "$(ratio "${best[$mode.old.$key]}" "${best[$mode.new.$key]}")"
   done
 done
+ratios=$(bench_csv compare_builds figure,tally,ceiling,unit)
+echo "replay new / old,$r_new,$r_old,events/s" >>"$ratios"
+for mode in cached uncached; do
+  for k in s:/statistics r:/statistics/record t:/task/get; do
+    key=${k%%:*}
+    echo "${k#*:} ($mode) new / old,${best[$mode.new.$key]},${best[$mode.old.$key]},req/s" >>"$ratios"
+  done
+done
+bench_plot "$ratios"

@@ -11,6 +11,10 @@
 #              /statistics/summary and /statistics/labelers page 1, each over 100
 #              random requests. Target: p99 of each new endpoint <= 2 × /statistics's.
 #
+# Figures as CSV and SVG (bench/README.md): summary_views_replay (events/s over time
+# of each replay), summary_views (with / without, req/s), summary_views_latency (p99
+# of each new endpoint beside /statistics's).
+#
 # Usage: bench/summary_views_bench.sh [ROUNDS=3] [SECONDS=5]
 #   BUILD_DIR=build   the build to measure (tally, bench/http/http_bench_server, bench/make_events)
 #   EVENTS_FILE=f     the NDJSON to replay (default: BUILD_DIR/bench-data/events-2000000.ndjson, generated)
@@ -18,6 +22,7 @@
 #                     it is copied, never modified
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/plot/csv.sh
 rounds=${1:-3}
 seconds=${2:-5}
 build=$(realpath "${BUILD_DIR:-build}")
@@ -36,18 +41,22 @@ if [ ! -s "$events" ]; then
   "$build/bench/make_events" 2000000 1000 230 >"$events"
 fi
 
-# replay [FLAGS] -> events/s
+over_time=$(bench_csv summary_views_replay series,seconds,events_per_s)
+# replay SERIES [FLAGS] -> events/s; its rate over time goes to $over_time as SERIES.
 replay() {
+  local series=$1
+  shift
   rm -rf "$work/store"
-  "$build/tally" replay --data-dir "$work/store" --memory-mb 256 "$@" "$events" 2>&1 |
+  "$build/tally" replay --data-dir "$work/store" --memory-mb 256 --samples "$work/samples.csv" "$@" "$events" 2>&1 |
     grep -oE 'done: .*\(([0-9]+) events/s\)' | grep -oE '[0-9]+ events/s' | cut -d' ' -f1
+  bench_rates "$series" "$work/samples.csv" >>"$over_time"
 }
 
 max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 with=0 without=0
 for round in $(seq 1 "$rounds"); do
-  a=$(replay)
-  b=$(replay --no-summary-views)
+  a=$(replay "with the views (round $round)")
+  b=$(replay "without (round $round)" --no-summary-views)
   echo "replay round $round: with the views $a events/s, without $b events/s (load $(cut -d' ' -f1-3 /proc/loadavg))"
   with=$(max "$with" "$a")
   without=$(max "$without" "$b")
@@ -121,3 +130,10 @@ for route in statistics statistics_summary statistics_labelers; do
   printf '  %-22s %8s req/s  p99 %7s ms   %.2f × /statistics (target <= 2)\n' "/${route//_//}" "${rps[$route]}" \
     "${p99[$route]}" "$(awk -v a="${p99[$route]}" -v b="${p99[statistics]}" 'BEGIN { print a / b }')"
 done
+ratios=$(bench_csv summary_views figure,tally,ceiling,unit)
+echo "replay with the views / without,$with,$without,events/s" >>"$ratios"
+latency=$(bench_csv summary_views_latency endpoint,percentile,tally_ms,ceiling_ms)
+for route in statistics_summary statistics_labelers; do
+  echo "/${route//_//} (ceiling: /statistics),p99,${p99[$route]},${p99[statistics]}" >>"$latency"
+done
+bench_plot "$over_time" "$ratios" "$latency"

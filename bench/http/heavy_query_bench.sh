@@ -6,10 +6,14 @@
 # over 4 connections (open loop: latency from each probe's scheduled time).
 # Prints the probes' latency (target: p99 < 100 ms) and what the queries got.
 #
+# Figures as CSV and SVG (bench/README.md): heavy_query_bench_latency, the probes'
+# p50/p99 and the heavy queries' (wrk) p50/p99.
+#
 # Usage: bench/http/heavy_query_bench.sh [SECONDS=20]
 #   BUILD_DIR=build-x bench/http/heavy_query_bench.sh   to use another build directory
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/plot/csv.sh
 seconds=${1:-20}
 build=${BUILD_DIR:-build}
 if [ "$build" = build ]; then scripts/build http_bench_server rate_load >/dev/null; fi
@@ -55,3 +59,11 @@ grep -E 'Requests/sec|Non-2xx|Socket errors|requests in|^ +50%|^ +99%' "$work/wr
 awk '{ for (i = 1; i <= NF; ++i) if ($i == "p99") p99 = $(i + 1) }
      END { printf "/healthz p99 %s ms during the load: %s (target < 100 ms)\n", p99, (p99 + 0 < 100 ? "ok" : "OVER") }' \
   "$work/healthz.txt"
+latency=$(bench_csv heavy_query_bench_latency endpoint,percentile,tally_ms,ceiling_ms)
+awk '{ for (i = 1; i <= NF; ++i) { if ($i == "p50") p50 = $(i + 1); if ($i == "p99") p99 = $(i + 1) } }
+     END { printf "/healthz during the load,p50,%s,\n/healthz during the load,p99,%s,\n", p50, p99 }' \
+  "$work/healthz.txt" >>"$latency"
+awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+     $1 == "50%" { printf "/statistics/record limit 1000,p50,%.3f,\n", ms($2) }
+     $1 == "99%" { printf "/statistics/record limit 1000,p99,%.3f,\n", ms($2) }' "$work/wrk.txt" >>"$latency"
+bench_plot "$latency"

@@ -16,10 +16,15 @@
 # Target: tally/ceiling >= 0.6 for /statistics. Also printed: /statistics with
 # the response cache off (every request reads the store).
 #
+# Figures as CSV and SVG (bench/README.md): http_bench (requests/s, tally / ceiling)
+# and http_bench_latency (wrk's p50/p99 beside the ceiling's, and the p99 at half
+# the maximum rate) per endpoint and mode.
+#
 # Usage: bench/http/http_bench.sh [SECONDS=5] [INGEST_RATE=20000]
 #   BUILD_DIR=build-x bench/http/http_bench.sh   to use another build directory
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/plot/csv.sh
 seconds=${1:-5}
 ingest_rate=${2:-20000}
 build=${BUILD_DIR:-build}
@@ -108,6 +113,8 @@ best_of() {
 printf '\n%-38s %8s %9s %5s | %13s | %20s | %s\n' "" "" "" "" "wrk latency" "at half the max rate" ""
 printf '%-38s %8s %9s %5s | %6s %6s | %6s %6s %6s | %s\n' "endpoint (mode)" "tally/s" "ceiling/s" "ratio" \
   "p50 ms" "p99" "p50" "p99" "median" "ceiling p50/p99 ms (response size)"
+ratios=$(bench_csv http_bench figure,tally,ceiling,unit)
+latency=$(bench_csv http_bench_latency endpoint,percentile,tally_ms,ceiling_ms)
 failed=0
 run_mode() {
   local mode=$1
@@ -144,6 +151,9 @@ run_mode() {
     printf '%-38s %8d %9d %5.2f | %6.3f %6.3f | %6.3f %6.3f %6.3f | %.3f/%.3f (%d B)\n' "/$name ($mode)" "$t_rps" \
       "$c_rps" "$(awk -v a="$t_rps" -v b="$c_rps" 'BEGIN { print a / b }')" "$t_p50" "$t_p99" "$h_p50" "$h_p99" \
       "$h_median" "$c_p50" "$c_p99" "$bytes"
+    echo "/$name ($mode),$t_rps,$c_rps,req/s" >>"$ratios"
+    printf '%s,%s,%s,%s\n' "/$name ($mode)" "p50" "$t_p50" "$c_p50" "/$name ($mode)" "p99" "$t_p99" "$c_p99" \
+      "/$name ($mode)" "p99 at half max" "$h_p99" "" >>"$latency"
     if [ "$name" = statistics ] && awk -v a="$t_rps" -v b="$c_rps" 'BEGIN { exit !(a / b < 0.6) }'; then
       echo "  below target: /statistics at < 0.6 of the ceiling"
       failed=1
@@ -171,8 +181,11 @@ read -r t_rps t_p50 t_p99 <<<"$(wrk_run "$port" GET "$st" "")"
 read -r h_p50 h_p99 h_median <<<"$(rate_run "$port" $((t_rps / 2)) GET "$st" "")"
 printf '%-38s %8d %9s %5s | %6.3f %6.3f | %6.3f %6.3f %6.3f |\n' "/statistics (idle, no cache)" "$t_rps" "-" "-" \
   "$t_p50" "$t_p99" "$h_p50" "$h_p99" "$h_median"
+printf '%s,%s,%s,\n' "/statistics (idle no cache)" "p50" "$t_p50" "/statistics (idle no cache)" "p99" "$t_p99" \
+  "/statistics (idle no cache)" "p99 at half max" "$h_p99" >>"$latency"
 stop "$tally_pid"
 pids=()
 rm -rf "$data.run"
+bench_plot "$ratios" "$latency"
 echo
 [ "$failed" -eq 0 ] && echo "all targets met" || echo "some targets missed"

@@ -18,6 +18,10 @@
 # Targets: uncached >= 0.5 × cached (same build, same run); records >= 2 × the old
 # build's records.
 #
+# Figures as CSV and SVG (bench/README.md): read_path_bench (uncached / cached, and
+# with OLD_BUILD new / old, req/s) and read_path_bench_latency (p99 of each, beside
+# the cached figure or the old build's).
+#
 # Usage: bench/http/read_path_bench.sh [SECONDS=5] [ROUNDS=3]
 #   BUILD_DIR=build-x   the build to measure (default build/)
 #   OLD_BUILD=dir       a build to compare with
@@ -26,6 +30,7 @@
 #                       its format (an older build then refuses it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/plot/csv.sh
 seconds=${1:-5}
 rounds=${2:-3}
 build=${BUILD_DIR:-build}
@@ -143,11 +148,25 @@ printf '  /statistics cached, fixed URL     %8s req/s  p99 %6s ms\n' "$c_rps" "$
 printf '  /statistics uncached, random      %8s req/s  p99 %6s ms   %.2f × cached (target >= 0.5)\n' \
   "$u_rps" "$u_p99" "$(awk -v a="$u_rps" -v b="$c_rps" 'BEGIN { print a / b }')"
 printf '  /statistics/record uncached (3×100) %6s req/s  p99 %6s ms\n' "$r_rps" "$r_p99"
+ratios=$(bench_csv read_path_bench figure,tally,ceiling,unit)
+latency=$(bench_csv read_path_bench_latency endpoint,percentile,tally_ms,ceiling_ms)
+echo "/statistics uncached / cached,$u_rps,$c_rps,req/s" >>"$ratios"
+{
+  echo "/statistics cached,p99,$c_p99,"
+  echo "/statistics uncached,p99,$u_p99,$c_p99"
+} >>"$latency"
+if [ -z "$old" ]; then echo "/statistics/record uncached,p99,$r_p99," >>"$latency"; fi
 if [ -n "$old" ]; then
   read -r oc_rps oc_p99 ou_rps ou_p99 or_rps or_p99 <<<"$best_old"
+  {
+    echo "/statistics/record new / old,$r_rps,$or_rps,req/s"
+    echo "/statistics uncached new / old,$u_rps,$ou_rps,req/s"
+  } >>"$ratios"
+  echo "/statistics/record uncached (ceiling: old build),p99,$r_p99,$or_p99" >>"$latency"
   printf '  %s: cached %s, uncached %s (%.2f × cached), records %s req/s\n' "$old" "$oc_rps" "$ou_rps" \
     "$(awk -v a="$ou_rps" -v b="$oc_rps" 'BEGIN { print a / b }')" "$or_rps"
   printf '  records: %.2f × %s (target >= 2); uncached /statistics: %.2f × %s\n' \
     "$(awk -v a="$r_rps" -v b="$or_rps" 'BEGIN { print a / b }')" "$old" \
     "$(awk -v a="$u_rps" -v b="$ou_rps" 'BEGIN { print a / b }')" "$old"
 fi
+bench_plot "$ratios" "$latency"
