@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "aggregate/store.h"
+#include "bench/csv_out.h"
 #include "api/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -356,6 +357,16 @@ int RunBench(size_t waiters, size_t requests, size_t wakes, int probes) {
               wake_ms.empty() ? 0 : *std::max_element(wake_ms.begin(), wake_ms.end()),
               Percentile(wake_ms_from_start, 0.99));
   std::printf("held after the wake-ups: %.0f\n", held_after);
+  {
+    // As CSV and SVG (bench/csv_out.h): each probe with the polls held beside idle.
+    bench::CsvOut csv("long_poll_bench_latency", "endpoint,percentile,tally_ms,ceiling_ms");
+    csv.Latency("/healthz with the polls held (ceiling: idle)", "p50", held_health.first, idle_health.first);
+    csv.Latency("/healthz with the polls held (ceiling: idle)", "p99", held_health.second, idle_health.second);
+    csv.Latency("/statistics with the polls held (ceiling: idle)", "p50", held_query.first, idle_query.first);
+    csv.Latency("/statistics with the polls held (ceiling: idle)", "p99", held_query.second, idle_query.second);
+    csv.Latency("wake-up from Apply returned", "p50", Percentile(wake_ms, 0.5), -1);
+    csv.Latency("wake-up from Apply returned", "p99", Percentile(wake_ms, 0.99), -1);
+  }
   std::fclose(to);
   int status = 0;
   kill(child, SIGTERM);
