@@ -188,9 +188,9 @@ TEST_F(ProgressProcessTest, ReplayIsSilentWhenStderrIsAFile) {
 }
 
 TEST_F(ProgressProcessTest, ProduceIsSilentWhenStderrIsAFile) {
-  // ~9,000 events at 1,500/s: six seconds, past the interval of any progress report.
+  // ~9,000 events at 1,200/s: over seven seconds, past the interval of any progress report.
   testing::ChildProcess produce({TALLY_BINARY, "produce", "--output", Path("paced.ndjson"), "--requests", "10",
-                                 "--tasks-per-request", "100", "--rate", "1500"},
+                                 "--tasks-per-request", "100", "--rate", "1200"},
                                 Path("paced.log"));
   ASSERT_TRUE(testing::ExitedWith(produce.Wait(60s), 0)) << produce.Output();
   const std::string out = produce.Output();
