@@ -101,7 +101,7 @@ class CsvOut {
 // rate over that interval, and Finish() for the last part. One thread.
 class RateSampler {
  public:
-  RateSampler(CsvOut* csv, std::string series, double every = 0.5)
+  RateSampler(CsvOut* csv, std::string series, double every = 0.25)
       : csv_(csv), series_(std::move(series)), every_(every), start_(Clock::now()), last_(start_) {}
 
   // Time 0 of the series: when the measured part begins (the constructor's time otherwise).

@@ -360,12 +360,12 @@ int RunBench(size_t waiters, size_t requests, size_t wakes, int probes) {
   {
     // As CSV and SVG (bench/csv_out.h): each probe with the polls held beside idle.
     bench::CsvOut csv("long_poll_bench_latency", "endpoint,percentile,tally_ms,ceiling_ms");
-    csv.Latency("/healthz with the polls held (ceiling: idle)", "p50", held_health.first, idle_health.first);
-    csv.Latency("/healthz with the polls held (ceiling: idle)", "p99", held_health.second, idle_health.second);
-    csv.Latency("/statistics with the polls held (ceiling: idle)", "p50", held_query.first, idle_query.first);
-    csv.Latency("/statistics with the polls held (ceiling: idle)", "p99", held_query.second, idle_query.second);
-    csv.Latency("wake-up from Apply returned", "p50", Percentile(wake_ms, 0.5), -1);
-    csv.Latency("wake-up from Apply returned", "p99", Percentile(wake_ms, 0.99), -1);
+    csv.Latency("/healthz polls held", "p50", held_health.first, idle_health.first);
+    csv.Latency("/healthz polls held", "p99", held_health.second, idle_health.second);
+    csv.Latency("/statistics polls held", "p50", held_query.first, idle_query.first);
+    csv.Latency("/statistics polls held", "p99", held_query.second, idle_query.second);
+    csv.Latency("wake-up after Apply", "p50", Percentile(wake_ms, 0.5), -1);
+    csv.Latency("wake-up after Apply", "p99", Percentile(wake_ms, 0.99), -1);
   }
   std::fclose(to);
   int status = 0;

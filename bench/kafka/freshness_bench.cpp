@@ -436,7 +436,7 @@ void RunRate(const std::string& label, double rate, int seconds, rd_kafka_t* pro
               b.p95, b.p99, b.max);
   std::printf("    broker's ack, produce -> acknowledged p50 %7.1f  p95 %7.1f  p99 %7.1f  max %7.1f ms\n", a.p50,
               a.p95, a.p99, a.max);
-  const std::string endpoint = "visible over HTTP at " + label + " (ceiling: bare consumer)";
+  const std::string endpoint = "visible at " + label;  // the ceiling: produce -> consumed, bare
   LatencyCsv().Latency(endpoint, "p50", t.p50, b.p50);
   LatencyCsv().Latency(endpoint, "p95", t.p95, b.p95);
   LatencyCsv().Latency(endpoint, "p99", t.p99, b.p99);
@@ -565,7 +565,7 @@ void RunQueries(double ingest_rate, int seconds, uint16_t port, const std::strin
               busy.offered, busy.answered, ingest_rate, applied_rate, static_cast<long long>(lag.value_or(-1)),
               busy.p50, busy.p99, busy.max);
   std::printf("    /statistics p99 while ingesting %.2f ms (target <= 10 ms), idle %.2f ms\n", busy.p99, idle.p99);
-  const std::string endpoint = "GET " + target.substr(0, target.find('?')) + " at half max while ingesting (ceiling: idle)";
+  const std::string endpoint = target.substr(0, target.find('?')) + " ingesting";  // the ceiling: idle
   LatencyCsv().Latency(endpoint, "p50", busy.p50, idle.p50);
   LatencyCsv().Latency(endpoint, "p99", busy.p99, idle.p99);
   std::fflush(stdout);

@@ -71,7 +71,7 @@ set xtics rotate by -20 noenhanced
 set bmargin 7
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#888888'
 plot $(quote "$csv") skip 1 using (\$2/\$3):xticlabels(1) lc rgb '#3b75af' title 'tally / ceiling', \\
-  '' skip 1 using 0:(\$2/\$3):(gprintf('%.2s%c', \$2).' / '.gprintf('%.2s%c', \$3).' '.strcol(4)) with labels offset 0,0.8 font ',9' notitle"
+  '' skip 1 using 0:(\$2/\$3):(gprintf('%.1s%c', \$2).' / '.gprintf('%.1s%c', \$3).' '.strcol(4)) with labels offset 0,0.8 font ',9' notitle"
       ;;
     endpoint,percentile,tally_ms,ceiling_ms)
       # The ceiling's bars only if some endpoint has one.
