@@ -359,7 +359,7 @@ int RunBench(size_t waiters, size_t requests, size_t wakes, int probes) {
   std::printf("held after the wake-ups: %.0f\n", held_after);
   {
     // As CSV and SVG (bench/csv_out.h): each probe with the polls held beside idle.
-    bench::CsvOut csv("long_poll_bench_latency", "endpoint,percentile,tally_ms,ceiling_ms");
+    bench::CsvOut csv("long_poll_bench_latency", "endpoint,percentile,tally_ms,idle_ms");
     csv.Latency("/healthz polls held", "p50", held_health.first, idle_health.first);
     csv.Latency("/healthz polls held", "p99", held_health.second, idle_health.second);
     csv.Latency("/statistics polls held", "p50", held_query.first, idle_query.first);

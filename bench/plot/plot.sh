@@ -6,8 +6,9 @@
 #   series,seconds,UNIT       samples over time, a line per series
 #                             (e.g. replay throughput per second, tally and ceiling)
 #   figure,tally,ceiling,unit a bar per figure: tally / ceiling, labelled with both
-#   endpoint,percentile,tally_ms,ceiling_ms
+#   endpoint,percentile,tally_ms,CEILING_ms
 #                             latency percentiles per endpoint, tally beside the ceiling
+#                             (CEILING names it in the key: ceiling_ms, bare_consumer_ms, idle_ms)
 #
 # Usage: bench/plot/plot.sh [CSV...]   (none: every CSV in $TALLY_BENCH_OUT,
 #                                       default build/bench-results)
@@ -30,9 +31,10 @@ for csv in "$@"; do
   svg=${csv%.csv}.svg
   title=$(basename "${csv%.csv}" | tr '_' ' ')
   header=$(head -n 1 "$csv" | tr -d '\r')
-  # Wider for many bars: about 70 px each past a dozen.
+  # Bar charts get wider for many bars: about 70 px each past a dozen.
   rows=$(tail -n +2 "$csv" | grep -c . || true)
-  width=$((rows > 12 ? 900 + (rows - 12) * 70 : 900))
+  width=900
+  case "$header" in series,*) ;; *) width=$((rows > 12 ? 900 + (rows - 12) * 70 : 900)) ;; esac
   common="set terminal svg size $width,480 dynamic enhanced font 'sans,12' background rgb 'white'
 set output $(quote "$svg")
 set datafile separator ','
@@ -73,11 +75,13 @@ set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#888888'
 plot $(quote "$csv") skip 1 using (\$2/\$3):xticlabels(1) lc rgb '#3b75af' title 'tally / ceiling', \\
   '' skip 1 using 0:(\$2/\$3):(gprintf('%.1s%c', \$2).' / '.gprintf('%.1s%c', \$3).' '.strcol(4)) with labels offset 0,0.8 font ',9' notitle"
       ;;
-    endpoint,percentile,tally_ms,ceiling_ms)
+    endpoint,percentile,tally_ms,*_ms)
       # The ceiling's bars only if some endpoint has one.
       ceiling=
+      name=${header#endpoint,percentile,tally_ms,}
+      name=${name%_ms}
       if tail -n +2 "$csv" | cut -d, -f4 | grep -q '[0-9]'; then
-        ceiling=", '' skip 1 using 4 lc rgb '#aaaaaa' title 'ceiling'"
+        ceiling=", '' skip 1 using 4 lc rgb '#aaaaaa' title $(quote "${name//_/ }")"
       fi
       script="$common
 set ylabel 'latency (ms, log scale)'
