@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <random>
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "aggregate/bytes.h"
@@ -391,6 +392,20 @@ StoreTotals Store::totals() const {
   return {impl_->total_records.load(std::memory_order_relaxed),
           impl_->total_tasks.load(std::memory_order_relaxed),
           impl_->total_requests.load(std::memory_order_relaxed)};
+}
+
+StoreDisk Store::disk() const {
+  StoreDisk disk;
+  uint64_t bytes = 0;
+  if (impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &bytes)) {
+    disk.table_bytes = bytes;
+  }
+  struct statvfs fs {};
+  if (::statvfs(impl_->options.path.c_str(), &fs) == 0) {
+    disk.filesystem_size_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+    disk.filesystem_available_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+  return disk;
 }
 
 }  // namespace tally

@@ -272,6 +272,18 @@ struct StoreTotals {
   uint64_t requests = 0;
 };
 
+// The store's footprint on disk, for gauges: a full disk stops ingestion (the
+// process exits 1), so operators watch the room left before it comes to that.
+struct StoreDisk {
+  // RocksDB's table (SST) files, obsolete ones not yet deleted included; the
+  // write-ahead logs (under a quarter of the memory budget) come on top.
+  uint64_t table_bytes = 0;
+  // The filesystem holding the data directory (statvfs): its size, and the
+  // bytes an unprivileged writer may still use. Both 0 when statvfs failed.
+  uint64_t filesystem_size_bytes = 0;
+  uint64_t filesystem_available_bytes = 0;
+};
+
 class ReadView;
 
 // How Store::Versions reads: from a snapshot, or the latest written state; and
@@ -418,6 +430,10 @@ class Store {
 
   // Totals as of the last applied batch (for gauges); any thread, no I/O.
   StoreTotals totals() const;
+
+  // The store's size on disk and its filesystem's room (StoreDisk): RocksDB's
+  // property, read from memory, and one statvfs call. Any thread.
+  StoreDisk disk() const;
 
   // OK, or the first write error of this store: a batch that failed to write,
   // or a failed flush or compaction in the background (the caller should stop,

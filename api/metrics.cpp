@@ -4,6 +4,7 @@
 #include <map>
 
 #include "aggregate/rejection.h"
+#include "api/process_metrics.h"
 
 namespace tally {
 namespace {
@@ -171,7 +172,8 @@ void HttpMetrics::Append(std::string* out) const {
         position_waiters_ ? position_waiters_() : 0, out);
 }
 
-std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals) {
+std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals,
+                          const StoreDisk* disk) {
   std::string out;
   out.reserve(16 << 10);
   Counter("tally_events_consumed_total", "Events read from Kafka (array elements; a non-JSON message counts once).",
@@ -217,7 +219,21 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
     Gauge("tally_store_requests", "Annotation requests held in the store.", static_cast<int64_t>(totals->requests),
           &out);
   }
+  if (disk != nullptr) {
+    Gauge("tally_store_size_bytes",
+          "Bytes of the store's table files on disk (the write-ahead logs come on top).",
+          static_cast<int64_t>(disk->table_bytes), &out);
+    // Absent, not 0, when statvfs failed: a 0 would page as a full disk.
+    if (disk->filesystem_size_bytes > 0) {
+      Gauge("tally_store_filesystem_size_bytes", "Size of the filesystem holding the data directory.",
+            static_cast<int64_t>(disk->filesystem_size_bytes), &out);
+      Gauge("tally_store_filesystem_avail_bytes",
+            "Bytes still free for tally on the filesystem holding the data directory; at 0 the store stops.",
+            static_cast<int64_t>(disk->filesystem_available_bytes), &out);
+    }
+  }
   http.Append(&out);
+  AppendProcessMetrics(&out);
   return out;
 }
 

@@ -86,9 +86,10 @@ class HttpMetrics {
   std::function<int64_t()> position_waiters_;
 };
 
-// The whole /metrics page: ingestion, store, HTTP. `totals` is null while the
-// store is not open.
-std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals);
+// The whole /metrics page: ingestion, store, HTTP, process. `totals` and
+// `disk` are null while the store is not open.
+std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals,
+                          const StoreDisk* disk);
 
 // Appends one histogram's HELP, TYPE and samples; `labels` is empty or like
 // `route="/x"` (without braces).

@@ -44,11 +44,16 @@ PlainAnswer AnswerReadyz(const ApiContext& context) {
 PlainAnswer AnswerMetrics(const ApiContext& context) {
   const IngestStatus status = context.ingest.status ? context.ingest.status() : IngestStatus{};
   StoreTotals totals;
-  if (context.store != nullptr) totals = context.store->totals();
+  StoreDisk disk;
+  if (context.store != nullptr) {
+    totals = context.store->totals();
+    disk = context.store->disk();
+  }
   static const HttpMetrics kNoMetrics;
+  const bool open = context.store != nullptr;
   return {200, "text/plain; version=0.0.4; charset=utf-8",
-          RenderMetrics(context.metrics ? *context.metrics : kNoMetrics, status,
-                        context.store != nullptr ? &totals : nullptr)};
+          RenderMetrics(context.metrics ? *context.metrics : kNoMetrics, status, open ? &totals : nullptr,
+                        open ? &disk : nullptr)};
 }
 
 PlainAnswer AnswerOpenApi(const ApiContext&) {

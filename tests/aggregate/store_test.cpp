@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/temp_dir.h"
@@ -221,6 +222,29 @@ TEST(StoreTest, CountsDuplicatesAndConflictsAndKeepsTheFirst) {
   ASSERT_TRUE(page->Decode(0, std::vector<std::string>{"r"}, &got).ok());
   EXPECT_EQ(got, a);
   EXPECT_TRUE(store->Tasks(store->Snapshot(), "other", Page{1, 1}).value() == std::nullopt);
+}
+
+// The gauges of /metrics that the disk alert and the dashboard's store size read.
+TEST(StoreTest, TellsItsSizeOnDiskAndTheRoomLeft) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.path());
+    EXPECT_EQ(store->disk().table_bytes, 0u) << "a new store has no table file yet";
+    ASSERT_TRUE(Apply(*store, {Event(1, "r1", 10, 0), Event(2, "r2", 10, 0)}, {}, {{Partition{0}, Offset{5}}}));
+  }
+  // Reopening replays the write-ahead log into a table file.
+  auto store = OpenOrDie(dir.path());
+  const StoreDisk disk = store->disk();
+  uint64_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".sst") files += entry.file_size();
+  }
+  EXPECT_GT(disk.table_bytes, 0u);
+  EXPECT_EQ(disk.table_bytes, files) << "the bytes of the store's .sst files";
+  const std::filesystem::space_info space = std::filesystem::space(dir.path());
+  EXPECT_EQ(disk.filesystem_size_bytes, space.capacity);
+  EXPECT_GT(disk.filesystem_available_bytes, 0u);
+  EXPECT_LE(disk.filesystem_available_bytes, disk.filesystem_size_bytes);
 }
 
 TEST(StoreTest, StoresRejectionsWithOriginAndExcerpt) {

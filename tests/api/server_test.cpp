@@ -880,6 +880,47 @@ TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
   }
 }
 
+// The dashboard's store size, disk room, memory and CPU panels and the disk
+// alert (deploy/) read these; the figures are the process's and the store's own.
+TEST_F(ApiServerTest, MetricsShowStoreDiskAndProcess) {
+  auto r = Get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  auto value = [&r](const std::string& name) -> double {
+    const std::string head = "\n" + name + " ";
+    const size_t at = r.body.find(head);
+    if (at == std::string::npos) return -1;
+    return std::stod(r.body.substr(at + head.size(), r.body.find('\n', at + 1) - at - head.size()));
+  };
+  for (const std::string type : {"# TYPE tally_store_size_bytes gauge", "# TYPE tally_store_filesystem_size_bytes gauge",
+                                 "# TYPE tally_store_filesystem_avail_bytes gauge",
+                                 "# TYPE process_cpu_seconds_total counter",
+                                 "# TYPE process_resident_memory_bytes gauge",
+                                 "# TYPE process_start_time_seconds gauge", "# TYPE process_open_fds gauge"}) {
+    EXPECT_NE(r.body.find(type + "\n"), std::string::npos) << type;
+  }
+  // The store's tables may all be in memory yet (tests/aggregate checks their size
+  // after a flush); its filesystem has a size and some room.
+  EXPECT_GE(value("tally_store_size_bytes"), 0);
+  EXPECT_GT(value("tally_store_filesystem_size_bytes"), 0);
+  EXPECT_GT(value("tally_store_filesystem_avail_bytes"), 0);
+  EXPECT_LE(value("tally_store_filesystem_avail_bytes"), value("tally_store_filesystem_size_bytes"));
+  // This very process: megabytes resident, some CPU spent, started before now and after 2020.
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(value("process_cpu_seconds_total"), 0);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LE(value("process_start_time_seconds"), now + 1);
+  EXPECT_GT(value("process_start_time_seconds"), 1577836800);
+  EXPECT_GT(value("process_open_fds"), 2);
+}
+
+TEST_F(ApiServerTest, StoreNotOpenHasNoStoreGauges) {
+  Start(ApiOptions{}, nullptr);
+  auto r = Get("/metrics");
+  EXPECT_EQ(r.body.find("tally_store_size_bytes"), std::string::npos);
+  EXPECT_EQ(r.body.find("tally_store_filesystem_avail_bytes"), std::string::npos);
+  EXPECT_NE(r.body.find("\nprocess_resident_memory_bytes "), std::string::npos);
+}
+
 TEST_F(ApiServerTest, ServesTheOpenApiDocumentAsBuilt) {
   auto r = Get("/openapi.yaml");
   EXPECT_EQ(r.status, 200);

@@ -177,6 +177,78 @@ for name, service in services.items():
         if isinstance(how, dict) and how.get("condition") == "service_completed_successfully":
             check(services.get(dep, {}).get("restart") == "no", f"{dep}, which {name} waits for, is one-shot")
 
+# Monitoring: Prometheus (deploy/prometheus) scraping every tally replica, and
+# Grafana provisioned with it and the dashboard (deploy/grafana). The dashboard and
+# the alert rules themselves are checked by monitoring_test.py.
+prometheus = services.get("prometheus", {})
+grafana = services.get("grafana", {})
+check(re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", str(prometheus.get("image", ""))) is not None,
+      "prometheus uses the official prom/prometheus image at a pinned version")
+check(re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", str(grafana.get("image", ""))) is not None,
+      "grafana uses the official grafana/grafana image at a pinned version")
+
+
+def bind_mounts(service):
+    """(host path relative to the repository, container path) of each ./ volume."""
+    mounts = []
+    for v in service.get("volumes") or []:
+        parts = str(v).split(":")
+        if parts[0].startswith("./"):
+            mounts.append((os.path.normpath(parts[0]), parts[1] if len(parts) > 1 else ""))
+    return mounts
+
+
+for name, service in services.items():
+    for host, _ in bind_mounts(service):
+        check(os.path.exists(os.path.join(ROOT, host)), f"{name} mounts {host}, which exists")
+prom_mounts = dict(bind_mounts(prometheus))
+check(prom_mounts.get("deploy/prometheus/prometheus.yml") == "/etc/prometheus/prometheus.yml",
+      "prometheus mounts deploy/prometheus/prometheus.yml where the image reads its configuration")
+prom_path = os.path.join(ROOT, "deploy", "prometheus", "prometheus.yml")
+prom_conf = yaml.safe_load(open(prom_path, encoding="utf-8")) if os.path.exists(prom_path) else {}
+# Rule files are named relative to the configuration, so each must be mounted beside it.
+for rule_file in prom_conf.get("rule_files") or []:
+    check(prom_mounts.get(os.path.normpath(os.path.join("deploy/prometheus", rule_file)))
+          == os.path.normpath(os.path.join("/etc/prometheus", rule_file)),
+          f"prometheus mounts its rule file {rule_file} beside its configuration")
+targets = sorted(t for job in prom_conf.get("scrape_configs") or [] for sc in job.get("static_configs") or []
+                 for t in sc.get("targets") or [])
+replicas = sorted(f"{n}:8080" for n, svc in services.items()
+                  if svc.get("image") == tally.get("image") and n != "producer")
+check(targets == replicas, f"prometheus scrapes every tally replica on 8080: {targets} == {replicas}")
+promtool = shutil.which("promtool") or ("/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None)
+if promtool:
+    r = subprocess.run([promtool, "check", "config", "prometheus.yml"], capture_output=True, text=True,
+                       cwd=os.path.dirname(prom_path))
+    check(r.returncode == 0, f"promtool check config accepts deploy/prometheus/prometheus.yml: {r.stdout} {r.stderr}")
+else:
+    check(False, "promtool is installed (scripts/setup: Debian package prometheus)")
+
+grafana_mounts = dict(bind_mounts(grafana))
+provisioning = os.path.join(ROOT, "deploy", "grafana", "provisioning")
+for kind in ("datasources", "dashboards"):
+    check(grafana_mounts.get(f"deploy/grafana/provisioning/{kind}") == f"/etc/grafana/provisioning/{kind}",
+          f"grafana mounts deploy/grafana/provisioning/{kind} where Grafana reads it")
+
+
+def provisioning_files(kind):
+    folder = os.path.join(provisioning, kind)
+    names = sorted(f for f in os.listdir(folder) if f.endswith((".yml", ".yaml"))) if os.path.isdir(folder) else []
+    return [yaml.safe_load(open(os.path.join(folder, f), encoding="utf-8")) for f in names]
+
+
+datasources = [d for f in provisioning_files("datasources") for d in f.get("datasources") or []]
+check(any(d.get("type") == "prometheus" and d.get("url") == "http://prometheus:9090" and d.get("isDefault")
+          for d in datasources), "Grafana's default datasource is the prometheus service (http://prometheus:9090)")
+providers = [p for f in provisioning_files("dashboards") for p in f.get("providers") or []]
+dashboard_dirs = {(p.get("options") or {}).get("path") for p in providers if p.get("type") == "file"}
+check(os.path.dirname(grafana_mounts.get("deploy/grafana/tally.json", "")) in dashboard_dirs,
+      f"grafana mounts deploy/grafana/tally.json into a provisioned dashboards folder {sorted(map(str, dashboard_dirs))}")
+check(depends_on(grafana, "prometheus", "service_started"), "grafana starts after prometheus")
+for name, service in (("prometheus", prometheus), ("grafana", grafana)):
+    check(all(str(p).startswith("127.0.0.1:") for p in service.get("ports") or []),
+          f"{name} publishes its port on loopback only")
+
 # producer: a one-shot `tally produce` with flags the binary knows, into tally's topic.
 command = producer.get("command") or []
 command = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
