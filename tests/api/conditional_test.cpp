@@ -147,6 +147,10 @@ class ConditionalTest : public ::testing::Test {
 const std::string kStats = "/statistics?annotationRequestId=a";
 const std::string kRecords = "/statistics/record?annotationRequestId=a,b";
 const std::string kTask = "/task/get?campaignId=camp&annotationRequestId=a&sceneId=scene-1";
+const std::string kSummary = "/statistics/summary?annotationRequestId=a";
+const std::string kLabelers = "/statistics/labelers?annotationRequestId=a";
+// Every business route, each naming request a (kRecords: a and b).
+const std::vector<std::string> kEveryRoute = {kStats, kRecords, kTask, kSummary, kLabelers};
 
 TEST_F(ConditionalTest, EveryBusinessSuccessCarriesAStrongTag) {
   Apply({Record(1, "a", 1), Record(2, "b", 2)});
@@ -184,6 +188,19 @@ TEST_F(ConditionalTest, SummaryAndLabelersTakePart) {
   }
   EXPECT_EQ(ETagOf("/statistics/labelers?annotationRequestId=a&pageSize=5000"),
             ETagOf("/statistics/labelers?annotationRequestId=a&pageSize=1000"));
+  // Defaults, a body, and parameters the route does not take are the same effective parameters.
+  const std::string labelers = ETagOf(kLabelers);
+  EXPECT_EQ(ETagOf(kLabelers + "&pageNumber=1&pageSize=10&foo=bar"), labelers);
+  EXPECT_EQ(HttpClient(server_->port()).Post("/statistics/labelers", R"({"annotationRequestId":"a","pageSize":"10"})")
+                .header("etag"),
+            labelers);
+  EXPECT_NE(ETagOf(kLabelers + "&pageSize=9"), labelers);
+  EXPECT_NE(ETagOf(kLabelers + "&pageNumber=2"), labelers);
+  const std::string summary = ETagOf(kSummary);
+  EXPECT_EQ(ETagOf(kSummary + "&pageSize=3&pageNumber=7"), summary);  // summary takes no paging
+  EXPECT_EQ(HttpClient(server_->port()).Post("/statistics/summary", R"({"annotationRequestId":"a"})").header("etag"),
+            summary);
+  EXPECT_NE(summary, labelers);  // the endpoint is part of the tag
   EXPECT_FALSE(Get("/statistics/summary?annotationRequestId=nope").has("etag"));
 }
 
@@ -233,14 +250,13 @@ TEST_F(ConditionalTest, TagSurvivesARestartAndReplicasAgree) {
                                            Record(4, "b", 1)};
   Apply(records);
   StartServer();
-  const std::string stats = ETagOf(kStats), list = ETagOf(kRecords), task = ETagOf(kTask);
+  std::vector<std::string> tags;
+  for (const std::string& target : kEveryRoute) tags.push_back(ETagOf(target));
   StopServer();
   store_.reset();
   OpenStore();
   StartServer();
-  EXPECT_EQ(ETagOf(kStats), stats);
-  EXPECT_EQ(ETagOf(kRecords), list);
-  EXPECT_EQ(ETagOf(kTask), task);
+  for (size_t i = 0; i < kEveryRoute.size(); ++i) EXPECT_EQ(ETagOf(kEveryRoute[i]), tags[i]) << kEveryRoute[i];
 
   // Another store with the same records in another order, batching and
   // duplication: the same tags.
@@ -256,16 +272,16 @@ TEST_F(ConditionalTest, TagSurvivesARestartAndReplicasAgree) {
   auto replica = ApiServer::Start(options, other->get(), IngestSource{});
   ASSERT_TRUE(replica);
   HttpClient client((*replica)->port());
-  EXPECT_EQ(client.Get(kStats).header("etag"), stats);
-  EXPECT_EQ(client.Get(kRecords).header("etag"), list);
-  EXPECT_EQ(client.Get(kTask).header("etag"), task);
+  for (size_t i = 0; i < kEveryRoute.size(); ++i) {
+    EXPECT_EQ(client.Get(kEveryRoute[i]).header("etag"), tags[i]) << kEveryRoute[i];
+  }
   (*replica)->Stop();
 }
 
 TEST_F(ConditionalTest, MatchingIfNoneMatchIs304WithItsHeaders) {
   Apply({Record(1, "a", 1), Record(2, "b", 2)});
   StartServer();
-  for (const std::string& target : {kStats, kRecords, kTask}) {
+  for (const std::string& target : kEveryRoute) {
     const std::string tag = ETagOf(target);
     for (const std::string& header : {tag, "W/" + tag, "\"nope\", " + tag, "*, W/" + tag}) {
       HttpResult r = Get(target, {{"If-None-Match", header}, {"X-Request-Id", "poll-1"}});
@@ -274,6 +290,7 @@ TEST_F(ConditionalTest, MatchingIfNoneMatchIs304WithItsHeaders) {
       EXPECT_EQ(r.header("etag"), tag);
       EXPECT_EQ(r.header("x-request-id"), "poll-1");
       EXPECT_EQ(r.header("x-tally-lag"), "7");
+      EXPECT_TRUE(r.has("x-tally-position")) << target;
       EXPECT_FALSE(r.has("preference-applied"));
       EXPECT_FALSE(r.has("content-length") && r.header("content-length") != "0");
     }
@@ -315,6 +332,16 @@ TEST_F(ConditionalTest, ErrorsAreNever304) {
   ExpectEnvelope(Get("/task/get?campaignId=camp&annotationRequestId=a&sceneId=none", {{"If-None-Match", "*"}}), 404,
                  56001);
   ExpectEnvelope(Get("/nowhere", {{"If-None-Match", tag}}), 404, 4004);
+  for (const std::string& route : {std::string("/statistics/summary"), std::string("/statistics/labelers")}) {
+    const std::string ok = route + "?annotationRequestId=a";
+    const std::string own = ETagOf(ok);
+    ExpectEnvelope(Get(route + "?annotationRequestId=nope", {{"If-None-Match", "*"}}), 404, 53003);
+    ExpectEnvelope(Get(route + "?annotationRequestId=nope", {{"If-None-Match", own}}), 404, 53003);
+    ExpectEnvelope(Get(route + "?annotationRequestId=a&annotationRequestId=a", {{"If-None-Match", own}}), 400, 4005);
+    ExpectEnvelope(Get(route, {{"If-None-Match", own}}), 400, 4005);
+  }
+  ExpectEnvelope(Get(kLabelers + "&pageSize=0", {{"If-None-Match", ETagOf(kLabelers)}}), 400, 4005);
+  const std::string summary_tag = ETagOf(kSummary);
   StopServer();
   // Auth before the condition.
   ApiOptions keyed;
@@ -322,12 +349,14 @@ TEST_F(ConditionalTest, ErrorsAreNever304) {
   StartServer(keyed);
   ExpectEnvelope(Get(kStats, {{"If-None-Match", tag}}), 401, 4001);
   EXPECT_EQ(Get(kStats, {{"If-None-Match", tag}, {"X-API-Key", "k1"}}).status, 304);
+  ExpectEnvelope(Get(kSummary, {{"If-None-Match", summary_tag}}), 401, 4001);
+  EXPECT_EQ(Get(kSummary, {{"If-None-Match", summary_tag}, {"X-API-Key", "k1"}}).status, 304);
 }
 
 TEST_F(ConditionalTest, LongPollIsWokenByAnApplyWith200) {
   Apply({Record(1, "a", 1), Record(2, "b", 2)});
   StartServer();
-  for (const std::string& target : {kStats, kRecords, kTask}) {
+  for (const std::string& target : kEveryRoute) {
     const std::string tag = ETagOf(target);
     auto held = Send(target, tag, "wait=30");
     ASSERT_TRUE(WaitForWaiters(1)) << target;

@@ -213,6 +213,8 @@ TEST_F(PositionServerTest, EveryBusinessAnswerCarriesThePositionOfItsSnapshot) {
       HttpClient(server_->port()).Post("/task/get", R"({"campaignId":"camp-1","annotationRequestId":"req-1","sceneId":"scene-1"})"),
       Get("/statistics?annotationRequestId=req-1"),  // from the response cache
       Get("/statistics?annotationRequestId=no-such-request"),  // 53003: read from a snapshot too
+      Get("/statistics/summary?annotationRequestId=req-1"),
+      Get("/statistics/labelers?annotationRequestId=req-1"),
   };
   for (const HttpResult& r : answers) {
     ASSERT_TRUE(r.has("x-tally-position")) << r.status << " " << r.body;
@@ -316,6 +318,23 @@ TEST_F(PositionServerTest, ChecksAuthThenParametersThenPositionThenExistence) {
                                                          {key, other}),
                         400, 4005);
   EXPECT_NE(Str((*json)["message"]).find("X-Tally-Min-Position"), std::string::npos);
+  // The same order on the summary and labelers.
+  for (const std::string route : {"/statistics/summary", "/statistics/labelers"}) {
+    ExpectEnvelope(Get(route + "?annotationRequestId=no-such-request", {bad}), 401, 4001);
+    json = ExpectEnvelope(Get(route + "?annotationRequestId=req-1&annotationRequestId=req-2", {key, bad}), 400, 4005);
+    EXPECT_NE(Str((*json)["message"]).find("annotationRequestId"), std::string::npos) << Str((*json)["message"]);
+    for (const auto& header : {bad, other}) {
+      json = ExpectEnvelope(Get(route + "?annotationRequestId=no-such-request", {key, header}), 400, 4005);
+      EXPECT_NE(Str((*json)["message"]).find("X-Tally-Min-Position"), std::string::npos) << Str((*json)["message"]);
+    }
+    auto behind = Get(route + "?annotationRequestId=no-such-request", {key, ahead});
+    json = ExpectEnvelope(behind, 503, 5000);
+    EXPECT_EQ(Str((*json)["message"]), "Behind the requested position; try again");
+    EXPECT_EQ(behind.header("retry-after"), "1");
+    ExpectEnvelope(Get(route + "?annotationRequestId=no-such-request",
+                       {key, {"X-Tally-Min-Position", EncodePosition("task-actions", Pos({{0, 10}}))}}),
+                   404, 53003);
+  }
   // An unknown request at a position not reached: 503, not 53003 (it may exist there).
   ExpectEnvelope(Get("/statistics/record?annotationRequestId=no-such-request", {key, ahead}), 503, 5000);
   // Reached: existence is checked.

@@ -271,6 +271,8 @@ TEST_F(ApiServerTest, SummaryAndLabelersRefuseEachInvalidParameterWith4005) {
         {route + "?annotationRequestId=", "", "annotationRequestId"},
         {route + "?annotationRequestId=" + big, "", "annotationRequestId"},
         {route + "?annotationRequestId=a&annotationRequestId=b", "", "annotationRequestId"},
+        {route + "?annotationRequestId=req%zz1", "", "annotationRequestId"},
+        {route + "?annotationRequestId=req-1%", "", "annotationRequestId"},
         {route + "?annotationRequestId[]=req-1", "", "annotationRequestId"},
         {route + "?pageNumber=0", "", "annotationRequestId"},
         {route, R"({"annotationRequestId":7})", "annotationRequestId"},
@@ -289,6 +291,7 @@ TEST_F(ApiServerTest, SummaryAndLabelersRefuseEachInvalidParameterWith4005) {
           {route + "?annotationRequestId=req-1&pageNumber=", "", "pageNumber"},
           {route + "?annotationRequestId=req-1&pageNumber=1&pageNumber=2", "", "pageNumber"},
           {route + "?annotationRequestId=req-1&pageSize=0", "", "pageSize"},
+          {route + "?annotationRequestId=req-1&pageSize=1%G0", "", "pageSize"},
           {route + "?annotationRequestId=req-1&pageNumber=0&pageSize=0", "", "pageNumber"},
           {route, R"({"annotationRequestId":"req-1","pageNumber":true})", "pageNumber"},
           {route, R"({"annotationRequestId":"req-1","pageSize":{}})", "pageSize"},
@@ -382,6 +385,106 @@ TEST(ApiLabelersTest, PagesLabelersByNameBytewise) {
   EXPECT_EQ(Int((*summary)["data"]["records"].value()), 7);
   EXPECT_EQ(simdjson::minify((*summary)["data"]["recordsByActionType"]), R"({"7":1,"8":4,"13":2})");
   EXPECT_EQ(Str((*summary)["data"]["firstRecordTime"]), "2025-04-01 08:00:05");
+  (*server)->Stop();
+}
+
+// The summary's maps: integer keys in numeric order ("9" before "10", "100",
+// "1000"), instanceInfo keys bytewise ("B" < "a" < "a-" < "ab" < "b" < "é"),
+// zero counts left out, and a task that moves to another bucket leaves none
+// behind in the old one.
+TEST(ApiSummaryTest, MapsHoldNonZeroCountsInNumericAndBytewiseOrder) {
+  TempDir dir;
+  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(opened);
+  Store& store = **opened;
+  auto record = [](uint64_t id, uint64_t task, int64_t second, int32_t status, int32_t pool, int32_t action) {
+    TaskAction a = Action(id, "order", "camp", Id(task), second);
+    a.status = static_cast<TaskStatus>(status);
+    a.pool_type = static_cast<PoolType>(pool);
+    a.action_type = static_cast<ActionType>(action);
+    return a;
+  };
+  TaskAction t1 = record(1, 1, 30, 9, 5, 9);  // Accomplish in Complete: Helix 11
+  t1.instance_info = InstanceInfo{{"b", 2}, {"a", 3}};
+  TaskAction t2 = record(2, 2, 5, 10, 1, 10);  // Invalid in Annotation: Helix 3
+  t2.instance_info = InstanceInfo{{"zero", 0}, {"a-", 1}, {"B", 1}};
+  TaskAction t3_old = record(3, 3, 7, 2, 1, 5);  // Assigned in Annotation: Helix 2, until t3_new
+  TaskAction t4 = record(4, 4, 50, 100, 7, 1000);  // values outside the tables: Helix 3
+  t4.instance_info = InstanceInfo{{"\xc3\xa9", 1}, {"ab", 4}, {"a", 1}};
+  std::vector<TaskAction> first = {t4, t3_old, t2, t1};
+  ASSERT_TRUE(store.Apply(ApplyBatch{first, {}, "task-actions", {}}));
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = ApiServer::Start(options, &store, IngestSource{});
+  ASSERT_TRUE(server);
+  HttpClient client((*server)->port());
+  const std::string target = "/statistics/summary?annotationRequestId=order";
+  auto before = ExpectEnvelope(client.Get(target), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*before)["data"]["tasksByStatus"]), R"({"2":1,"9":1,"10":1,"100":1})");
+  EXPECT_EQ(simdjson::minify((*before)["data"]["tasksByHelixStatus"]), R"({"2":1,"3":2,"11":1})");
+  // Task 3's newer record moves it from status 2 / Helix 2 to 9 / 11: both old buckets empty, and gone.
+  std::vector<TaskAction> second = {record(5, 3, 8, 9, 5, 13)};
+  ASSERT_TRUE(store.Apply(ApplyBatch{second, {}, "task-actions", {}}));
+  auto json = ExpectEnvelope(client.Get(target), 200, 2000);
+  EXPECT_EQ(simdjson::minify((*json)["data"]),
+            R"({"annotationRequestId":"order","tasks":4,"records":5,)"
+            R"("tasksByStatus":{"9":2,"10":1,"100":1},"tasksByHelixStatus":{"3":2,"11":2},)"
+            R"("recordsByActionType":{"5":1,"9":1,"10":1,"13":1,"1000":1},)"
+            R"("instanceInfo":{"B":1,"a":4,"a-":1,"ab":4,"b":2,")" "\xc3\xa9" R"(":1},"instanceNum":13,)"
+            R"("firstRecordTime":"2025-04-01 08:00:05","lastRecordTime":"2025-04-01 08:00:50"})");
+  // The tasks' statuses agree with /statistics and their Helix statuses with /task/get.
+  auto tasks = ExpectEnvelope(client.Get("/statistics?annotationRequestId=order"), 200, 2000);
+  std::vector<int64_t> statuses;
+  const simdjson::dom::array task_array = (*tasks)["data"].get_array().value();
+  for (auto t : task_array) statuses.push_back(Int(t["status"].value()));
+  EXPECT_EQ(statuses, (std::vector<int64_t>{9, 10, 9, 100}));
+  (*server)->Stop();
+}
+
+// pageSize above 1000 counts as 1000, as on /statistics: 1001 labelers, a page of 1000.
+TEST(ApiLabelersTest, PageSizeIsClampedTo1000) {
+  TempDir dir;
+  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+  ASSERT_TRUE(opened);
+  Store& store = **opened;
+  std::vector<TaskAction> actions;
+  for (uint64_t i = 0; i < 1001; ++i) {
+    TaskAction a = Action(i + 1, "crowd", "camp", Id(i % 7 + 1), static_cast<int64_t>(i));
+    char name[16];
+    std::snprintf(name, sizeof(name), "n%04u", static_cast<unsigned>(i));
+    a.alice_name = name;
+    actions.push_back(std::move(a));
+  }
+  ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = ApiServer::Start(options, &store, IngestSource{});
+  ASSERT_TRUE(server);
+  HttpClient client((*server)->port());
+  auto count = [](const Json& json) { return json["data"].get_array().value().size(); };
+  for (const std::string size : {"1000", "1001", "5000", "99999999999999999999999"}) {
+    auto r = client.Get("/statistics/labelers?annotationRequestId=crowd&pageSize=" + size);
+    auto json = ExpectEnvelope(r, 200, 2000);
+    EXPECT_EQ(count(*json), 1000u) << size;
+    EXPECT_EQ(r.header("x-total-count"), "1001");
+    EXPECT_EQ(Str((*json)["data"].at(999).value()["aliceName"].value()), "n0999");
+    // The second page of 1000 holds the last one; the third is past the end.
+    auto page2 = client.Get("/statistics/labelers?annotationRequestId=crowd&pageNumber=2&pageSize=" + size);
+    auto json2 = ExpectEnvelope(page2, 200, 2000);
+    ASSERT_EQ(count(*json2), 1u) << size;
+    EXPECT_EQ(Str((*json2)["data"].at(0).value()["aliceName"].value()), "n1000");
+    auto page3 = client.Get("/statistics/labelers?annotationRequestId=crowd&pageNumber=3&pageSize=" + size);
+    EXPECT_EQ(simdjson::minify((*ExpectEnvelope(page3, 200, 2000))["data"]), "[]");
+    EXPECT_EQ(page3.header("x-total-count"), "1001");
+  }
+  // Numbers as strings, null for the default, unknown parameters ignored, in a body and a query.
+  auto body = client.Post("/statistics/labelers",
+                          R"({"annotationRequestId":"crowd","pageNumber":"02","pageSize":null,"other":[1]})");
+  auto body_json = ExpectEnvelope(body, 200, 2000);
+  ASSERT_EQ(count(*body_json), 10u);
+  EXPECT_EQ(Str((*body_json)["data"].at(0).value()["aliceName"].value()), "n0010");
+  auto query = ExpectEnvelope(client.Get("/statistics/labelers?annotationRequestId=crowd&pageSize=3&x=%zz&y"), 200, 2000);
+  EXPECT_EQ(count(*query), 3u);
   (*server)->Stop();
 }
 
