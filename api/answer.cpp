@@ -1,5 +1,7 @@
 #include "api/answer.h"
 
+#include <iterator>
+
 #include "api/gzip.h"
 
 namespace tally {
@@ -43,6 +45,18 @@ std::string_view HeaderValue(const HttpRequest& request, std::string_view name) 
   auto it = request.find(BeastView(name));
   if (it == request.end()) return {};
   return {it->value().data(), it->value().size()};
+}
+
+std::string_view HeaderList(const HttpRequest& request, std::string_view name, std::string* joined) {
+  auto [first, end] = request.equal_range(BeastView(name));
+  if (first == end) return {};
+  if (std::next(first) == end) return {first->value().data(), first->value().size()};
+  joined->clear();
+  for (auto it = first; it != end; ++it) {
+    if (!joined->empty()) joined->append(", ");
+    joined->append(it->value().data(), it->value().size());
+  }
+  return *joined;
 }
 
 HttpResponse StartResponse(const HttpRequest& request, int status, std::string_view request_id,

@@ -61,4 +61,10 @@ void FinishAnswer(const HttpRequest& request, Answer* answer);
 std::string_view HeaderValue(const HttpRequest& request, boost::beast::http::field field);
 std::string_view HeaderValue(const HttpRequest& request, std::string_view name);
 
+// The value of a list-based request header (If-None-Match, Prefer): RFC 9110
+// section 5.3 lets a list come as several field lines, meaning the lines joined
+// with ", ". One line (or none) is returned as a view into the request; several
+// are joined into *joined, which the view then points into.
+std::string_view HeaderList(const HttpRequest& request, std::string_view name, std::string* joined);
+
 }  // namespace tally

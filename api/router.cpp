@@ -37,7 +37,8 @@ Answer OpsAnswer(const HttpRequest& request, const RouteInfo& route, const ApiCo
 // needs a store query (it is not in the cache).
 std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteInfo& route, std::string_view query,
                                        const ApiContext& context, std::string& request_id, bool may_query) {
-  const std::string_view if_none_match = HeaderValue(request, http::field::if_none_match);
+  std::string if_none_match_lines;  // only when the list comes in several lines
+  const std::string_view if_none_match = HeaderList(request, "If-None-Match", &if_none_match_lines);
   // Without a cache or a condition there is nothing to find before the query:
   // it all runs on a query thread.
   if (!may_query && context.cache == nullptr && if_none_match.empty() && context.store != nullptr) {
@@ -52,8 +53,9 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   if (!source) return ErrorAnswer(request, &route, source.error(), Fault::kRequest, std::move(request_id), lag);
   BusinessAnswer found;
   // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
+  std::string prefer_lines;
   const std::optional<std::chrono::seconds> wait =
-      if_none_match.empty() ? std::nullopt : PreferredWait(HeaderValue(request, "Prefer"));
+      if_none_match.empty() ? std::nullopt : PreferredWait(HeaderList(request, "Prefer", &prefer_lines));
   std::optional<std::string_view> min_position;
   if (auto it = request.find(BeastView(kMinPositionHeader)); it != request.end()) {
     min_position = std::string_view(it->value().data(), it->value().size());

@@ -320,6 +320,33 @@ TEST_F(ConditionalTest, MatchingIfNoneMatchIs304WithItsHeaders) {
             std::string::npos);
 }
 
+// If-None-Match and Prefer are lists (RFC 9110 section 5.3): a list may come as
+// several field lines, which mean the same as one line joining them with commas.
+TEST_F(ConditionalTest, ListHeadersMayComeAsSeveralFieldLines) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  for (const std::string& target : kEveryRoute) {
+    if (target == kRecords) continue;  // names b, not applied here
+    const std::string tag = ETagOf(target);
+    auto client = std::make_unique<HttpClient>(server_->port(), 10);
+    client->WriteRaw("GET " + target + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\nIf-None-Match: " + tag +
+                     "\r\n\r\n");
+    std::optional<HttpResult> r = client->Read();
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->status, 304) << target;
+    EXPECT_EQ(r->header("etag"), tag);
+  }
+  // The wait in a second Prefer line is a wait.
+  const std::string tag = ETagOf(kStats);
+  auto client = std::make_unique<HttpClient>(server_->port(), 10);
+  client->WriteRaw("GET " + kStats + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"x\"\r\nPrefer: respond-async\r\n"
+                   "If-None-Match: " + tag + "\r\nPrefer: wait=1\r\n\r\n");
+  std::optional<HttpResult> r = client->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 304);
+  EXPECT_EQ(r->header("preference-applied"), "wait=1");
+}
+
 TEST_F(ConditionalTest, ErrorsAreNever304) {
   Apply({Record(1, "a", 1)});
   StartServer();
@@ -372,6 +399,7 @@ TEST_F(ConditionalTest, LongPollIsWokenByAnApplyWith200) {
     EXPECT_LT(std::chrono::steady_clock::now() - applied, 10s);  // not the 30 s: woken
     ExpectEnvelope(*r, 200, 2000);
     EXPECT_EQ(r->header("preference-applied"), "wait=30");
+    EXPECT_TRUE(r->has("x-tally-position")) << target;
     EXPECT_NE(r->header("etag"), tag);
     EXPECT_EQ(r->header("etag"), ETagOf(target));
     EXPECT_TRUE(WaitForWaiters(0));
@@ -393,6 +421,7 @@ TEST_F(ConditionalTest, LongPollTimesOutWith304) {
   EXPECT_EQ(r->header("etag"), tag);
   EXPECT_EQ(r->header("preference-applied"), "wait=1");
   EXPECT_TRUE(r->has("x-request-id"));
+  EXPECT_TRUE(r->has("x-tally-position"));
   EXPECT_EQ(r->header("x-tally-lag"), "7");
   EXPECT_TRUE(r->body.empty());
   // Without a matching tag, or with no usable wait, Prefer is ignored: at once.
@@ -492,6 +521,9 @@ TEST_F(ConditionalTest, StopAnswersHeldPollsAt304AtOnce) {
     EXPECT_EQ(r->status, 304);
     EXPECT_EQ(r->header("etag"), tag);
     EXPECT_EQ(r->header("preference-applied"), "wait=60");
+    EXPECT_TRUE(r->has("x-tally-position"));
+    EXPECT_TRUE(r->has("x-tally-lag"));
+    EXPECT_TRUE(r->has("x-request-id"));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);  // not the 60 s
   // No new poll is held once they are ended.
