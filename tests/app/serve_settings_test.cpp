@@ -148,6 +148,16 @@ TEST_F(ServeSettingsTest, ResponseCacheEntriesDefaultsToTheCacheSizeAndZeroTurns
             "--response-cache-entries: '1000001' is out of range 0..1000000");
 }
 
+// CONTRACT 6.1: at least 10,000 long polls may be held at once (--max-waiters, default 10000).
+TEST_F(ServeSettingsTest, MaxWaitersDefaultsTo10000) {
+  Result<ServeConfig> defaults = Resolve({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->max_waiters, 10000u);
+  Result<ServeConfig> set = Resolve({"--max-waiters", "20000"});
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->max_waiters, 20000u);
+}
+
 TEST_F(ServeSettingsTest, PositionWaitDefaultsTo2000MsAndRefusesBadValues) {
   Result<ServeConfig> defaults = Resolve({});
   ASSERT_TRUE(defaults);
