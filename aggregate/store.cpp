@@ -381,6 +381,7 @@ Status Store::WriteRawBatch(std::string_view data) {
   rocksdb::WriteBatch batch{std::string(data)};
   rocksdb::WriteOptions write_options;
   write_options.sync = impl_->options.sync;
+  std::lock_guard gate(impl_->write_gate);
   return FromRocks(impl_->db->Write(write_options, &batch), "writing a raw batch");
 }
 

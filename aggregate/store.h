@@ -452,6 +452,7 @@ class Store {
  private:
   explicit Store(std::unique_ptr<Impl> impl);
   friend class ReadView;
+  friend class StoreBackups;  // store_backup.h: holds the writer while a backup lists the live files
   std::unique_ptr<Impl> impl_;
 };
 

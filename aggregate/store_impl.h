@@ -49,6 +49,11 @@ struct Store::Impl {
 
   std::unique_ptr<Applier> applier;
 
+  // Held around every batch write (BatchWriter, WriteRawBatch); a backup holds
+  // it while RocksDB lists the live files, so that the offsets it reads then
+  // are exactly those of the backup (store_backup.h).
+  std::mutex write_gate;
+
   // Tells the change listener, if any (Store::SetChangeListener); the writer thread.
   void NotifyChanged(std::span<const std::string> requests) const;
   mutable std::mutex listener_mutex;

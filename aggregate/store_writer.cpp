@@ -52,7 +52,11 @@ void BatchWriter::Loop() {
     if (s.ok()) {
       rocksdb::WriteOptions write_options;
       write_options.sync = store_->options.sync;
-      const rocksdb::Status written = store_->db->Write(write_options, batch);
+      rocksdb::Status written;
+      {
+        std::lock_guard gate(store_->write_gate);
+        written = store_->db->Write(write_options, batch);
+      }
       if (!written.ok()) {
         store_->health->Fail(
             Status::IOError("the store in " + store_->options.path + " failed writing a batch: " + written.ToString()));

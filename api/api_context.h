@@ -14,6 +14,7 @@
 
 namespace tally {
 
+class BackupService;
 class HttpMetrics;
 class ResponseCache;
 
@@ -25,6 +26,7 @@ struct ApiContext {
   HttpMetrics* metrics = nullptr;  // null: nothing counted (tests)
   ResponseCache* cache = nullptr;  // null: every answer is computed
   std::string topic = "task-actions";  // the topic consumed: what X-Tally-Position tokens name
+  BackupService* backups = nullptr;     // null: no --backup-dir (the admin endpoints answer 4005)
 };
 
 // The X-Tally-Lag of an answer: the consumer's lag, -1 when unknown.

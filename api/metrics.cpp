@@ -173,7 +173,7 @@ void HttpMetrics::Append(std::string* out) const {
 }
 
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals,
-                          const StoreDisk* disk) {
+                          const StoreDisk* disk, const BackupStats* backups) {
   std::string out;
   out.reserve(16 << 10);
   Counter("tally_events_consumed_total", "Events read from Kafka (array elements; a non-JSON message counts once).",
@@ -232,6 +232,18 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
             static_cast<int64_t>(disk->filesystem_available_bytes), &out);
     }
   }
+  const BackupStats backup = backups != nullptr ? *backups : BackupStats{};
+  Header("tally_backup_last_success_timestamp_seconds", "gauge",
+         "Unix time the last successful backup of this process ended (0: none yet, or no --backup-dir).", &out);
+  out.append("tally_backup_last_success_timestamp_seconds ");
+  AppendNumber(backup.last_success_unix_s, &out);
+  out.append("\n");
+  Header("tally_backup_duration_seconds", "gauge", "How long the last successful backup took, seconds.", &out);
+  out.append("tally_backup_duration_seconds ");
+  AppendNumber(backup.last_duration_s, &out);
+  out.append("\n");
+  Counter("tally_backup_failures_total", "Backups that failed (each logged once); the next one retries.",
+          backup.failures, &out);
   http.Append(&out);
   AppendProcessMetrics(&out);
   return out;

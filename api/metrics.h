@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "aggregate/backup_service.h"
 #include "aggregate/histogram.h"
 #include "aggregate/store.h"
 #include "api/routes.h"
@@ -87,9 +88,10 @@ class HttpMetrics {
 };
 
 // The whole /metrics page: ingestion, store, HTTP, process. `totals` and
-// `disk` are null while the store is not open.
+// `disk` are null while the store is not open; `backups` is null without
+// --backup-dir (the backup metrics then read 0).
 std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, const StoreTotals* totals,
-                          const StoreDisk* disk);
+                          const StoreDisk* disk, const BackupStats* backups = nullptr);
 
 // Appends one histogram's HELP, TYPE and samples; `labels` is empty or like
 // `route="/x"` (without braces).

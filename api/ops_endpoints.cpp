@@ -51,9 +51,11 @@ PlainAnswer AnswerMetrics(const ApiContext& context) {
   }
   static const HttpMetrics kNoMetrics;
   const bool open = context.store != nullptr;
+  BackupStats backups;
+  if (context.backups != nullptr) backups = context.backups->stats();
   return {200, "text/plain; version=0.0.4; charset=utf-8",
           RenderMetrics(context.metrics ? *context.metrics : kNoMetrics, status, open ? &totals : nullptr,
-                        open ? &disk : nullptr)};
+                        open ? &disk : nullptr, &backups)};
 }
 
 PlainAnswer AnswerOpenApi(const ApiContext&) {

@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include "api/admin_endpoints.h"
 #include "api/api_keys.h"
 #include "api/business_query.h"
 #include "api/envelope.h"
@@ -127,6 +128,10 @@ std::optional<Answer> Handle(const HttpRequest& request, const ApiContext& conte
     answer = EnvelopeAnswer(request, route, ApiCode::kUnauthorized, kUnauthorizedMessage, {}, std::move(request_id),
                             LagOf(context));
     answer.response.set(http::field::www_authenticate, "Bearer");
+  } else if (route->kind == RouteKind::kAdmin) {
+    std::optional<Answer> admin = AdminAnswer(request, *route, context, std::move(request_id), may_query);
+    if (!admin) return std::nullopt;
+    answer = std::move(*admin);
   } else {
     std::optional<Answer> business = BusinessAnswerOf(request, *route, target.query, context, request_id, may_query);
     if (!business) return std::nullopt;

@@ -22,6 +22,8 @@ constexpr std::array kRoutes = {
     RouteInfo{"/readyz", RouteKind::kOps, nullptr, &AnswerReadyz},
     RouteInfo{"/metrics", RouteKind::kOps, nullptr, &AnswerMetrics},
     RouteInfo{"/openapi.yaml", RouteKind::kOps, nullptr, &AnswerOpenApi},
+    RouteInfo{"/admin/backup", RouteKind::kAdmin},
+    RouteInfo{"/admin/backups", RouteKind::kAdmin},
 };
 
 // Each row has the handler of its kind and no other, and a path of its own.

@@ -33,6 +33,10 @@ enum class RouteKind : unsigned char {
   // The operations endpoints (ops_endpoints.h): open, answered on the I/O thread
   // from the server's context alone, never cached, no envelope.
   kOps,
+  // The admin endpoints (admin_endpoints.h, /admin/*): need an API key (when
+  // keys are set) like the business ones; envelope and X-Tally-Lag, never
+  // cached; a backup runs on the backup service's thread.
+  kAdmin,
 };
 
 // A business route's handler: parses the request's parameters by the route's

@@ -27,6 +27,7 @@
 #include "api/open_file_limit.h"
 #include "api/position_waiters.h"
 #include "api/query_pool.h"
+#include "api/admin_endpoints.h"
 #include "api/response_cache.h"
 #include "api/router.h"
 #include "api/routes.h"
@@ -266,8 +267,19 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     if (std::optional<Answer> answer = AnswerWithoutQuery(request, server_->context)) {
       return Deliver(std::move(*answer));
     }
+    if (IsBackupRequest(request)) return Backup();
     position_deadline_ = started_ + server_->options.position_wait;
     Query();
+  }
+
+  // A backup runs on the backup service's thread (admin_endpoints.h); the
+  // session does nothing else until its answer comes back to the strand.
+  void Backup() {
+    StartBackup(parser_->get(), server_->context, [self = shared_from_this()](Answer answer) {
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+        self->Answered(std::move(answer));
+      });
+    });
   }
 
   // The query runs on a query thread; the session does nothing else until
@@ -780,6 +792,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   impl->context.api_keys = options.api_keys;
   impl->context.view_url_base = options.view_url_base;
   impl->context.topic = options.topic;
+  impl->context.backups = options.backups;
   while (!impl->context.view_url_base.empty() && impl->context.view_url_base.back() == '/') {
     impl->context.view_url_base.pop_back();
   }

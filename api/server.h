@@ -32,6 +32,8 @@
 
 namespace tally {
 
+class BackupService;
+
 // What /readyz, /metrics and the X-Tally-Lag header show of ingestion; app/ fills it
 // from the consumer's counters (api/ never includes ingest/).
 struct IngestStatus {
@@ -86,6 +88,9 @@ struct ApiOptions {
   // How long a request behind its X-Tally-Min-Position waits for ingestion
   // before its 503 (`tally serve --position-wait-ms`).
   std::chrono::milliseconds position_wait = kDefaultPositionWait;
+  // Takes the backups of POST /admin/backup and lists them (null: no
+  // --backup-dir). Must outlive the server.
+  BackupService* backups = nullptr;
 };
 
 class ApiServer {

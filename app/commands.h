@@ -32,6 +32,25 @@ struct ReplayFlags {
 
 int RunReplay(const ReplayFlags& flags);
 
+struct BackupFlags {
+  std::string data_dir;
+  std::string backup_dir;
+  uint32_t keep = kDefaultBackupKeep;  // 0: all
+};
+
+// `tally backup`: a backup of a store no process has open (exit 1 if one has).
+int RunBackup(const BackupFlags& flags);
+
+struct RestoreFlags {
+  std::string backup_dir;
+  std::string data_dir;
+  uint32_t backup_id = 0;  // 0: the latest
+};
+
+// `tally restore`: verifies the backup's checksums and restores it into a
+// missing or empty data dir (exit 2 if it is not empty).
+int RunRestore(const RestoreFlags& flags);
+
 struct ProduceFlags {
   std::string brokers;  // or output
   std::string output;   // FILE or "-": NDJSON, a message a line, instead of Kafka

@@ -43,6 +43,23 @@ int main(int argc, char** argv) {
   // Benchmark only (bench/store_bench.sh), hidden: replay throughput over time.
   replay_cmd->add_option("--samples", replay.samples, "")->group("");
 
+  BackupFlags backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "Back up a store no process has open (incremental, checksummed; a running serve: POST /admin/backup)");
+  backup_cmd->add_option("--data-dir", backup.data_dir, "Store directory")->required();
+  backup_cmd->add_option("--backup-dir", backup.backup_dir, "Backup directory (created if missing)")->required();
+  backup_cmd->add_option("--backup-keep", backup.keep, "Backups kept: the latest K (0: all)")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
+
+  RestoreFlags restore;
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore", "Verify a backup's checksums and restore it into a missing or empty data dir");
+  restore_cmd->add_option("--backup-dir", restore.backup_dir, "Backup directory")->required();
+  restore_cmd->add_option("--data-dir", restore.data_dir, "Store directory to create: missing or empty")->required();
+  restore_cmd->add_option("--backup-id", restore.backup_id, "The backup to restore (default: the latest)")
+      ->check(CLI::Range(1u, 4'000'000'000u));
+
   DemoFlags demo;
   CLI::App* demo_cmd = app.add_subcommand(
       "demo", "Serve on an embedded broker, produce a realistic workload into it, print curl commands to try");
@@ -113,6 +130,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (*replay_cmd) return RunReplay(replay);
+  if (*backup_cmd) return RunBackup(backup);
+  if (*restore_cmd) return RunRestore(restore);
   if (*produce_cmd) return RunProduce(produce);
   if (*demo_cmd) return RunDemo(demo);
   if (*serve_cmd) {

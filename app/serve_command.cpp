@@ -11,7 +11,9 @@
 #include <span>
 #include <thread>
 
+#include "aggregate/backup_service.h"
 #include "aggregate/store.h"
+#include "aggregate/store_backup.h"
 #include "aggregate/thread_priority.h"
 #include "api/listen_address.h"
 #include "api/server.h"
@@ -92,6 +94,26 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     kafka.push_back(*parsed);
   }
 
+  if (config.backup_every.count() > 0 && config.backup_dir.empty()) {
+    Say("--backup-every-s needs --backup-dir (or TALLY_BACKUP_DIR): where should the backups go?");
+    return kExitUsage;
+  }
+  if (!config.restore_from.empty()) {
+    // A new replica: its store starts as the backup, and consumes from the backup's offsets on.
+    if (!IsMissingOrEmptyDir(config.data_dir)) {
+      Say("--restore-from: --data-dir " + config.data_dir +
+          " is not empty; a restore only goes into a missing or empty directory (this store was kept as it is)");
+      return kExitUsage;
+    }
+    Result<BackupEntry> restored = StoreBackups::Restore(config.restore_from, config.data_dir, std::nullopt);
+    if (!restored) {
+      Say("--restore-from " + config.restore_from + ": " + restored.error().message());
+      return restored.error().IsNotFound() || restored.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+    }
+    Say("restored backup " + std::to_string(restored->id) + " of " + config.restore_from + " into " +
+        config.data_dir + "; ingestion resumes from its offsets");
+  }
+
   StoreOptions store_options;
   store_options.path = config.data_dir;
   store_options.memory_bytes = config.memory_mb << 20;
@@ -166,6 +188,21 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     return kExitUsage;
   }
 
+  std::unique_ptr<BackupService> backups;
+  if (!config.backup_dir.empty()) {
+    BackupServiceOptions backup_options;
+    backup_options.dir = config.backup_dir;
+    backup_options.every = config.backup_every;
+    backup_options.keep = config.backup_keep;
+    backup_options.log = [](const std::string& line) { Say(line); };
+    Result<std::unique_ptr<BackupService>> started = BackupService::Start(store->get(), backup_options);
+    if (!started) {
+      Say("--backup-dir: " + started.error().message());
+      return started.error().IsInvalidArgument() ? kExitUsage : kExitRuntime;
+    }
+    backups = std::move(*started);
+  }
+
   ApiOptions api_options;
   api_options.listen = config.listen;
   api_options.threads = config.threads;
@@ -179,6 +216,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.max_waiters = config.max_waiters;
   api_options.topic = config.topic;
   api_options.position_wait = config.position_wait;
+  api_options.backups = backups.get();
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),
@@ -223,6 +261,8 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   // Held long polls are answered (304) at once; the current batch is applied
   // and committed and the consumer closed; then the HTTP server drains.
   (*api)->EndLongPolls();
+  // A backup in progress ends first (its answer goes out while the server still runs).
+  if (backups) backups->Stop();
   (*consumer)->Stop();
   ingest.join();
   (*store)->SetChangeListener(nullptr);

@@ -148,6 +148,25 @@ std::vector<Setting> Settings() {
          c->position_wait = std::chrono::milliseconds(ms);
          return error;
        }},
+      {"backup-dir", "TALLY_BACKUP_DIR", false,
+       "Directory of the store's backups (RocksDB BackupEngine: incremental, checksummed); enables POST "
+       "/admin/backup and --backup-every-s",
+       "(none: no backups)", [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->backup_dir); }},
+      {"backup-every-s", "", false, "Take a backup every N seconds (0: only on demand, POST /admin/backup)",
+       std::to_string(defaults.backup_every.count()),
+       [](const std::string& v, ServeConfig* c) {
+         int s = 0;
+         std::string error = Number(v, 0, 31'536'000, &s);
+         c->backup_every = std::chrono::seconds(s);
+         return error;
+       }},
+      {"backup-keep", "", false, "Backups kept in --backup-dir: the latest K (0: all)",
+       std::to_string(defaults.backup_keep),
+       [](const std::string& v, ServeConfig* c) { return Number(v, 0u, 1'000'000u, &c->backup_keep); }},
+      {"restore-from", "", false,
+       "A backup dir: restore its latest backup into --data-dir (which must be missing or empty) before "
+       "serving; ingestion resumes from the backup's offsets",
+       "(none)", [](const std::string& v, ServeConfig* c) { return NonEmpty(v, &c->restore_from); }},
   };
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregate/backup_service.h"
 #include "aggregate/status.h"
 #include "api/server.h"
 
@@ -50,6 +51,10 @@ struct ServeConfig {
   // Nice steps by which the ingest and store-writer threads lower their priority.
   int ingest_nice = kDefaultIngestNice;
   std::chrono::milliseconds position_wait = kDefaultPositionWait;  // X-Tally-Min-Position's wait
+  std::string backup_dir;  // empty: no backups (the admin endpoints answer 4005)
+  std::chrono::seconds backup_every{0};  // 0: on demand only (POST /admin/backup)
+  uint32_t backup_keep = kDefaultBackupKeep;
+  std::string restore_from;  // a backup dir: bootstrap the empty data dir from its latest backup first
 };
 
 // The flags of `serve` on a CLI11 subcommand, and their resolution.
