@@ -73,7 +73,7 @@ BackupService::BackupService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 BackupService::~BackupService() { Stop(); }
 
 Result<std::unique_ptr<BackupService>> BackupService::Start(Store* store, BackupServiceOptions options) {
-  Result<std::unique_ptr<StoreBackups>> backups = StoreBackups::Open(options.dir);
+  Result<std::unique_ptr<StoreBackups>> backups = StoreBackups::Open(options.dir, options.rate_bytes_per_s);
   if (!backups) return backups.error();
   auto impl = std::make_unique<Impl>();
   impl->store = store;

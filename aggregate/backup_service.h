@@ -43,6 +43,7 @@ struct BackupServiceOptions {
   std::string dir;
   std::chrono::seconds every{0};  // 0: on demand only
   uint32_t keep = kDefaultBackupKeep;
+  uint64_t rate_bytes_per_s = 0;  // 0: as fast as the disks go
   std::function<void(const std::string& line)> log;  // one line per backup taken or failed
 };
 

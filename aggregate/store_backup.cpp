@@ -223,7 +223,7 @@ StoreBackups::~StoreBackups() = default;
 
 const std::string& StoreBackups::dir() const { return impl_->dir; }
 
-Result<std::unique_ptr<StoreBackups>> StoreBackups::Open(const std::string& backup_dir) {
+Result<std::unique_ptr<StoreBackups>> StoreBackups::Open(const std::string& backup_dir, uint64_t rate_bytes_per_s) {
   std::error_code ec;
   fs::create_directories(backup_dir, ec);
   if (ec || !fs::is_directory(backup_dir)) {
@@ -235,8 +235,9 @@ Result<std::unique_ptr<StoreBackups>> StoreBackups::Open(const std::string& back
   impl->watch = std::make_shared<FirstFileWatch>(rocksdb::FileSystem::Default());
   impl->env = rocksdb::NewCompositeEnv(impl->watch);
   rocksdb::BackupEngine* engine = nullptr;
-  const rocksdb::IOStatus s =
-      rocksdb::BackupEngine::Open(EngineOptions(backup_dir, impl->env.get()), rocksdb::Env::Default(), &engine);
+  rocksdb::BackupEngineOptions options = EngineOptions(backup_dir, impl->env.get());
+  options.backup_rate_limit = rate_bytes_per_s;
+  const rocksdb::IOStatus s = rocksdb::BackupEngine::Open(options, rocksdb::Env::Default(), &engine);
   if (!s.ok()) return Status::IOError("cannot open the backup dir " + backup_dir + ": " + Describe(s));
   impl->engine.reset(engine);
   impl->Refresh();

@@ -49,7 +49,9 @@ class StoreBackups {
  public:
   // Opens (creating it if missing) the backup dir. Errors name the dir:
   // InvalidArgument if it cannot be a directory, IOError if unreadable.
-  static Result<std::unique_ptr<StoreBackups>> Open(const std::string& backup_dir);
+  // `rate_bytes_per_s` caps how fast backups write (0: no cap), so that a
+  // backup leaves the disk to the live store.
+  static Result<std::unique_ptr<StoreBackups>> Open(const std::string& backup_dir, uint64_t rate_bytes_per_s = 0);
   ~StoreBackups();
 
   // Backs `store` up now, while it runs; then keeps only the latest `keep`

@@ -194,6 +194,7 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
     backup_options.dir = config.backup_dir;
     backup_options.every = config.backup_every;
     backup_options.keep = config.backup_keep;
+    backup_options.rate_bytes_per_s = uint64_t{config.backup_rate_mb} << 20;
     backup_options.log = [](const std::string& line) { Say(line); };
     Result<std::unique_ptr<BackupService>> started = BackupService::Start(store->get(), backup_options);
     if (!started) {

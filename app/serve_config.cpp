@@ -163,6 +163,9 @@ std::vector<Setting> Settings() {
       {"backup-keep", "", false, "Backups kept in --backup-dir: the latest K (0: all)",
        std::to_string(defaults.backup_keep),
        [](const std::string& v, ServeConfig* c) { return Number(v, 0u, 1'000'000u, &c->backup_keep); }},
+      {"backup-rate-mb", "", false, "MiB/s a backup writes at most, leaving the disk to the live store (0: no cap)",
+       std::to_string(defaults.backup_rate_mb),
+       [](const std::string& v, ServeConfig* c) { return Number(v, 0u, 1'000'000u, &c->backup_rate_mb); }},
       {"restore-from", "", false,
        "A backup dir: restore its latest backup into --data-dir (which must be missing or empty) before "
        "serving; ingestion resumes from the backup's offsets",

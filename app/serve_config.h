@@ -54,6 +54,7 @@ struct ServeConfig {
   std::string backup_dir;  // empty: no backups (the admin endpoints answer 4005)
   std::chrono::seconds backup_every{0};  // 0: on demand only (POST /admin/backup)
   uint32_t backup_keep = kDefaultBackupKeep;
+  uint32_t backup_rate_mb = 0;  // MiB/s a backup writes at most; 0: no cap
   std::string restore_from;  // a backup dir: bootstrap the empty data dir from its latest backup first
 };
 
