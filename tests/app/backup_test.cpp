@@ -119,7 +119,7 @@ class BackupTest : public ::testing::Test {
     std::vector<std::string> out;
     for (int r = 0; r < kRequests; ++r) {
       const std::string q = "annotationRequestId=req-" + std::to_string(r);
-      for (const std::string target : {"/statistics?pageSize=1000&" + q, "/statistics/summary?" + q,
+      for (const std::string& target : {"/statistics?pageSize=1000&" + q, "/statistics/summary?" + q,
                                        "/statistics/labelers?" + q, "/statistics/record?limit=1000&" + q}) {
         out.push_back(target + " -> " + Comparable(HttpClient(port).Get(target, Auth())));
       }
@@ -225,19 +225,20 @@ TEST_F(BackupTest, BackupsWhileIngestingAndServingHoldExactlyTheirPositions) {
   const uint16_t port_a = PortOf(*a);
   ASSERT_NE(port_a, 0) << a->Output();
   constexpr int kEvents = 30'000;
-  std::atomic<bool> producing{true};
-  std::thread producer([&] {
-    Produce(1, kEvents);
-    producing = false;
-  });
-  std::vector<std::string> positions;
+  std::thread producer([&] { Produce(1, kEvents); });
+  // While tally ingests (until it has applied everything): queries, and backups.
+  std::atomic<bool> ingesting{true};
   std::atomic<int64_t> queries{0};
   std::thread reader([&] {
-    while (producing.load()) {
-      if (Count(port_a) >= 0) ++queries;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (ingesting.load() && std::chrono::steady_clock::now() < deadline) {
+      const int64_t count = Count(port_a);
+      if (count >= 0) ++queries;
+      if (count == kEvents) ingesting = false;
     }
   });
-  while (producing.load() && positions.size() < 8) {
+  std::vector<std::string> positions;
+  while (ingesting.load() && positions.size() < 8) {
     // Two at once: the second waits for the first and is answered after it.
     auto second = std::async(std::launch::async, [&] { return HttpClient(port_a, 60).Post("/admin/backup", "", Auth()); });
     const HttpResult first = HttpClient(port_a, 60).Post("/admin/backup", "", Auth());
@@ -249,6 +250,7 @@ TEST_F(BackupTest, BackupsWhileIngestingAndServingHoldExactlyTheirPositions) {
   }
   producer.join();
   reader.join();
+  EXPECT_GE(positions.size(), 2u);
   ASSERT_TRUE(WaitCount(port_a, kEvents)) << a->Output();
   EXPECT_GT(queries.load(), 0);
   const HttpResult listed = HttpClient(port_a).Get("/admin/backups", Auth());
@@ -293,7 +295,9 @@ TEST_F(BackupTest, KillNineDuringABackupLeavesACompleteBackupOrNoneAndTheNextOne
       return 0;  // killed before answering
     }
   });
-  ASSERT_TRUE(testing::WaitFor([&] { return fs::exists(dir_ / "backups/private/1.tmp"); }, 30s));
+  // Under way: its private dir made, its metadata (written last) not yet.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return fs::exists(dir_ / "backups/private/1") && !fs::exists(dir_ / "backups/meta/1"); }, 30s));
   std::this_thread::sleep_for(300ms);
   a->Signal(SIGKILL);
   a->Wait(10s);
@@ -319,7 +323,10 @@ TEST_F(BackupTest, KillNineDuringABackupLeavesACompleteBackupOrNoneAndTheNextOne
   ASSERT_TRUE(WaitCount(port, kEvents)) << again->Output();
   const HttpResult taken = HttpClient(port, 60).Post("/admin/backup", "", Auth());
   ASSERT_EQ(taken.status, 200) << taken.body;
-  EXPECT_FALSE(fs::exists(dir_ / "backups/private/1.tmp"));
+  // Nothing of the killed backup is left behind.
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "backups")) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
   again->Signal(SIGTERM);
   EXPECT_TRUE(testing::ExitedWith(again->Wait(30s), 0)) << again->Output();
   auto [records, offsets] = RestoreAndRead(0, dir_ / "restored");
@@ -333,7 +340,7 @@ TEST_F(BackupTest, AdminEndpointsNeedTheKeyAndABackupDir) {
   auto a = Serve("a");
   const uint16_t port = PortOf(*a);
   ASSERT_NE(port, 0) << a->Output();
-  for (const std::string path : {"/admin/backup", "/admin/backups"}) {
+  for (const char* path : {"/admin/backup", "/admin/backups"}) {
     const HttpResult anonymous = HttpClient(port).Post(path, "");
     EXPECT_EQ(anonymous.status, 401) << path;
     EXPECT_NE(anonymous.body.find("\"code\":4001"), std::string::npos) << anonymous.body;
