@@ -5,23 +5,25 @@
 # then a new replica restored from that backup and caught up, against one that
 # re-reads the whole stream (target >= 5x faster).
 #
-# Usage: bench/backup_bench.sh [MORE_EVENTS=1200000]
+# Usage: bench/backup_bench.sh [MORE_EVENTS=800000]
 #   BUILD_DIR=build   the build to measure (bench/backup_bench, bench/make_events)
-#   EVENTS_FILE=f     the 2,000,000 events of the store (default: generated as
-#                     bench/summary_views_bench.sh does: make_events 2000000 1000 230)
+# The stream: make_events with 2000 requests of 230 tasks (long enough to go on
+# past 2,000,000 events), its first 2,000,000 events the store, the rest the
+# continuation applied during the backup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-more=${1:-1200000}
+more=${1:-800000}
 build=$(realpath "${BUILD_DIR:-build}")
 if [ "${BUILD_DIR:-build}" = build ]; then scripts/build backup_bench make_events >/dev/null; fi
 data=$build/bench-data
 mkdir -p "$data"
-base=${EVENTS_FILE:-$data/events-2000000.ndjson}
-if [ ! -s "$base" ]; then "$build/bench/make_events" 2000000 1000 230 >"$base"; fi
-# The same stream, continued: the events after the first 2,000,000 (new ids).
-continuation=$data/events-after-2000000-$more.ndjson
-if [ ! -s "$continuation" ]; then
-  "$build/bench/make_events" $((2000000 + more)) 1000 230 | tail -n +2000001 >"$continuation"
+base=$data/backup-bench-first-2000000.ndjson
+continuation=$data/backup-bench-next-$more.ndjson
+if [ ! -s "$base" ] || [ ! -s "$continuation" ]; then
+  "$build/bench/make_events" $((2000000 + more)) 2000 230 >"$data/backup-bench-all.ndjson"
+  head -n 2000000 "$data/backup-bench-all.ndjson" >"$base"
+  tail -n +2000001 "$data/backup-bench-all.ndjson" >"$continuation"
+  rm "$data/backup-bench-all.ndjson"
 fi
 work=$(mktemp -d "$data/backup-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
