@@ -273,9 +273,6 @@ Result<BackupEntry> StoreBackups::Create(Store& store, uint32_t keep) {
   std::thread backup([&] {
     rocksdb::CreateBackupOptions options;
     options.flush_before_backup = false;  // the WAL goes into the backup: no flush stalls the writer
-    // The copying threads yield to queries and ingestion.
-    options.decrease_background_thread_cpu_priority = true;
-    options.background_thread_cpu_priority = rocksdb::CpuPriority::kLow;
     created = impl_->engine->CreateNewBackupWithMetadata(options, s.db.get(), EncodeMetadata(*offsets), &id);
     impl_->watch->Fire();  // no file was created (a failure before any)
   });
