@@ -51,15 +51,20 @@ void BackupService::Impl::Loop() {
       Log("backup into " + options.dir + " FAILED (the store is unaffected; the next backup retries): " +
           outcome.error().message());
     }
+    {
+      // Counted before anyone is answered: an answer's reader sees it in /metrics.
+      std::lock_guard counted(mutex);
+      if (outcome) {
+        ++stats.successes;
+        stats.last_success_unix_s =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        stats.last_duration_s = seconds;
+      } else {
+        ++stats.failures;
+      }
+    }
     for (const Done& done : served) done(outcome);
     lock.lock();
-    if (outcome) {
-      ++stats.successes;
-      stats.last_success_unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-      stats.last_duration_s = seconds;
-    } else {
-      ++stats.failures;
-    }
     if (options.every.count() > 0) next = Clock::now() + options.every;
   }
   std::vector<Done> left;
