@@ -308,9 +308,12 @@ bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
     return ReadStamp(r, &f.stamp) && r.Id(&f.value);
   };
   auto stamped_string = [&](uint32_t bit, std::optional<Stamped<std::string>>* out) {
-    out->reset();
-    if (!(present & bit)) return true;
-    auto& f = out->emplace();
+    if (!(present & bit)) {
+      out->reset();
+      return true;
+    }
+    // A view decoded into again (a page's reader reuses one) keeps its string's room.
+    auto& f = out->has_value() ? **out : out->emplace();
     return ReadStamp(r, &f.stamp) && ReadOwned(r, &f.value);
   };
   uint64_t keys;

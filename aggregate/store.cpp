@@ -311,8 +311,12 @@ bool Store::WriterFree() const { return impl_->applier->WriterFree(); }
 ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
     : store_(store), snapshot_(snapshot) {}
 
-ReadView::ReadView(ReadView&& other) noexcept : store_(other.store_), snapshot_(other.snapshot_) {
+ReadView::ReadView(ReadView&& other) noexcept
+    : store_(other.store_),
+      snapshot_(other.snapshot_),
+      meta_(std::move(other.meta_)) {
   other.snapshot_ = nullptr;
+  other.meta_.valid = false;
 }
 
 ReadView::~ReadView() {
@@ -348,6 +352,13 @@ Result<std::vector<PartitionOffset>> Store::Offsets(std::string_view topic) cons
 }
 
 Result<std::vector<PartitionOffset>> Store::LatestOffsets(std::string_view topic, bool memory_only) const {
+  {
+    // Nothing written since a query read them (Offsets(view, topic)): the same state.
+    const rocksdb::SequenceNumber latest = impl_->db->GetLatestSequenceNumber();
+    std::lock_guard lock(impl_->offsets_memo_mutex);
+    const auto& memo = impl_->offsets_memo;
+    if (memo && memo->sequence == latest && memo->topic == topic) return memo->offsets;
+  }
   rocksdb::ReadOptions options;
   if (memory_only) options.read_tier = rocksdb::kBlockCacheTier;
   auto offsets = ReadOffsets(*impl_, options, topic);
@@ -356,9 +367,24 @@ Result<std::vector<PartitionOffset>> Store::LatestOffsets(std::string_view topic
 }
 
 Result<std::vector<PartitionOffset>> Store::Offsets(const ReadView& view, std::string_view topic) const {
+  // Every write, offsets' or not, takes a new sequence number, so the offsets
+  // at a snapshot's sequence never change: queries between two batches (most
+  // of them, under polling) share one read.
+  const rocksdb::SequenceNumber sequence = view.snapshot_->GetSequenceNumber();
+  {
+    std::lock_guard lock(impl_->offsets_memo_mutex);
+    const auto& memo = impl_->offsets_memo;
+    if (memo && memo->sequence == sequence && memo->topic == topic) return memo->offsets;
+  }
   rocksdb::ReadOptions options;
   options.snapshot = view.snapshot_;
-  return ReadOffsets(*impl_, options, topic);
+  auto offsets = ReadOffsets(*impl_, options, topic);
+  if (offsets) {
+    auto memo = std::make_shared<const Impl::OffsetsMemo>(Impl::OffsetsMemo{sequence, std::string(topic), *offsets});
+    std::lock_guard lock(impl_->offsets_memo_mutex);
+    if (!impl_->offsets_memo || impl_->offsets_memo->sequence <= sequence) impl_->offsets_memo = std::move(memo);
+  }
+  return offsets;
 }
 
 Result<std::string> Store::InstanceId() {

@@ -59,6 +59,15 @@ struct Store::Impl {
   mutable std::mutex listener_mutex;
   std::shared_ptr<const ChangeListener> listener;  // guarded by listener_mutex
 
+  // The offsets of the latest snapshot a query read them from (Store::Offsets).
+  struct OffsetsMemo {
+    uint64_t sequence;  // the snapshot's RocksDB sequence number
+    std::string topic;
+    std::vector<PartitionOffset> offsets;
+  };
+  mutable std::mutex offsets_memo_mutex;
+  mutable std::shared_ptr<const OffsetsMemo> offsets_memo;  // guarded by offsets_memo_mutex
+
   // The ids of rank index segments that queries skipped over (segment_cache.h).
   std::unique_ptr<SegmentCache> segments;
 
@@ -76,6 +85,12 @@ void MoveInstancesApart(const Store::Impl& store, std::string_view prefix, TaskV
 // from its task views and records (store_backfill.cpp). At open, before the
 // applier exists; logs on stderr what it did.
 Status BuildSummaries(Store::Impl& store);
+
+// Reads `request`'s meta as stored into *memo, unless it holds it already (a
+// memo belongs to one ReadView, whose snapshot `options` read). Unavailable if
+// options only read memory and the meta is not there.
+Status ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options, std::string_view request,
+                ReadView::MetaMemo* memo);
 
 // ReadOptions on a view's snapshot.
 rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);

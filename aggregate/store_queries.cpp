@@ -74,19 +74,30 @@ class ItemCursor {
 
 }  // namespace
 
+Status ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options, std::string_view request,
+                ReadView::MetaMemo* memo) {
+  if (memo->valid && memo->request == request) return Status::OK();
+  memo->valid = false;
+  const rocksdb::Status s = store.db->Get(options, store.Cf(Family::kRequests), request, &memo->value);
+  if (s.IsIncomplete()) return Status::Unavailable("a request's meta is not in memory");
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a request");
+  memo->request.assign(request);
+  memo->found = s.ok();
+  memo->valid = true;
+  return Status::OK();
+}
+
 class StoreReader {
  public:
-  StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot)
-      : store_(store), read_options_(ReadOptionsOf(snapshot)) {}
+  StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot, ReadView::MetaMemo* memo)
+      : store_(store), read_options_(ReadOptionsOf(snapshot)), memo_(memo) {}
 
   // The request's meta; nullopt if unknown.
   Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
-    std::string value;
-    const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRequests), request, &value);
-    if (s.IsNotFound()) return std::optional<RequestMeta>();
-    if (!s.ok()) return FromRocks(s, "reading a request");
+    if (Status s = ReadMeta(store_, read_options_, request, memo_); !s.ok()) return s;
+    if (!memo_->found) return std::optional<RequestMeta>();
     RequestMeta meta;
-    if (!DecodeRequestMeta(value, &meta)) return Status::Corruption("unreadable request meta");
+    if (!DecodeRequestMeta(memo_->value, &meta)) return Status::Corruption("unreadable request meta");
     return std::optional<RequestMeta>(meta);
   }
 
@@ -285,10 +296,11 @@ class StoreReader {
  private:
   const Store::Impl& store_;
   rocksdb::ReadOptions read_options_;
+  ReadView::MetaMemo* memo_;  // the view's: one thread at a time, as the view
 };
 
 Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_view request, Page page) const {
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
   if (!*meta) return std::optional<TaskPage>();
@@ -298,16 +310,34 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
   if (!first) return std::optional<TaskPage>(std::move(out));
   Result<RankIndex> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
   if (!index) return index.error();
+  out.ends.reserve(page.size);
   const RequestNo no = (*meta)->no;
   Status s = reader.Page(Family::kTasks, std::span(&no, 1), std::span(&*index, 1), *first, page.size,
                          [&](size_t, std::string_view, std::string_view value) {
-                           if (!DecodeTaskView(value, &out.tasks.emplace_back())) {
-                             return Status::Corruption("unreadable task view");
-                           }
+                           // Views of a request are alike in size: room for the page at once.
+                           if (out.bytes.empty()) out.bytes.reserve(value.size() * 5 / 4 * page.size);
+                           out.bytes.append(value);
+                           out.ends.push_back(out.bytes.size());
                            return Status::OK();
                          });
   if (!s.ok()) return s;
   return std::optional<TaskPage>(std::move(out));
+}
+
+Status TaskPage::Decode(size_t i, TaskView* view) const {
+  const size_t begin = i == 0 ? 0 : ends[i - 1];
+  if (!DecodeTaskView(std::string_view(bytes).substr(begin, ends[i] - begin), view)) {
+    return Status::Corruption("unreadable task view");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<TaskView>> TaskPage::DecodeAll() const {
+  std::vector<TaskView> views(size());
+  for (size_t i = 0; i < size(); ++i) {
+    if (Status s = Decode(i, &views[i]); !s.ok()) return s;
+  }
+  return views;
 }
 
 struct InstanceCursor::Impl {
@@ -345,7 +375,7 @@ Status InstanceCursor::status() const { return impl_->status; }
 
 Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view request, Id task_id,
                                        std::string_view from) const {
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   auto impl = std::make_unique<InstanceCursor::Impl>();
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
@@ -370,7 +400,7 @@ Status SummariesKept(const Store::Impl& store) {
 
 Result<std::optional<SummaryView>> Store::Summary(const ReadView& view, std::string_view request) const {
   if (Status s = SummariesKept(*impl_); !s.ok()) return s;
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
   if (!*meta) return std::optional<SummaryView>();
@@ -388,7 +418,7 @@ Result<std::optional<SummaryView>> Store::Summary(const ReadView& view, std::str
 Result<InstanceCursor> Store::SummaryInstances(const ReadView& view, std::string_view request,
                                               std::string_view from) const {
   if (Status s = SummariesKept(*impl_); !s.ok()) return s;
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   auto impl = std::make_unique<InstanceCursor::Impl>();
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
@@ -413,7 +443,7 @@ Result<std::optional<LabelerPage>> Store::Labelers(const ReadView& view, std::st
   out.total = (*summary)->summary.labelers;
   const std::optional<uint64_t> first = FirstOf(page, out.total);
   if (!first) return std::optional<LabelerPage>(std::move(out));
-  Result<std::optional<RequestMeta>> meta = StoreReader(*impl_, view.snapshot_).Meta(request);
+  Result<std::optional<RequestMeta>> meta = StoreReader(*impl_, view.snapshot_, &view.meta_).Meta(request);
   if (!meta || !*meta) return meta ? Status::Corruption("a request vanished from its snapshot") : meta.error();
   const std::string prefix = keys::Summary((*meta)->no);
   const std::string upper = keys::LabelerEnd((*meta)->no);  // names may begin with any byte
@@ -447,7 +477,7 @@ Status Store::ReadInstances(const ReadView& view, std::string_view request, Task
 
 Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::string> requests,
                                   Page page, size_t max_bytes) const {
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   RecordPage out;
   std::vector<RequestNo> numbers;
   for (const std::string& request : requests) {
@@ -531,7 +561,7 @@ Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::stri
 
 Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campaign, std::string_view request,
                                    std::string_view scene) const {
-  StoreReader reader(*impl_, view.snapshot_);
+  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
   TaskLookup out;
   {
     const std::string prefix = keys::CampaignPrefix(campaign);

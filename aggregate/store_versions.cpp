@@ -28,6 +28,16 @@ Status Store::Versions(VersionRead how, std::span<const std::string> requests, s
     *version = meta.records;
     return Status::OK();
   };
+  if (requests.size() == 1 && how.view != nullptr) {
+    // Through the view's memo: the query that follows reads the same meta.
+    ReadView::MetaMemo* memo = &how.view->meta_;
+    if (Status s = ReadMeta(*impl_, read_options, requests[0], memo); !s.ok()) return s;
+    if (!memo->found) return Status::OK();
+    RequestMeta meta;
+    if (!DecodeRequestMeta(memo->value, &meta)) return Status::Corruption("unreadable request meta");
+    (*out)[0] = meta.records;
+    return Status::OK();
+  }
   if (requests.size() == 1) {  // the common case, without MultiGet's bookkeeping (a 304 costs little else)
     rocksdb::PinnableSlice value;
     const rocksdb::Status s = impl_->db->Get(read_options, impl_->Cf(Family::kRequests), requests[0], &value);

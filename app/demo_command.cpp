@@ -41,12 +41,13 @@ void PrintCommands(const std::string& base, const Store& store, const Workload& 
   const std::string request = workload.RequestId(0);
   const ReadView view = store.Snapshot();
   Result<std::optional<TaskPage>> page = store.Tasks(view, request, Page{1, 1});
-  if (!page || !*page || (*page)->tasks.empty() || !(*page)->tasks[0].scene_id) {
+  TaskView task;
+  Status decoded = page && *page && !(*page)->empty() ? (*page)->Decode(0, &task) : Status::OK();
+  if (!page || !*page || (*page)->empty() || !decoded.ok() || !task.scene_id) {
     Say("cannot find a task of request " + request + " to show; the store answers " +
-        (page ? std::string("no such task") : page.error().ToString()));
+        (!page ? page.error().ToString() : !decoded.ok() ? decoded.ToString() : std::string("no such task")));
     return;
   }
-  const TaskView& task = (*page)->tasks[0];
   const StoreTotals totals = store.totals();
   std::printf(
       "\ntally demo: %llu events (%llu of them sent twice, some out of order) are in: %llu records, %llu tasks,\n"

@@ -196,10 +196,10 @@ int Queries(const char* dir, size_t memory_mb) {
   time("10 requests merged, page 1000 (limit 1000)", records(ten, 1000));
   time("tasks of one request, page 5 (limit 1000)", [&] {
     auto r = store->Tasks(store->Snapshot(), "big", Page{5, 1000});
-    if (!r || !*r || (*r)->tasks.size() != 1000) {
+    if (!r || !*r || (*r)->size() != 1000) {
       std::fprintf(stderr, "store_bench: page 5 of the tasks of \"big\": %s\n",
                    !r ? r.error().ToString().c_str()
-                      : !*r ? "unknown request" : (std::to_string((*r)->tasks.size()) + " tasks, not 1000").c_str());
+                      : !*r ? "unknown request" : (std::to_string((*r)->size()) + " tasks, not 1000").c_str());
       std::exit(1);
     }
   });

@@ -132,8 +132,10 @@ TEST_F(DeepPagesTest, TasksOfARequestWithThousandsOfTasks) {
     ASSERT_EQ((*got)->total, sorted.size());
     const size_t from = std::min<size_t>((page - 1) * 1000, sorted.size());
     const size_t to = std::min<size_t>(from + 1000, sorted.size());
-    ASSERT_EQ((*got)->tasks.size(), to - from);
-    for (size_t i = from; i < to; ++i) ASSERT_EQ((*got)->tasks[i - from].task_id, sorted[i]);
+    auto views = (*got)->DecodeAll();
+    ASSERT_TRUE(views);
+    ASSERT_EQ(views->size(), to - from);
+    for (size_t i = from; i < to; ++i) ASSERT_EQ((*views)[i - from].task_id, sorted[i]);
   }
 }
 
@@ -212,8 +214,10 @@ TEST_F(DeepPagesTest, SkippedTaskSegmentsFollowNewTasks) {
       ASSERT_EQ((*got)->total, sorted.size());
       const size_t from = std::min<size_t>((page - 1) * size, sorted.size());
       const size_t to = std::min<size_t>(from + size, sorted.size());
-      ASSERT_EQ((*got)->tasks.size(), to - from) << "page " << page;
-      for (size_t i = from; i < to; ++i) ASSERT_EQ((*got)->tasks[i - from].task_id, sorted[i]) << "page " << page;
+      auto views = (*got)->DecodeAll();
+      ASSERT_TRUE(views);
+      ASSERT_EQ(views->size(), to - from) << "page " << page;
+      for (size_t i = from; i < to; ++i) ASSERT_EQ((*views)[i - from].task_id, sorted[i]) << "page " << page;
     }
   };
   add(3000);

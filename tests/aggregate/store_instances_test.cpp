@@ -67,8 +67,9 @@ TEST(StoreInstancesTest, BytesWrittenPerEventFollowTheEventsOwnKeysNotTheViews) 
   const ReadView view = store->Snapshot();
   auto page = store->Tasks(view, "r", Page{1, 10});
   ASSERT_TRUE(page && *page);
-  ASSERT_EQ((*page)->tasks.size(), 1u);
-  TaskView task = (*page)->tasks[0];
+  ASSERT_EQ((*page)->size(), 1u);
+  TaskView task;
+  ASSERT_TRUE((*page)->Decode(0, &task).ok());
   EXPECT_TRUE(task.instances_apart);
   EXPECT_TRUE(task.instance_info.empty());  // a page of views stays small
   EXPECT_EQ(task.instance_num, want_num);
@@ -96,7 +97,9 @@ TEST(StoreInstancesTest, OrdinaryViewsKeepTheirCountsInside) {
   ASSERT_TRUE(store->Apply(ApplyBatch{batch, {}, "t", {}}));
   auto page = store->Tasks(store->Snapshot(), "r", Page{1, 10});
   ASSERT_TRUE(page && *page);
-  const TaskView& task = (*page)->tasks.at(0);
+  ASSERT_EQ((*page)->size(), 1u);
+  TaskView task;
+  ASSERT_TRUE((*page)->Decode(0, &task).ok());
   EXPECT_FALSE(task.instances_apart);
   EXPECT_EQ(task.instance_info.size(), 3 * (kInlineInstanceKeys / 4) + 1);
 }
@@ -191,7 +194,9 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     const ReadView view = store->Snapshot();
     auto page = store->Tasks(view, "r", Page{1, 10});
     ASSERT_TRUE(page && *page);
-    TaskView task = (*page)->tasks.at(0);
+    ASSERT_EQ((*page)->size(), 1u);
+    TaskView task;
+    ASSERT_TRUE((*page)->Decode(0, &task).ok());
     EXPECT_TRUE(task.instances_apart);
     EXPECT_TRUE(task.instance_info.empty());
     ASSERT_TRUE(store->ReadInstances(view, "r", &task).ok());
@@ -205,7 +210,9 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     const ReadView view = store->Snapshot();
     auto page = store->Tasks(view, "r", Page{1, 10});
     ASSERT_TRUE(page && *page);
-    TaskView task = (*page)->tasks.at(0);
+    ASSERT_EQ((*page)->size(), 1u);
+    TaskView task;
+    ASSERT_TRUE((*page)->Decode(0, &task).ok());
     EXPECT_TRUE(task.instances_apart);
     ASSERT_TRUE(store->ReadInstances(view, "r", &task).ok());
     EXPECT_EQ(task.instance_info.size(), 311u + 2 * kInlineInstanceKeys);

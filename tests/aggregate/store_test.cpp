@@ -190,7 +190,7 @@ TEST(StoreTest, KeepsOffsetsAndTotalsAcrossReopening) {
   ASSERT_TRUE(Apply(*store, {Event(4, "r3", 1, 0)}));
   auto page = store->Tasks(store->Snapshot(), "r3", Page{1, 10});
   ASSERT_TRUE(page && *page);
-  EXPECT_EQ((*page)->tasks.size(), 1u);
+  EXPECT_EQ((*page)->size(), 1u);
   EXPECT_EQ(store->Tasks(store->Snapshot(), "r1", Page{1, 10}).value()->total, 2u);
 }
 
@@ -424,7 +424,7 @@ TEST(StoreTest, PagesPastTheEndAreEmptyWithoutOverflow) {
   auto page = store->Tasks(view, "r", Page{UINT64_MAX, 1000});
   ASSERT_TRUE(page && *page);
   EXPECT_EQ((*page)->total, 2u);
-  EXPECT_TRUE((*page)->tasks.empty());
+  EXPECT_TRUE((*page)->empty());
   auto records = store->Records(view, std::vector<std::string>{"r"}, Page{3, 1});
   ASSERT_TRUE(records);
   EXPECT_EQ(records->total, 2u);

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <future>
 #include <limits>
+#include <random>
 #include <thread>
 
 #include "api/position.h"
@@ -157,6 +158,71 @@ TEST(PositionWaitersTest, WakesOnlyWaitersWhosePositionIsReached) {
   waiters.WakeAll();
   EXPECT_EQ(b, 2);
   EXPECT_EQ(waiters.Add(Pos({{3, 2}}), {}, [&] { ++b; }), 0u);
+}
+
+// Waiters are filed by one partition they wait for; whatever order partitions
+// advance in (rewinds included), the ones woken after each batch are exactly
+// those a scan of every waiter with Reaches finds.
+TEST(PositionWaitersTest, WakesWhatAScanOfEveryWaiterWouldWake) {
+  std::mt19937 random(7);
+  for (int round = 0; round < 20; ++round) {
+    PositionWaiters waiters;
+    std::vector<PartitionNext> applied;  // the reference: what the batches said
+    std::vector<std::vector<PartitionNext>> mins;
+    std::vector<int> woken;
+    auto merge = [&](const std::vector<PartitionNext>& batch) {
+      for (const PartitionNext& b : batch) {
+        auto it = std::find_if(applied.begin(), applied.end(), [&](auto& a) { return a.partition == b.partition; });
+        if (it == applied.end()) {
+          applied.push_back(b);
+        } else {
+          it->next = b.next;
+        }
+      }
+      std::sort(applied.begin(), applied.end(), [](auto& x, auto& y) { return Raw(x.partition) < Raw(y.partition); });
+    };
+    for (int i = 0; i < 200; ++i) {
+      std::vector<PartitionNext> min;
+      for (int32_t p = 0; p < 6; ++p) {
+        if (random() % 2) min.push_back({Partition{p}, Offset{static_cast<int64_t>(random() % 40)}});
+      }
+      const size_t index = mins.size();
+      mins.push_back(min);
+      woken.push_back(0);
+      // A snapshot's position fills in partitions no batch has named yet.
+      std::vector<PartitionNext> seen;
+      for (int32_t p = 0; p < 6; ++p) {
+        if (random() % 4 == 0) seen.push_back({Partition{p}, Offset{static_cast<int64_t>(random() % 40)}});
+      }
+      for (const PartitionNext& f : seen) {
+        if (std::none_of(applied.begin(), applied.end(), [&](auto& a) { return a.partition == f.partition; })) merge({f});
+      }
+      auto wake = [&, index] {
+        ++woken[index];
+        EXPECT_TRUE(Reaches(applied, mins[index])) << "waiter " << index << " woken short of its position";
+      };
+      if (waiters.Add(min, seen, wake) == 0) woken[index] = -1;  // reached: not kept
+      EXPECT_EQ(woken[index] == -1, Reaches(applied, min)) << "waiter " << i;
+      std::vector<PartitionNext> batch;
+      for (int32_t p = 0; p < 6; ++p) {
+        if (random() % 3 == 0) batch.push_back({Partition{p}, Offset{static_cast<int64_t>(random() % 45)}});
+      }
+      merge(batch);
+      waiters.Advanced(batch);
+      for (size_t w = 0; w < mins.size(); ++w) {
+        if (woken[w] == -1) continue;
+        ASSERT_LE(woken[w], 1) << "waiter " << w << " woken twice";
+        // None still waits that its position is reached (woken ones may be
+        // behind again: a rewound partition).
+        if (woken[w] == 0) {
+          EXPECT_FALSE(Reaches(applied, mins[w])) << "waiter " << w << " not woken";
+        }
+      }
+    }
+    size_t waiting = 0;
+    for (size_t w = 0; w < mins.size(); ++w) waiting += woken[w] == 0;
+    EXPECT_EQ(waiters.size(), waiting);
+  }
 }
 
 // ---- the server --------------------------------------------------------------
