@@ -170,6 +170,43 @@ TEST(StoreTest, SubmitTakesTheBatchAndEachResultNamesItsOffsets) {
   EXPECT_EQ((*offsets)[0].next, Offset{4});
 }
 
+// A snapshot's offsets are read once per state and shared: each snapshot and
+// the latest state still see their own offsets, whatever was read before, and
+// the topic asked for.
+TEST(StoreTest, OffsetsOfASnapshotAreItsOwnAfterLaterBatches) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  const std::vector<PartitionOffset> first = {{Partition{0}, Offset{5}}};
+  const std::vector<PartitionOffset> second = {{Partition{0}, Offset{8}}};
+  ASSERT_TRUE(Apply(*store, {Event(1, "r", 10, 0)}, {}, first));
+  const ReadView before = store->Snapshot();
+  EXPECT_EQ(*store->Offsets(before, "task-actions"), first);
+  EXPECT_TRUE(store->Offsets(before, "other-topic")->empty());
+  EXPECT_EQ(*store->LatestOffsets("task-actions", true), first);
+  ASSERT_TRUE(Apply(*store, {Event(2, "r", 10, 1)}, {}, second));
+  EXPECT_EQ(*store->LatestOffsets("task-actions", false), second);
+  EXPECT_EQ(*store->Offsets(store->Snapshot(), "task-actions"), second);
+  EXPECT_EQ(*store->Offsets(before, "task-actions"), first);
+  EXPECT_EQ(*store->LatestOffsets("task-actions", true), second);
+  // A batch that writes no offsets is a new state all the same.
+  ASSERT_TRUE(Apply(*store, {Event(3, "r", 11, 2)}));
+  EXPECT_EQ(*store->Offsets(store->Snapshot(), "task-actions"), second);
+  // Versions and a page read through one view agree with the view, not the latest state.
+  const ReadView view = store->Snapshot();
+  std::vector<uint64_t> versions;
+  ASSERT_TRUE(store->Versions(VersionRead{&view, false}, std::vector<std::string>{"r"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{3});
+  ASSERT_TRUE(Apply(*store, {Event(4, "r", 12, 3)}));
+  auto page = store->Tasks(view, "r", Page{1, 10});
+  ASSERT_TRUE(page && *page);
+  EXPECT_EQ((*page)->total, 2u);
+  ASSERT_TRUE(store->Versions(VersionRead{&view, false}, std::vector<std::string>{"r"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{3});
+  ASSERT_TRUE(store->Versions(VersionRead{}, std::vector<std::string>{"r"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{4});
+  EXPECT_EQ((*store->Tasks(store->Snapshot(), "r", Page{1, 10}))->total, 3u);
+}
+
 TEST(StoreTest, KeepsOffsetsAndTotalsAcrossReopening) {
   TempDir dir;
   {
