@@ -3,7 +3,10 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <random>
 #include <unordered_set>
 
 #include "aggregate/task_action.h"
@@ -40,12 +43,88 @@ std::string Shown(const ParamSource::Value& v) {
   return "?";
 }
 
+// simdjson refuses an integer beyond 64 bits, which the query string takes (a
+// huge pageSize is clamped, a huge pageNumber is past the end): such integers
+// are rewritten as strings that begin with this mark and read back as integers.
+// Random per process, so no client string can pass for one.
+const std::string& BigIntegerMark() {
+  static const std::string mark = [] {
+    std::random_device random;
+    char text[32];
+    std::snprintf(text, sizeof text, "\x01%08x%08x:", random(), random());
+    return std::string(text);
+  }();
+  return mark;
+}
+
+// The body with every integer value of more than 19 digits turned into a
+// marked string (the JSON text escapes the mark's first byte); nullopt if it
+// has none. Numbers where a member name belongs are left to fail the parse.
+std::optional<std::string> MarkBigIntegers(std::string_view body) {
+  std::string out;
+  std::string open;  // the enclosing '{' and '[', innermost last
+  bool changed = false;
+  bool in_string = false;
+  bool name_next = false;  // in an object, after '{' or ','
+  for (size_t i = 0; i < body.size();) {
+    const char c = body[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < body.size()) {
+        out.push_back(body[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      name_next = false;
+    } else if (c == '{' || c == '[') {
+      open.push_back(c);
+      name_next = c == '{';
+    } else if (c == '}' || c == ']') {
+      if (!open.empty()) open.pop_back();
+    } else if (c == ',') {
+      name_next = !open.empty() && open.back() == '{';
+    }
+    const bool starts = (c == '-' && i + 1 < body.size() && std::isdigit(static_cast<unsigned char>(body[i + 1]))) ||
+                        std::isdigit(static_cast<unsigned char>(c));
+    if (!starts || name_next) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t end = i + (c == '-' ? 1 : 0);
+    while (end < body.size() && std::isdigit(static_cast<unsigned char>(body[end]))) ++end;
+    const bool fraction = end < body.size() && (body[end] == '.' || body[end] == 'e' || body[end] == 'E');
+    const std::string_view token = body.substr(i, end - i);
+    if (!fraction && token.size() - (c == '-' ? 1 : 0) > 19) {
+      out += "\"\\u0001";
+      out += std::string_view(BigIntegerMark()).substr(1);
+      out += token;
+      out += '"';
+      changed = true;
+    } else {
+      out += token;
+    }
+    i = end;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
 ParamSource::Value FromJson(simdjson::dom::element e, bool with_items) {
   ParamSource::Value v;
   switch (e.type()) {
     case simdjson::dom::element_type::STRING:
       v.kind = Kind::kString;
       v.text = std::string(e.get_string().value_unsafe());
+      if (v.text.starts_with(BigIntegerMark())) {
+        v.kind = Kind::kInteger;
+        v.text.erase(0, BigIntegerMark().size());
+      }
       break;
     case simdjson::dom::element_type::INT64:
       v.kind = Kind::kInteger;
@@ -180,7 +259,13 @@ Result<ParamSource> ParamSource::FromJsonBody(std::string_view body) {
   thread_local simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   simdjson::dom::element root;
-  if (auto error = parser.parse(padded).get(root)) {
+  auto error = parser.parse(padded).get(root);
+  std::optional<std::string> marked;
+  if (error == simdjson::NUMBER_ERROR && (marked = MarkBigIntegers(body))) {
+    padded = simdjson::padded_string(*marked);
+    error = parser.parse(padded).get(root);
+  }
+  if (error) {
     return Status::InvalidArgument(std::string("Invalid parameter: the request body is not valid JSON (") +
                                    simdjson::error_message(error) + ")");
   }

@@ -84,11 +84,41 @@ TEST(ParamsTest, ReadsJsonBodies) {
   auto blank = ParamSource::FromRequest("annotationRequestId=q", " \r\n\t");
   ASSERT_TRUE(blank);
   EXPECT_FALSE(blank->from_body());
-  for (const char* bad : {"{", "[]", "1", "\"x\"", "{\"a\":1}x", "{\"a\":123456789012345678901234567890}"}) {
+  for (const char* bad : {"{", "[]", "1", "\"x\"", "{\"a\":1}x", "{123456789012345678901234567890:1}",
+                          "{\"a\":1e999}", "{\"a\":-}"}) {
     auto s = ParamSource::FromRequest("", bad);
     ASSERT_FALSE(s) << bad;
     EXPECT_TRUE(s.error().message().starts_with("Invalid parameter: the request body")) << s.error().message();
   }
+}
+
+// An integer beyond 64 bits is valid JSON, and a body means what the query
+// string means: a huge pageSize is clamped, a huge pageNumber is past the end,
+// and a huge number where a string belongs is refused naming the parameter.
+TEST(ParamsTest, BodyIntegersBeyond64BitsReadAsTheQueryStringReadsThem) {
+  const std::string huge(25, '9');
+  auto body = ParamSource::FromJsonBody(R"({"annotationRequestId":"r","pageNumber":)" + huge + R"(,"pageSize":)" +
+                                        huge + R"(,"x":[1,)" + huge + R"(],"s":"12345678901234567890123"})");
+  ASSERT_TRUE(body) << body.error().message();
+  auto p = ParseStatisticsParams(*body);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->page.number, UINT64_MAX);
+  EXPECT_EQ(p->page.size, 1000u);
+  auto query = ParseStatisticsParams(ParamSource::FromQuery("annotationRequestId=r&pageNumber=" + huge + "&pageSize=" + huge));
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->page.number, p->page.number);
+  EXPECT_EQ(query->page.size, p->page.size);
+  auto named = ParseStatisticsParams(*ParamSource::FromJsonBody(R"({"annotationRequestId":)" + huge + "}"));
+  ASSERT_FALSE(named);
+  EXPECT_NE(named.error().message().find("annotationRequestId"), std::string::npos) << named.error().message();
+  auto negative = ParseStatisticsParams(*ParamSource::FromJsonBody(R"({"annotationRequestId":"r","pageSize":-)" + huge + "}"));
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message().find("pageSize"), std::string::npos) << negative.error().message();
+  // A string that begins with a control character stays a string.
+  auto text = ParseStatisticsParams(
+      *ParamSource::FromJsonBody(R"({"annotationRequestId":"\u00010123456789abcdef:5","pageSize":)" + huge + "}"));
+  ASSERT_TRUE(text) << text.error().message();
+  EXPECT_EQ(text->annotation_request_id, "\x01" "0123456789abcdef:5");
 }
 
 TEST(ParamsTest, TaskGetChecksItsTableInOrder) {
