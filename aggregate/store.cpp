@@ -415,6 +415,11 @@ Status Store::failure() const { return impl_->health->failure(); }
 
 const WalRecovery& Store::recovery() const { return impl_->recovery; }
 
+std::vector<RejectedAt> Store::RecentRejections() const {
+  std::lock_guard lock(impl_->recent_mutex);
+  return {impl_->recent_rejections.begin(), impl_->recent_rejections.end()};
+}
+
 StoreTotals Store::totals() const {
   return {impl_->total_records.load(std::memory_order_relaxed),
           impl_->total_tasks.load(std::memory_order_relaxed),

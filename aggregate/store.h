@@ -296,6 +296,19 @@ struct StoreDisk {
   uint64_t filesystem_available_bytes = 0;
 };
 
+// Where a rejected event was and why, without its content: what the status
+// page lists of the latest rejections (Store::RecentRejections).
+struct RejectedAt {
+  Origin origin;
+  std::optional<uint32_t> element;  // as in Rejection
+  RejectReason reason = RejectReason::kInvalidJson;
+
+  friend bool operator==(const RejectedAt&, const RejectedAt&) = default;
+};
+
+// How many of the latest counted rejections the store keeps in memory.
+inline constexpr size_t kRecentRejections = 10;
+
 class ReadView;
 
 // How Store::Versions reads: from a snapshot, or the latest written state; and
@@ -457,6 +470,11 @@ class Store {
   // The store's size on disk and its filesystem's room (StoreDisk): RocksDB's
   // property, read from memory, and one statvfs call. Any thread.
   StoreDisk disk() const;
+  // The latest rejections counted since this store was opened, oldest first, at
+  // most kRecentRejections (a rejection read again is not counted again, so not
+  // listed again); as of the last written batch. Any thread, no I/O (a short
+  // lock).
+  std::vector<RejectedAt> RecentRejections() const;
 
   // OK, or the first write error of this store: a batch that failed to write,
   // or a failed flush or compaction in the background (the caller should stop,

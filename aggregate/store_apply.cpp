@@ -98,6 +98,12 @@ Result<std::optional<ApplyResult>> Applier::FinishWrite() {
   store_->total_records = slot.totals.records;
   store_->total_tasks = slot.totals.tasks;
   store_->total_requests = slot.totals.requests;
+  if (!slot.recent_rejections.empty()) {
+    std::lock_guard lock(store_->recent_mutex);
+    std::deque<RejectedAt>& recent = store_->recent_rejections;
+    recent.insert(recent.end(), slot.recent_rejections.begin(), slot.recent_rejections.end());
+    while (recent.size() > kRecentRejections) recent.pop_front();
+  }
   slot.result.keys_written = slot.batch.Count();
   slot.result.bytes_written = slot.batch.GetDataSize();
   return std::optional<ApplyResult>(std::move(slot.result));
@@ -155,6 +161,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   slot.instance_sums.clear();
   slot.scene_writes.clear();
   slot.fresh_ids.clear();
+  slot.recent_rejections.clear();
   slot.epoch = ++built_;
   slot.result = ApplyResult{};
   slot.result.rejected = batch.rejections.size();

@@ -137,6 +137,8 @@ class Applier {
     std::vector<std::pair<Id, const TaskAction*>> fresh_ids;
     // The annotationRequestIds that gain records: their versions change (Store::Versions).
     std::vector<std::string> changed;
+    // The batch's latest counted rejections (at most kRecentRejections), for Store::RecentRejections.
+    std::vector<RejectedAt> recent_rejections;
   };
 
   Applier(Store::Impl* store, size_t cache_bytes, uint32_t next_request_no);

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <deque>
 #include <mutex>
 #include <span>
 #include <string>
@@ -46,6 +47,10 @@ struct Store::Impl {
   std::atomic<uint64_t> total_records{0};
   std::atomic<uint64_t> total_tasks{0};
   std::atomic<uint64_t> total_requests{0};
+  // The latest rejections counted (Store::RecentRejections), oldest first, at
+  // most kRecentRejections; appended by the apply thread after each written batch.
+  mutable std::mutex recent_mutex;
+  std::deque<RejectedAt> recent_rejections;  // guarded by recent_mutex
 
   std::unique_ptr<Applier> applier;
 

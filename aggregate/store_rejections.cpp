@@ -62,6 +62,11 @@ Status Applier::AddRejections(const ApplyBatch& batch, Slot& slot) {
     counted_.emplace_back(i, state);
   }
   slot.result.rejections_counted = counted_.size();
+  slot.recent_rejections.clear();
+  for (size_t c = counted_.size() - std::min(counted_.size(), kRecentRejections); c < counted_.size(); ++c) {
+    const Rejection& r = batch.rejections[counted_[c].first];
+    slot.recent_rejections.push_back({r.origin, r.element, r.reason});
+  }
   for (const auto& [i, s] : counted_) {
     if (s->counted - s->seen++ > kKeptRejections) continue;  // not among the latest
     const Rejection& r = batch.rejections[i];

@@ -5,6 +5,7 @@
 // cache. Filled once by ApiServer::Start; constant while the server runs, read
 // by every thread.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ namespace tally {
 class BackupService;
 class HttpMetrics;
 class ResponseCache;
+class StatusHistory;
 
 struct ApiContext {
   const Store* store = nullptr;  // null: not open yet (503 on business routes)
@@ -27,6 +29,11 @@ struct ApiContext {
   ResponseCache* cache = nullptr;  // null: every answer is computed
   std::string topic = "task-actions";  // the topic consumed: what X-Tally-Position tokens name
   BackupService* backups = nullptr;     // null: no --backup-dir (the admin endpoints answer 4005)
+  // For the status page: tally's version, when the server started, and the
+  // last minute of counters (null: no rates shown).
+  std::string version;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  const StatusHistory* history = nullptr;
 };
 
 // The X-Tally-Lag of an answer: the consumer's lag, -1 when unknown.

@@ -83,6 +83,12 @@ void HttpMetrics::ObserveRequest(const RouteInfo* route, int http_status, double
   if (http_status == 304) not_modified_.fetch_add(1, std::memory_order_relaxed);
 }
 
+uint64_t HttpMetrics::slot_requests(size_t slot) const {
+  uint64_t n = 0;
+  for (const auto& count : routes_[slot].requests) n += count.load(std::memory_order_relaxed);
+  return n;
+}
+
 uint64_t HttpMetrics::requests(const RouteInfo* route, int http_status) const {
   return routes_[RouteIndex(route)].requests[StatusIndex(http_status)].load(std::memory_order_relaxed);
 }
@@ -206,6 +212,15 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
           "Dead letters lost: refused by the producer, or not delivered within its message timeout.",
           ingest.dead_letters_failed, &out);
   Gauge("tally_consumer_lag", "Events in the assigned partitions not yet applied (-1: unknown).", ingest.lag, &out);
+  Header("tally_consumer_partition_lag", "gauge",
+         "Events not yet applied, per assigned partition (no series while the lag is unknown).", &out);
+  for (const auto& [partition, lag] : ingest.partition_lag) {
+    out.append("tally_consumer_partition_lag{partition=\"");
+    AppendInt(Raw(partition), &out);
+    out.append("\"} ");
+    AppendInt(lag, &out);
+    out.append("\n");
+  }
   Gauge("tally_consumer_ready", "1 once the consumer has joined its group and has an assignment.",
         ingest.ready ? 1 : 0, &out);
   AppendHistogram("tally_apply_batch_duration_seconds", "Time to apply one batch to the store.", "",

@@ -52,6 +52,11 @@ class HttpMetrics {
   void SetPositionWaiters(std::function<int64_t()> gauge) { position_waiters_ = std::move(gauge); }
 
   uint64_t requests(const RouteInfo* route, int http_status) const;
+  // Per route slot (RouteIndex; the last, Routes().size(), is "other"): the
+  // requests answered, any status, and their durations. For the status page.
+  size_t route_slots() const { return route_slots_; }
+  uint64_t slot_requests(size_t slot) const;
+  Histogram::Snapshot slot_durations(size_t slot) const { return routes_[slot].durations.Read(); }
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
   uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
   uint64_t cache_misses() const { return cache_misses_.load(std::memory_order_relaxed); }

@@ -1,9 +1,10 @@
 #pragma once
 
 // The operations endpoints (docs/http-api.md "Operations endpoints"): /healthz,
-// /readyz, /metrics, /openapi.yaml. Open (no API key), no envelope, answered on
-// the I/O thread: each is a function of the server's context alone, cheap and
-// never waiting for a store query. Any thread.
+// /readyz, /metrics, /openapi.yaml, and the status page (status_page.h). Open
+// (no API key), no envelope, answered on the I/O thread: each is a function of
+// the server's context alone, cheap and never waiting for a store query. Any
+// thread.
 
 #include <string>
 #include <string_view>

@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/ops_endpoints.h"
 #include "api/params.h"
+#include "api/status_page.h"
 
 namespace tally {
 namespace {
@@ -24,6 +25,8 @@ constexpr std::array kRoutes = {
     RouteInfo{"/openapi.yaml", RouteKind::kOps, nullptr, &AnswerOpenApi},
     RouteInfo{"/admin/backup", RouteKind::kAdmin},
     RouteInfo{"/admin/backups", RouteKind::kAdmin},
+    RouteInfo{"/", RouteKind::kOps, nullptr, &AnswerStatus},
+    RouteInfo{"/status", RouteKind::kOps, nullptr, &AnswerStatus},
 };
 
 // Each row has the handler of its kind and no other, and a path of its own.

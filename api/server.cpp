@@ -31,6 +31,7 @@
 #include "api/response_cache.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "api/status_history.h"
 #include "api/waiters.h"
 
 namespace tally {
@@ -114,6 +115,10 @@ struct ApiServer::Impl {
   std::optional<tcp::acceptor> acceptor;       // reset before ioc
   std::optional<asio::steady_timer> accept_timer;  // on the acceptor's strand; reset before ioc
   std::optional<QueryPool> queries;            // reset before ioc: its jobs hold sessions
+  // The status page's last minute of counters, sampled once a second on the sampler's strand.
+  std::optional<StatusHistory> history;
+  std::optional<asio::steady_timer> sample_timer;  // reset before ioc
+  void Sample();
   std::vector<std::thread> threads;
   AccessLog access_log;
 };
@@ -734,6 +739,15 @@ void ApiServer::Impl::OnAcceptFailed(const beast::error_code& ec) {
   });
 }
 
+// Records the counters for the status page's rates, then again in a second.
+void ApiServer::Impl::Sample() {
+  history->Record(StatusHistory::Clock::now(), context.ingest.status ? context.ingest.status().applied : 0, metrics);
+  sample_timer->expires_after(std::chrono::seconds(1));
+  sample_timer->async_wait([this](beast::error_code ec) {
+    if (!ec && !draining.load()) Sample();
+  });
+}
+
 void ApiServer::Impl::StopImpl() {
   if (stopped) return;
   stopped = true;
@@ -761,6 +775,7 @@ void ApiServer::Impl::StopImpl() {
   queries->Stop();
   queries.reset();  // destroys the queries not started, and the sessions they hold
   accept_timer.reset();
+  sample_timer.reset();
   acceptor.reset();
   {
     std::lock_guard lock(changes_mutex);
@@ -793,6 +808,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   impl->context.view_url_base = options.view_url_base;
   impl->context.topic = options.topic;
   impl->context.backups = options.backups;
+  impl->context.version = options.version;
+  impl->context.started = StatusHistory::Clock::now();
   while (!impl->context.view_url_base.empty() && impl->context.view_url_base.back() == '/') {
     impl->context.view_url_base.pop_back();
   }
@@ -819,6 +836,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   impl->bound_port = acceptor.local_endpoint(ec).port();
 
   impl->Accept();
+  impl->history.emplace(impl->metrics.route_slots());
+  impl->context.history = &*impl->history;
+  impl->sample_timer.emplace(asio::make_strand(*impl->ioc));
+  asio::post(impl->sample_timer->get_executor(), [impl = impl.get()] { impl->Sample(); });
   for (int i = 0; i < thread_count; ++i) {
     impl->threads.emplace_back([ioc = &*impl->ioc] { ioc->run(); });
   }

@@ -38,7 +38,12 @@ class BackupService;
 // from the consumer's counters (api/ never includes ingest/).
 struct IngestStatus {
   bool ready = false;      // consumer joined its group and has an assignment
+  // Why it is not ready, in a sentence for people (the status page); empty
+  // when ready, or when nobody said.
+  std::string not_ready_reason;
   int64_t lag = -1;        // events in assigned partitions not yet applied; -1 unknown
+  // `lag` per assigned partition, in partition order; empty while the lag is unknown.
+  std::vector<std::pair<Partition, int64_t>> partition_lag;
   uint64_t consumed = 0, applied = 0, duplicates = 0, conflicts = 0;
   uint64_t offset_resets = 0;  // partitions re-read from the earliest offset (a replaced topic or cluster)
   uint64_t dead_letters = 0, dead_letters_failed = 0;  // queued for, and lost on the way to, the dead-letter topic
@@ -85,6 +90,8 @@ struct ApiOptions {
   size_t max_waiters = kDefaultMaxWaiters;
   // The topic consumed: what the X-Tally-Position tokens name (api/position.h).
   std::string topic = "task-actions";
+  // tally's version, as the status page shows it.
+  std::string version;
   // How long a request behind its X-Tally-Min-Position waits for ingestion
   // before its 503 (`tally serve --position-wait-ms`).
   std::chrono::milliseconds position_wait = kDefaultPositionWait;

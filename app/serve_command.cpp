@@ -26,10 +26,16 @@ namespace tally {
 namespace {
 
 // What /readyz, /metrics and X-Tally-Lag show, from the consumer's counters.
-IngestStatus StatusOf(const ConsumerCounters& c) {
+IngestStatus StatusOf(const ConsumerCounters& c, const ServeConfig& config) {
   IngestStatus s;
   s.ready = c.ready;
+  if (!s.ready) {
+    s.not_ready_reason = c.brokers_down ? "every Kafka broker is unreachable: ingestion is stalled"
+                                        : "the consumer has not joined group " + config.group +
+                                              " with a partition of " + config.topic + " assigned yet";
+  }
   s.lag = c.lag;
+  if (s.lag >= 0) s.partition_lag = c.partition_lag();
   s.consumed = c.consumed;
   s.applied = c.applied;
   s.duplicates = c.duplicates;
@@ -216,16 +222,20 @@ int RunServe(const ServeConfig& config, const ServeHooks& hooks) {
   api_options.response_cache_entries = config.response_cache_entries;
   api_options.max_waiters = config.max_waiters;
   api_options.topic = config.topic;
+  api_options.version = TALLY_VERSION;
   api_options.position_wait = config.position_wait;
   api_options.backups = backups.get();
   const ConsumerCounters* counters = &(*consumer)->counters();
   Result<std::unique_ptr<ApiServer>> api =
       ApiServer::Start(api_options, store->get(),
                        IngestSource{[counters] { return counters->lag.load(std::memory_order_relaxed); },
-                                    [counters, store = store->get()] {
-                                      IngestStatus s = StatusOf(*counters);
+                                    [counters, store = store->get(), &config] {
+                                      IngestStatus s = StatusOf(*counters, config);
                                       // Not ready from the moment the store fails (a full disk).
-                                      if (!store->failure().ok()) s.ready = false;
+                                      if (Status failed = store->failure(); !failed.ok()) {
+                                        s.ready = false;
+                                        s.not_ready_reason = "the store failed: " + failed.message();
+                                      }
                                       return s;
                                     }});
   if (!api) {

@@ -128,6 +128,8 @@ struct Consumer::Impl {
   std::set<Partition> discarding;
   Status fatal;
   bool brokers_down = false;
+  // The lag per partition as last published (ConsumerCounters::partition_lag), and scratch for the next.
+  std::vector<std::pair<Partition, int64_t>> partition_lag, lags;
   Clock::time_point next_probe;
 
   ~Impl() {
@@ -644,6 +646,7 @@ void Consumer::Impl::ProbeBrokers() {
 
 void Consumer::Impl::SetBrokersDown(bool down, const char* reason) {
   brokers_down = down;
+  counters.brokers_down = down;
   // Lag is unknown while the brokers are down: said before readiness drops, so
   // that whoever sees ready turn false also sees it (UpdateLag runs later).
   if (down) counters.lag = -1;
@@ -661,17 +664,33 @@ void Consumer::Impl::SetBrokersDown(bool down, const char* reason) {
 void Consumer::Impl::UpdateLag() {
   if (applied.empty() || brokers_down) {
     counters.lag = -1;
+    if (!partition_lag.empty()) {
+      partition_lag.clear();
+      counters.set_partition_lag({});
+    }
     return;
   }
   int64_t lag = 0;
+  lags.clear();
   for (const auto& [partition, next] : applied) {
     int64_t low = 0, high = -1;
     if (rd_kafka_get_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high) ||
         high < 0) {
       counters.lag = -1;
+      if (!partition_lag.empty()) {
+        partition_lag.clear();
+        counters.set_partition_lag({});
+      }
       return;
     }
-    lag += std::max<int64_t>(0, Offset{high} - std::max(next, Offset{low}));
+    const int64_t behind = std::max<int64_t>(0, Offset{high} - std::max(next, Offset{low}));
+    lags.emplace_back(partition, behind);
+    lag += behind;
+  }
+  // Published only when it changed: a lock and a copy, not every 10 ms.
+  if (lags != partition_lag) {
+    partition_lag = lags;
+    counters.set_partition_lag(partition_lag);
   }
   counters.lag = lag;
 }

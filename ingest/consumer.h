@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -83,6 +84,22 @@ struct ConsumerCounters {
   Histogram event_freshness_seconds;
   std::atomic<int64_t> lag{-1};     // messages not yet applied in assigned partitions; -1 unknown
   std::atomic<bool> ready{false};   // in the group, with an assignment, brokers reachable
+  std::atomic<bool> brokers_down{false};  // every broker unreachable: one reason not to be ready
+
+  // `lag` per assigned partition, in partition order (empty while it is
+  // unknown); for the status page and /metrics. Any thread.
+  std::vector<std::pair<Partition, int64_t>> partition_lag() const {
+    std::lock_guard lock(partition_lag_mutex);
+    return partition_lag_;
+  }
+  void set_partition_lag(std::vector<std::pair<Partition, int64_t>> lags) {
+    std::lock_guard lock(partition_lag_mutex);
+    partition_lag_ = std::move(lags);
+  }
+
+ private:
+  mutable std::mutex partition_lag_mutex;
+  std::vector<std::pair<Partition, int64_t>> partition_lag_;  // guarded by partition_lag_mutex; one per assigned partition
 };
 
 class Consumer {

@@ -350,6 +350,28 @@ TEST(StoreTest, KeepsTheLatestRejectionsOfEachPartitionAndExactCounts) {
   EXPECT_EQ(CountOf(*counts, 5, RejectReason::kTooLong), 3u);
 }
 
+// The status page's latest rejections: the last kRecentRejections counted, in
+// the order counted, reason and position only; one read again is not listed again.
+TEST(StoreTest, ListsTheLatestCountedRejectionsInMemory) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  EXPECT_TRUE(store->RecentRejections().empty());
+  std::vector<Rejection> first;
+  for (int64_t o = 0; o < 8; ++o) first.push_back(Rejected(2, o, std::nullopt, RejectReason::kWrongType));
+  ASSERT_TRUE(Apply(*store, {}, first, {{Partition{2}, Offset{8}}}));
+  std::vector<Rejection> second = {Rejected(2, 8, 1, RejectReason::kTooLong), Rejected(7, 40, std::nullopt, RejectReason::kInvalidJson),
+                                   Rejected(7, 41, std::nullopt, RejectReason::kMissingField)};
+  ASSERT_TRUE(Apply(*store, {}, second, {{Partition{2}, Offset{9}}, {Partition{7}, Offset{42}}}));
+  // The second batch read again (a restart of the consumer): counted before, not listed again.
+  ASSERT_TRUE(Apply(*store, {}, second, {{Partition{2}, Offset{9}}, {Partition{7}, Offset{42}}}));
+  const std::vector<RejectedAt> recent = store->RecentRejections();
+  ASSERT_EQ(recent.size(), kRecentRejections);
+  // 11 counted: the oldest one left.
+  EXPECT_EQ(recent.front(), (RejectedAt{Origin{Partition{2}, Offset{1}}, std::nullopt, RejectReason::kWrongType}));
+  EXPECT_EQ(recent[7], (RejectedAt{Origin{Partition{2}, Offset{8}}, 1, RejectReason::kTooLong}));
+  EXPECT_EQ(recent.back(), (RejectedAt{Origin{Partition{7}, Offset{41}}, std::nullopt, RejectReason::kMissingField}));
+}
+
 // A partition reset to its earliest offset (its data replaced) starts a new
 // mark: the new data's rejections are counted and kept although their offsets
 // are below the old ones, and the old data's kept rejections are dropped.
