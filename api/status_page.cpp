@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "aggregate/rejection.h"
 #include "aggregate/timestamp.h"

@@ -105,8 +105,8 @@ TEST(StatusPageBrowserTest, ShowsWhatMetricsShowsWithNoConsoleErrors) {
   }
   testing::TempDir dir;
   ChildProcess demo({TALLY_BINARY, "demo", "--listen", "127.0.0.1:0", "--events", "3000", "--seed", "5",
-                     "--data-dir", (dir / "data").string()},
-                    (dir / "demo.log").string());
+                     "--data-dir", dir / "data"},
+                    dir / "demo.log");
   const auto port_text = demo.WaitForOutput("serving http://127\\.0\\.0\\.1:([0-9]+)", 30s);
   ASSERT_TRUE(port_text) << demo.Output();
   const uint16_t port = static_cast<uint16_t>(std::stoi(*port_text));
