@@ -89,17 +89,17 @@ struct ConsumerCounters {
   // `lag` per assigned partition, in partition order (empty while it is
   // unknown); for the status page and /metrics. Any thread.
   std::vector<std::pair<Partition, int64_t>> partition_lag() const {
-    std::lock_guard lock(partition_lag_mutex);
+    std::lock_guard lock(partition_lag_mutex_);
     return partition_lag_;
   }
   void set_partition_lag(std::vector<std::pair<Partition, int64_t>> lags) {
-    std::lock_guard lock(partition_lag_mutex);
+    std::lock_guard lock(partition_lag_mutex_);
     partition_lag_ = std::move(lags);
   }
 
  private:
-  mutable std::mutex partition_lag_mutex;
-  std::vector<std::pair<Partition, int64_t>> partition_lag_;  // guarded by partition_lag_mutex; one per assigned partition
+  mutable std::mutex partition_lag_mutex_;
+  std::vector<std::pair<Partition, int64_t>> partition_lag_;  // guarded by partition_lag_mutex_; one per assigned partition
 };
 
 class Consumer {
