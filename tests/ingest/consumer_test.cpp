@@ -120,6 +120,11 @@ TEST_F(ConsumerTest, MessyStreamOverEightPartitionsEndsInTheReferenceViews) {
       << running->consumer->counters().lag;
   const ConsumerCounters& c = running->consumer->counters();
   EXPECT_TRUE(c.ready);
+  EXPECT_FALSE(c.brokers_down);
+  // The lag per partition (the status page's): every assigned partition, caught up.
+  const auto lags = c.partition_lag();
+  ASSERT_EQ(lags.size(), static_cast<size_t>(kPartitions));
+  for (int32_t p = 0; p < kPartitions; ++p) EXPECT_EQ(lags[p], (std::pair{Partition{p}, int64_t{0}}));
   EXPECT_EQ(c.consumed, stream.events);
   EXPECT_EQ(c.applied, stream.model.distinct());
   EXPECT_EQ(c.applied + c.duplicates, stream.events - stream.rejected);
@@ -293,6 +298,8 @@ TEST_F(ConsumerTest, StallsWhileTheBrokerIsDownThenResumesLosingNothing) {
   ASSERT_EQ(rd_kafka_mock_broker_set_down(broker_->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_TRUE(testing::WaitFor([&] { return !running->consumer->counters().ready.load(); }, 30s));
   EXPECT_EQ(running->consumer->counters().lag, -1);
+  EXPECT_TRUE(running->consumer->counters().brokers_down);  // why: the status page says so
+  EXPECT_TRUE(testing::WaitFor([&] { return running->consumer->counters().partition_lag().empty(); }, 5s));
   const uint64_t stalled = running->consumer->counters().consumed;
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(running->consumer->counters().consumed, stalled);
@@ -306,6 +313,7 @@ TEST_F(ConsumerTest, StallsWhileTheBrokerIsDownThenResumesLosingNothing) {
   ASSERT_TRUE(testing::WaitFor([&] { return AllConsumed(*running, stream); }, 60s))
       << "consumed " << running->consumer->counters().consumed << " of " << stream.events;
   EXPECT_TRUE(running->consumer->counters().ready);
+  EXPECT_FALSE(running->consumer->counters().brokers_down);
   running->Stop();
   EXPECT_EQ(testing::CheckStoreMatches(*running->store, stream.model, {1000}), "");
 }
