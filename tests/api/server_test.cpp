@@ -728,7 +728,8 @@ TEST_F(ApiServerTest, CarriesTheLagOnBusinessResponses) {
 // ---- routes, methods, auth ---------------------------------------------------------
 
 TEST_F(ApiServerTest, UnknownRoutesAnswer4004) {
-  for (const std::string target : {"/", "/statistics/", "/statistic", "/task", "/task/get/x", "/STATISTICS"}) {
+  // "/" is the status page (status_page_test.cpp); "/status/" and "//" are no routes.
+  for (const std::string target : {"//", "/status/", "/statistics/", "/statistic", "/task", "/task/get/x", "/STATISTICS"}) {
     ExpectEnvelope(Get(target), 404, 4004);
   }
   ExpectEnvelope(Client().Send(verb::delete_, "/nope"), 404, 4004);  // route before method
@@ -737,7 +738,7 @@ TEST_F(ApiServerTest, UnknownRoutesAnswer4004) {
 TEST_F(ApiServerTest, OtherMethodsAnswer405WithAllow) {
   for (verb method : {verb::put, verb::delete_, verb::patch, verb::head, verb::options}) {
     for (const std::string target : {"/statistics", "/statistics/record", "/task/get", "/statistics/summary",
-                                     "/statistics/labelers", "/healthz", "/metrics"}) {
+                                     "/statistics/labelers", "/healthz", "/metrics", "/", "/status"}) {
       HttpClient client(port_);
       http::request<http::string_body> req{method, target, 11};
       req.set(http::field::host, "x");

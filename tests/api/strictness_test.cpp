@@ -116,7 +116,10 @@ TEST_F(ApiStrictnessTest, AbsoluteFormTargetsAreRoutedOnTheirPath) {
   EXPECT_EQ((*json)["data"].get_array().value().size(), 3u);
   EXPECT_EQ(stats.header("x-total-count"), "25");
   ExpectEnvelope(Answer("GET http://" + host + "/nope HTTP/1.1\r\nHost: x\r\n\r\n"), 404, 4004);
-  ExpectEnvelope(Answer("GET http://" + host + " HTTP/1.1\r\nHost: x\r\n\r\n"), 404, 4004);  // path "/"
+  // No path: "/", the status page.
+  auto root = Answer("GET http://" + host + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(root.status, 200);
+  EXPECT_TRUE(root.body.starts_with("<!DOCTYPE html>")) << root.body.substr(0, 200);
 }
 
 TEST_F(ApiStrictnessTest, ObsFoldIsRefused) {
