@@ -31,8 +31,8 @@ IngestStatus StatusOf(const ConsumerCounters& c, const ServeConfig& config) {
   s.ready = c.ready;
   if (!s.ready) {
     s.not_ready_reason = c.brokers_down ? "every Kafka broker is unreachable: ingestion is stalled"
-                                        : "the consumer has not joined group " + config.group +
-                                              " with a partition of " + config.topic + " assigned yet";
+                                        : "the consumer has no partition of " + config.topic +
+                                              " assigned in group " + config.group + " (joining, or rebalancing)";
   }
   s.lag = c.lag;
   if (s.lag >= 0) s.partition_lag = c.partition_lag();
