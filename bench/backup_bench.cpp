@@ -32,6 +32,7 @@
 
 #include "aggregate/store.h"
 #include "aggregate/store_backup.h"
+#include "bench/csv_out.h"
 #include "ingest/replay.h"
 
 namespace {
@@ -181,6 +182,14 @@ int main(int argc, char** argv) {
               "events %.1f s = %.1f x faster (target >= 5)\n",
               restore_seconds, static_cast<unsigned long long>(total - at_backup), catch_up_seconds, bootstrap,
               static_cast<unsigned long long>(total), reread_seconds, reread_seconds / bootstrap);
+  {
+    // The figures beside their references, as CSV and SVG (bench/csv_out.h): the
+    // replica as events of the final state per second of getting there.
+    tally::bench::CsvOut csv("backup_bench", "figure,tally,ceiling,unit");
+    csv.Ratio("ingest during a backup (vs without)", during, without, "events/s");
+    csv.Ratio("replica from a backup (vs re-reading)", static_cast<double>(total) / bootstrap,
+              static_cast<double>(total) / reread_seconds, "events/s to a ready replica");
+  }
   std::printf("check: replica %llu records, re-read %llu, original %llu (%s)\n",
               static_cast<unsigned long long>(replica_records), static_cast<unsigned long long>(reread_records),
               static_cast<unsigned long long>(total),

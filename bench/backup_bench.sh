@@ -5,6 +5,9 @@
 # then a new replica restored from that backup and caught up, against one that
 # re-reads the whole stream (target >= 5x faster).
 #
+# Figures as CSV and SVG (bench/README.md): backup_bench, the ingest rate during a
+# backup beside the rate without, and the restored replica beside the re-reading one.
+#
 # Usage: bench/backup_bench.sh [MORE_EVENTS=800000]
 #   BUILD_DIR=build   the build to measure (bench/backup_bench, bench/make_events)
 # The stream: make_events with 2000 requests of 230 tasks (long enough to go on
