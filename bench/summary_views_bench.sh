@@ -23,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/plot/csv.sh
+. bench/http/wrk.sh
 rounds=${1:-3}
 seconds=${2:-5}
 build=$(realpath "${BUILD_DIR:-build}")
@@ -93,22 +94,12 @@ end
 LUA
 done
 
-# wrk_run SCRIPT -> "rps p99_ms"; fails on any non-2xx answer.
-wrk_run() {
-  wrk -t1 -c64 -d"${seconds}s" --latency -s "$1" "http://127.0.0.1:$port/" >"$work/wrk.txt"
-  if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "non-2xx answers:" >&2; cat "$work/wrk.txt" >&2; exit 1; fi
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%.0f %.3f\n", rps, p99 }' "$work/wrk.txt"
-}
 
 # Rounds interleaved; per route the best round (least p99) is kept.
 declare -A p99 rps
 for round in $(seq 1 "$rounds"); do
   for route in statistics statistics_summary statistics_labelers; do
-    read -r r p <<<"$(wrk_run "$work/$route.lua")"
+    read -r r _ p <<<"$(wrk_figures "$work/$route.lua" "http://127.0.0.1:$port/")"
     echo "query round $round: /${route//_//} $r req/s, p99 $p ms"
     if [ -z "${p99[$route]:-}" ] || awk -v a="$p" -v b="${p99[$route]}" 'BEGIN { exit !(a < b) }'; then
       p99[$route]=$p

@@ -25,6 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/plot/csv.sh
+. bench/http/wrk.sh
 seconds=${1:-5}
 ingest_rate=${2:-20000}
 build=${BUILD_DIR:-build}
@@ -70,14 +71,7 @@ wrk.method = "$method"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[$body]]
 LUA
-  wrk -t1 -c64 -d"${seconds}s" --latency -s "$work/req.lua" "http://127.0.0.1:$port$target" >"$work/wrk.txt"
-  if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "non-2xx answers:" >&2; cat "$work/wrk.txt" >&2; exit 1; fi
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    $1 == "50%" { p50 = ms($2) }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$work/wrk.txt"
+  wrk_figures "$work/req.lua" "http://127.0.0.1:$port$target"
 }
 
 # rate_run PORT RATE METHOD TARGET BODY -> "p50_ms p99_ms median_p99_ms": of

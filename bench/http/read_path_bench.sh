@@ -31,6 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/plot/csv.sh
+. bench/http/wrk.sh
 seconds=${1:-5}
 rounds=${2:-3}
 build=${BUILD_DIR:-build}
@@ -66,15 +67,11 @@ stop() {
   server_pid=
 }
 
-# wrk_run SCRIPT TARGET -> "rps p99_ms"; fails on any non-2xx answer.
+# wrk_run SCRIPT TARGET -> "rps p99_ms" (bench/http/wrk.sh)
 wrk_run() {
-  wrk -t1 -c64 -d"${seconds}s" --latency -s "$1" "http://127.0.0.1:$port$2" >"$work/wrk.txt"
-  if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "non-2xx answers:" >&2; cat "$work/wrk.txt" >&2; exit 1; fi
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%.0f %.2f\n", rps, p99 }' "$work/wrk.txt"
+  local f
+  f=$(wrk_figures "$1" "http://127.0.0.1:$port$2")
+  echo "${f%% *} ${f##* }"
 }
 
 write_scripts() {
