@@ -457,7 +457,9 @@ class Store {
   // one with each record new to the store, in the same atomic write as the
   // record (a duplicate leaves it), so it survives restarts and every store
   // that applied the same records agrees. Unavailable: memory_only and one is
-  // not in memory; else the store's read errors. Any thread.
+  // not in memory; else the store's read errors. Any thread. Versions read at
+  // a state (a RocksDB sequence number) are remembered for that state, so polls
+  // between two writes read nothing (version_memo.h).
   Status Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const;
 
   // Replaces the listener told of changed requests (none: an empty function).
@@ -492,6 +494,8 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<Impl> impl);
+  // Versions, read from RocksDB (Versions answers from its memo when it can).
+  Status ReadVersions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const;
   friend class ReadView;
   friend class StoreBackups;  // store_backup.h: holds the writer while a backup lists the live files
   std::unique_ptr<Impl> impl_;

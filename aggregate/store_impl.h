@@ -21,6 +21,7 @@
 #include "aggregate/segment_cache.h"
 #include "aggregate/store.h"
 #include "aggregate/store_events.h"
+#include "aggregate/version_memo.h"
 
 namespace tally {
 
@@ -72,6 +73,9 @@ struct Store::Impl {
   };
   mutable std::mutex offsets_memo_mutex;
   mutable std::shared_ptr<const OffsetsMemo> offsets_memo;  // guarded by offsets_memo_mutex
+
+  // Versions of requests by the sequence number they were read at (Store::Versions).
+  mutable VersionMemo versions_memo;
 
   // The ids of rank index segments that queries skipped over (segment_cache.h).
   std::unique_ptr<SegmentCache> segments;

@@ -15,6 +15,27 @@ using keys::Family;
 Status Store::Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
   out->assign(requests.size(), 0);
   if (requests.empty()) return Status::OK();
+  // The state read, by its sequence number: the versions memo answers for it
+  // when it holds every request (version_memo.h).
+  const rocksdb::SequenceNumber sequence =
+      how.view != nullptr ? how.view->snapshot_->GetSequenceNumber() : impl_->db->GetLatestSequenceNumber();
+  size_t remembered = 0;
+  for (; remembered < requests.size(); ++remembered) {
+    const std::optional<uint64_t> version = impl_->versions_memo.Find(sequence, requests[remembered]);
+    if (!version) break;
+    (*out)[remembered] = *version;
+  }
+  if (remembered == requests.size()) return Status::OK();
+  Status read = ReadVersions(how, requests, out);
+  // Without a snapshot the read saw the latest state at some moment: the one
+  // at `sequence` only if nothing was written meanwhile.
+  if (read.ok() && (how.view != nullptr || impl_->db->GetLatestSequenceNumber() == sequence)) {
+    for (size_t i = 0; i < requests.size(); ++i) impl_->versions_memo.Put(sequence, requests[i], (*out)[i]);
+  }
+  return read;
+}
+
+Status Store::ReadVersions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
   rocksdb::ReadOptions read_options = ReadOptionsOf(how.view != nullptr ? how.view->snapshot_ : nullptr);
   if (how.memory_only) read_options.read_tier = rocksdb::kBlockCacheTier;
   auto version_of = [&](const rocksdb::Status& s, const rocksdb::PinnableSlice& value, uint64_t* version) {

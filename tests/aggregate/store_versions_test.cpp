@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "aggregate/store.h"
+#include "aggregate/version_memo.h"
 #include "tests/support/temp_dir.h"
 
 namespace tally {
@@ -66,6 +69,95 @@ TEST(StoreVersionsTest, ASnapshotKeepsItsVersions) {
   ASSERT_TRUE(store->Versions(VersionRead{&view, false}, a, &then).ok());
   EXPECT_EQ(then, std::vector<uint64_t>{1});
   EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{2});
+}
+
+// Versions are remembered by the state they were read at (version_memo.h):
+// every write, applied or pipelined, must show at once, for one request and
+// for several, and a snapshot taken before keeps its own.
+TEST(StoreVersionsTest, RememberedVersionsNeverOutliveAWrite) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  Apply(*store, {Event(1, "a", 1), Event(2, "b", 1)});
+  ReadView before = store->Snapshot();
+  for (int i = 0; i < 3; ++i) {  // read again and again: the memo answers the later reads
+    EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{1});
+    EXPECT_EQ(VersionsOf(*store, {"a", "b"}, /*memory_only=*/true), (std::vector<uint64_t>{1, 1}));
+  }
+  Apply(*store, {Event(3, "a", 2)});
+  EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{2});
+  EXPECT_EQ(VersionsOf(*store, {"a", "b"}, /*memory_only=*/true), (std::vector<uint64_t>{2, 1}));
+  // A snapshot's read does not stand for the latest state, nor the reverse.
+  ReadView after = store->Snapshot();
+  const std::vector<std::string> a = {"a"};
+  std::vector<uint64_t> then;
+  ASSERT_TRUE(store->Versions(VersionRead{&before, false}, a, &then).ok());
+  EXPECT_EQ(then, std::vector<uint64_t>{1});
+  EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{2});
+  Apply(*store, {Event(4, "a", 3)});
+  ASSERT_TRUE(store->Versions(VersionRead{&after, false}, a, &then).ok());
+  EXPECT_EQ(then, std::vector<uint64_t>{2});
+  EXPECT_EQ(VersionsOf(*store, {"a"}), std::vector<uint64_t>{3});
+  // A request unknown until now, remembered as unknown, then written.
+  EXPECT_EQ(VersionsOf(*store, {"c", "a"}), (std::vector<uint64_t>{0, 3}));
+  Batch batch;
+  batch.events.NewAction() = Event(5, "c", 1);
+  ASSERT_TRUE(store->Submit(&batch));
+  ASSERT_TRUE(store->Flush());
+  EXPECT_EQ(VersionsOf(*store, {"c", "a"}), (std::vector<uint64_t>{1, 3}));
+  // A write that is no batch (the instance id) leaves every version as it is.
+  ASSERT_TRUE(store->InstanceId());
+  EXPECT_EQ(VersionsOf(*store, {"a", "b", "c"}), (std::vector<uint64_t>{3, 1, 1}));
+}
+
+// Readers polling while batches are applied: a version never goes back, and
+// once Apply has returned every reader sees its records.
+TEST(StoreVersionsTest, PollersNeverSeeAVersionGoBackOrLag) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  constexpr uint64_t kBatches = 200;
+  std::atomic<uint64_t> applied{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pollers;
+  for (int t = 0; t < 2; ++t) {
+    pollers.emplace_back([&, t] {
+      const std::vector<std::string> requests = t == 0 ? std::vector<std::string>{"a"}
+                                                       : std::vector<std::string>{"a", "b"};
+      uint64_t last = 0;
+      std::vector<uint64_t> out;
+      while (!failed.load()) {
+        const uint64_t floor = applied.load();
+        if (!store->Versions(VersionRead{}, requests, &out).ok() || out[0] < floor || out[0] < last) {
+          failed.store(true);
+          ADD_FAILURE() << "version of a: " << out[0] << " after " << floor << " applied (last seen " << last << ")";
+        }
+        last = out[0];
+        if (floor == kBatches) break;
+      }
+    });
+  }
+  for (uint64_t i = 1; i <= kBatches && !failed.load(); ++i) {
+    Apply(*store, {Event(i, "a", i)});
+    applied.store(i);
+  }
+  if (failed.load()) applied.store(kBatches);
+  for (auto& t : pollers) t.join();
+}
+
+TEST(VersionMemoTest, AnswersOnlyForTheStateItWasToldOf) {
+  VersionMemo memo;
+  EXPECT_FALSE(memo.Find(0, "a"));
+  memo.Put(7, "a", 3);
+  EXPECT_EQ(memo.Find(7, "a"), std::optional<uint64_t>(3));
+  EXPECT_FALSE(memo.Find(8, "a"));  // another state: read again
+  EXPECT_FALSE(memo.Find(6, "a"));
+  EXPECT_FALSE(memo.Find(7, "b"));
+  memo.Put(9, "a", 4);
+  memo.Put(8, "a", 3);  // an older state's read keeps the newer one
+  EXPECT_EQ(memo.Find(9, "a"), std::optional<uint64_t>(4));
+  EXPECT_FALSE(memo.Find(8, "a"));
+  // Bounded: however many requests, a fixed number of slots; the latest put is found.
+  for (int i = 0; i < 5000; ++i) memo.Put(10, "r" + std::to_string(i), i);
+  EXPECT_EQ(memo.Find(10, "r4999"), std::optional<uint64_t>(4999));
 }
 
 TEST(StoreVersionsTest, SurviveARestartAndAgreeAcrossStores) {
