@@ -61,10 +61,13 @@ std::string_view HeaderList(const HttpRequest& request, std::string_view name, s
 
 HttpResponse StartResponse(const HttpRequest& request, int status, std::string_view request_id,
                            std::string_view content_type) {
-  HttpResponse response{static_cast<http::status>(status), request.version() == 10 ? 10u : 11u};
-  response.set(http::field::content_type, BeastView(content_type));
-  response.set("X-Request-Id", BeastView(request_id));
-  response.keep_alive(request.keep_alive());
+  const unsigned version = request.version() == 10 ? 10u : 11u;
+  HttpResponse response{static_cast<http::status>(status), version};
+  // A new response has no fields yet: insert, not set (no lookup of one to replace).
+  if (!content_type.empty()) response.insert(http::field::content_type, BeastView(content_type));
+  response.insert("X-Request-Id", BeastView(request_id));
+  // HTTP/1.1 keeps the connection by default: only the other cases need a Connection field.
+  if (const bool keep = request.keep_alive(); version == 10 || !keep) response.keep_alive(keep);
   return response;
 }
 

@@ -48,7 +48,7 @@ struct Answer {
 };
 
 // A response to `request` with the headers every response carries: its HTTP
-// version, Content-Type, X-Request-Id and keep-alive.
+// version, Content-Type (none when empty: a 304), X-Request-Id and keep-alive.
 HttpResponse StartResponse(const HttpRequest& request, int status, std::string_view request_id,
                            std::string_view content_type);
 

@@ -1,5 +1,6 @@
 #include "api/envelope.h"
 
+#include <charconv>
 #include <chrono>
 
 #include "aggregate/json_writer.h"
@@ -12,6 +13,13 @@ void AppendNow(std::string* out) {
   const auto now = std::chrono::system_clock::now();
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   AppendTimestamp(Timestamp{ms}, out);
+}
+
+// X-Tally-Lag, on a response that has none yet.
+void AppendLag(int64_t lag, HttpResponse* response) {
+  char digits[24];
+  const char* end = std::to_chars(digits, digits + sizeof(digits), lag).ptr;
+  response->insert("X-Tally-Lag", boost::beast::string_view(digits, end - digits));
 }
 
 // The envelope's text before and after its data.
@@ -66,7 +74,7 @@ Answer EnvelopeAnswer(const HttpRequest& request, const RouteInfo* route, ApiCod
   AppendEnvelopeHead(code, message, &body);
   body.append(data.empty() ? std::string_view("null") : data);
   AppendEnvelopeTail(code, request_id, &body);
-  answer.response.set("X-Tally-Lag", std::to_string(lag));
+  AppendLag(lag, &answer.response);
   answer.request_id = std::move(request_id);
   return answer;
 }
@@ -77,9 +85,8 @@ Answer NotModifiedAnswer(const HttpRequest& request, const RouteInfo* route, std
   answer.route = route;
   answer.code = static_cast<int>(ApiCode::kSuccess);
   answer.response = StartResponse(request, 304, request_id, {});
-  answer.response.erase(boost::beast::http::field::content_type);
-  answer.response.set(boost::beast::http::field::etag, boost::beast::string_view(etag.data(), etag.size()));
-  answer.response.set("X-Tally-Lag", std::to_string(lag));
+  answer.response.insert(boost::beast::http::field::etag, boost::beast::string_view(etag.data(), etag.size()));
+  AppendLag(lag, &answer.response);
   answer.request_id = std::move(request_id);
   return answer;
 }

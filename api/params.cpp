@@ -206,6 +206,9 @@ Status InvalidParameter(std::string_view name, std::string_view why) {
 }
 
 std::optional<std::string> PercentDecode(std::string_view text) {
+  if (std::none_of(text.begin(), text.end(), [](char c) { return c == '%' || c == '+'; })) {
+    return std::string(text);  // most names and values: nothing to decode
+  }
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {

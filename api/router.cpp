@@ -80,7 +80,7 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   // freshness headers (ETag, X-Tally-Lag, X-Tally-Position).
   if (found.not_modified) {
     Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
-    if (!found.position.empty()) answer.response.set(BeastView(kPositionHeader), found.position);
+    if (!found.position.empty()) answer.response.insert(BeastView(kPositionHeader), found.position);
     if (wait) answer.long_poll = LongPoll{*wait, std::move(found.named)};
     return answer;
   }
