@@ -152,6 +152,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     handle_ = server_->connections.Add(weak_from_this(), reserve_ ? ConnectionTable::Kind::kReserve
                                                                   : ConnectionTable::Kind::kRegular);
     registered_ = true;
+    header_timer_.emplace(stream_.get_executor());
     // Respond writes small answers at once when they fit (never waiting).
     beast::error_code ignored;
     stream_.socket().non_blocking(true, ignored);
@@ -191,9 +192,29 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     header_scanned_ = 0;
     // One deadline for the whole request: a client that trickles bytes is cut
     // off like an idle one.
-    stream_.expires_after(reserve_ ? std::chrono::duration_cast<std::chrono::seconds>(kReserveTimeout)
-                                   : server_->options.idle_timeout);
+    request_deadline_ = Clock::now() + (reserve_ ? std::chrono::duration_cast<std::chrono::seconds>(kReserveTimeout)
+                                                 : server_->options.idle_timeout);
+    WatchHeaderDeadline();
     FeedHeader();
+  }
+
+  // The header's bytes are read from the socket itself, and its deadline kept
+  // by a timer of the session's that is armed once and moved on only when it
+  // fires (deadlines only move later): a request costs no timer operation,
+  // where a read on the Beast stream costs a wait and a cancellation (measured:
+  // a tenth of a small answer's instructions).
+  void WatchHeaderDeadline() {
+    if (header_timer_armed_ && header_timer_->expiry() <= request_deadline_) return;
+    header_timer_armed_ = true;
+    header_timer_->expires_at(request_deadline_);  // a later wait, if any, ends aborted: its generation is stale
+    header_timer_->async_wait([weak = weak_from_this(), generation = ++header_timer_generation_](beast::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || generation != self->header_timer_generation_) return;
+      self->header_timer_armed_ = false;
+      if (!self->reading_ || self->busy_) return;  // not reading a header now: the next ReadHeader arms it
+      if (Clock::now() < self->request_deadline_) return self->WatchHeaderDeadline();
+      self->Close();  // the pending read ends with an error, and OnHeaderBytes closes
+    });
   }
 
   // Beast's parser takes a header only once it is whole, so the raw bytes are
@@ -206,8 +227,8 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     if (end == std::string_view::npos) {
       if (bytes.size() > kHeaderLimit) return Refuse(true);
       header_scanned_ = bytes.size() < 3 ? 0 : bytes.size() - 3;
-      return stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 64 * 1024)),
-                                     beast::bind_front_handler(&Session::OnHeaderBytes, shared_from_this()));
+      return stream_.socket().async_read_some(buffer_.prepare(beast::read_size(buffer_, 64 * 1024)),
+                                              beast::bind_front_handler(&Session::OnHeaderBytes, shared_from_this()));
     }
     if (HasObsFold(bytes.substr(0, end + 2))) {
       return Reject("Bad request: a header line starts with a space or a tab (obsolete line folding)");
@@ -243,6 +264,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     }
     if (parser_->is_done()) return OnBody({}, 0);
     if (parser_->content_length() && *parser_->content_length() > kBodyLimit) return Refuse(false);
+    stream_.expires_at(request_deadline_);  // the body's reads, on the Beast stream, keep the request's deadline
     if (auto it = request.find(http::field::expect); it != request.end() && beast::iequals(it->value(), "100-continue")) {
       // curl and others wait for this before sending a body over 1 KiB.
       continue_.emplace(http::status::continue_, request.version());
@@ -307,7 +329,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
 
   // An answer to a request as it came: a 304 that asks to wait is held while
   // the registry has room (else it goes at once, without Preference-Applied).
-  void Deliver(Answer answer) {
+  void Deliver(Answer&& answer) {
     if (answer.long_poll) {
       LongPoll poll = std::move(*answer.long_poll);
       answer.long_poll.reset();
@@ -502,7 +524,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     Respond(BadRequest(parser_->get(), message, server_->context));
   }
 
-  void Respond(Answer answer) {
+  void Respond(Answer&& answer) {
     reading_ = false;
     answer_ = std::move(answer);
     auto& response = answer_.response;
@@ -656,6 +678,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
 
   void Close() {
     reading_ = false;
+    if (header_timer_) header_timer_->cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -669,6 +692,12 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   std::atomic<bool> evicted_{false};
   beast::flat_buffer buffer_;
   size_t header_scanned_ = 0;  // buffer_ holds no header end before this offset
+  // The deadline of the request being read (ReadHeader), and the timer that
+  // keeps it while its header is read (WatchHeaderDeadline).
+  Clock::time_point request_deadline_;
+  std::optional<asio::steady_timer> header_timer_;
+  bool header_timer_armed_ = false;
+  uint64_t header_timer_generation_ = 0;  // of the latest wait: an older one's end does nothing
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
