@@ -843,6 +843,53 @@ TEST_F(ApiServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
   EXPECT_TRUE(client.ClosedByServer());
 }
 
+// Pipelined requests (all sent before any answer is read) are answered in
+// order, each once: small answers go out at once from the answering call, the
+// next request then waits for a handler of its own; when the client reads
+// slowly the socket's buffer fills and the rest goes out asynchronously.
+TEST_F(ApiServerTest, APipelineIsAnsweredInOrderWhetherTheClientReadsOrNot) {
+  const std::string target = "/statistics/record?annotationRequestId=req-1&limit=1000";  // ~8 KB
+  const HttpResult first = Get(target);
+  ASSERT_EQ(first.status, 200);
+  const std::string etag = first.header("etag");
+  ASSERT_FALSE(etag.empty());
+  // Every other one a whole answer, the others 304s: ~8 MB of answers, more than
+  // the server's socket can hold (its send buffer grows to 4 MiB at most).
+  constexpr int kRequests = 2000;
+  std::string pipeline;
+  for (int i = 0; i < kRequests; ++i) {
+    pipeline += "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: p" + std::to_string(i) + "\r\n";
+    if (i % 2 != 0) pipeline += "If-None-Match: " + etag + "\r\n";
+    pipeline += "\r\n";
+  }
+  HttpClient client(port_, 20);
+  const int small = 16 * 1024;  // a small receive buffer: the server's writes must wait for the reader
+  ::setsockopt(client.socket().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  std::thread writer([&] { client.WriteRaw(pipeline); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing read meanwhile
+  int answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::optional<HttpResult> r = client.Read();
+    if (!r) break;
+    ++answered;
+    ASSERT_EQ(r->header("x-request-id"), "p" + std::to_string(i));
+    if (i % 2 == 0) {
+      ASSERT_EQ(r->status, 200) << i;
+      ASSERT_TRUE(r->body.starts_with("{\"code\":2000,") && r->body.ends_with("}")) << i;
+      ASSERT_NE(r->body.find("\"requestId\":\"p" + std::to_string(i) + "\""), std::string::npos) << i;
+      ASSERT_EQ(r->header("etag"), etag);
+    } else {
+      ASSERT_EQ(r->status, 304) << i;
+      ASSERT_TRUE(r->body.empty());
+    }
+    ASSERT_TRUE(r->keep_alive);
+  }
+  writer.join();
+  EXPECT_EQ(answered, kRequests);
+  // The connection still serves.
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+}
+
 TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
   ApiOptions options;
   options.idle_timeout = std::chrono::seconds(1);
