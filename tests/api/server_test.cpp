@@ -890,6 +890,30 @@ TEST_F(ApiServerTest, APipelineIsAnsweredInOrderWhetherTheClientReadsOrNot) {
   EXPECT_EQ(client.Get("/healthz").status, 200);
 }
 
+// The idle timeout counts from each request's start: a connection that keeps
+// asking, each request well within it, is never cut off, however long it lives
+// (the header deadline's timer is moved on lazily, api/server.cpp).
+TEST_F(ApiServerTest, AConnectionThatKeepsAskingOutlivesTheIdleTimeout) {
+  ApiOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  Start(options);
+  HttpClient client(port_, 10);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 12; ++i) {  // ~3.6 s: more than three timeouts
+    const HttpResult r = client.Get("/statistics?annotationRequestId=req-1");
+    ASSERT_EQ(r.status, 200) << i;
+    ASSERT_TRUE(r.keep_alive);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  // Then idle: closed after about a timeout.
+  const auto idle_start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.ClosedByServer());
+  const double idle = std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count();
+  EXPECT_GT(idle, 0.5);
+  EXPECT_LT(idle, 6.0);
+}
+
 TEST_F(ApiServerTest, CutsOffASlowClientWhileServingOthers) {
   ApiOptions options;
   options.idle_timeout = std::chrono::seconds(1);
