@@ -25,7 +25,7 @@ struct ReplayFlags {
   std::string data_dir;
   std::string file;  // "-" for stdin
   size_t memory_mb = 512;
-  size_t batch = 10'000;
+  size_t batch = kBatchEvents;
   bool no_summary_views = false;  // benchmark only: StoreOptions::summary_views off
   std::string samples;  // benchmark only: a CSV of seconds,events,bytes about every second
 };

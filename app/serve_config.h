@@ -17,6 +17,7 @@
 #include "aggregate/backup_service.h"
 #include "aggregate/status.h"
 #include "api/server.h"
+#include "ingest/decode.h"
 
 namespace tally {
 
@@ -40,7 +41,7 @@ struct ServeConfig {
   std::vector<std::string> kafka;  // PROP=VALUE
   size_t memory_mb = 512;
   int partitions = 8;  // of the topic the embedded broker creates
-  size_t batch_events = 10'000;
+  size_t batch_events = kBatchEvents;
   std::chrono::milliseconds batch_wait{100};
   std::chrono::seconds idle_timeout{30};
   size_t max_connections = 10000;

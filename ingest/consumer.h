@@ -32,6 +32,7 @@
 #include "aggregate/rejection.h"
 #include "aggregate/status.h"
 #include "aggregate/store.h"
+#include "ingest/decode.h"
 
 namespace tally {
 
@@ -53,12 +54,12 @@ struct ConsumerOptions {
   // holds more events than the batch being written (so it is built while that
   // one is written), and at the latest when it holds this many events or is
   // this old.
-  size_t batch_events = 10'000;
+  size_t batch_events = kBatchEvents;
   std::chrono::milliseconds batch_wait{100};
   // A batch is also applied when its events hold this much memory
   // (DecodedEvents::bytes()); a huge array message goes in parts, each applied
   // with the partition's offset still at the message (see Consume).
-  size_t batch_bytes = size_t{16} << 20;
+  size_t batch_bytes = kBatchBytes;
   // Told the next offsets of each batch once it is durable and readable (on the
   // Run() thread, which it must not hold up): `tally serve` wakes the requests
   // waiting for a position with it. Empty: nobody is told.

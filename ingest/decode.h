@@ -22,9 +22,17 @@
 namespace tally {
 
 // Where a batch is full, for decoding a large message in parts.
-// kBatchBytes is the consumer's and replay's byte limit: well above a batch of
-// 10,000 ordinary events, it bounds batches of large rejections (4 KiB excerpts).
-inline constexpr size_t kBatchBytes = size_t{16} << 20;
+// kBatchEvents is the consumer's and replay's default cap on a batch (batches
+// close earlier whenever the writer is free, so it is reached only by a backlog).
+// It is large because a backlog read partition by partition spreads each task's
+// events over many batches, and every batch rewrites each task it touches: at
+// 10,000 events a catch-up of 100-event array messages wrote 1.5 x the keys of
+// the same events in produced order and ran at half its speed (bench/kafka).
+// kBatchBytes bounds the same batches in memory (DecodedEvents::bytes(): about
+// 900 bytes for an ordinary event, so it holds a full batch of them) and batches
+// of large rejections (4 KiB excerpts).
+inline constexpr size_t kBatchEvents = 40'000;
+inline constexpr size_t kBatchBytes = size_t{40} << 20;
 struct DecodeLimits {
   size_t events = SIZE_MAX;
   size_t bytes = SIZE_MAX;

@@ -31,7 +31,7 @@ struct ReplayProgress {
 };
 
 struct ReplayOptions {
-  size_t batch_events = 10'000;
+  size_t batch_events = kBatchEvents;
   size_t batch_bytes = kBatchBytes;  // DecodedEvents::bytes(): a huge message goes in parts
   // Called after an applied batch once `progress_every` has passed since the last
   // call, with the totals so far.
