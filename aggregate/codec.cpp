@@ -288,9 +288,23 @@ void EncodeTaskView(const TaskView& v, std::string* out, const TaskLabelers* lab
   PutVarint(v.instance_num, out);
   PutVarint(v.records, out);
   if (labelers && !labelers->apart) {
-    PutVarint(labelers->names.size(), out);
-    for (const std::string& name : labelers->names) PutString(name, out);
+    PutVarint(labelers->count, out);
+    out->append(labelers->names);
   }
+}
+
+bool TaskLabelers::Has(std::string_view name) const {
+  ByteReader r(names);  // well formed (ForEach)
+  std::string_view n;
+  while (r.String(&n)) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+void TaskLabelers::Add(std::string_view name) {
+  PutString(name, &names);
+  ++count;
 }
 
 bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
@@ -330,15 +344,20 @@ bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
   if (!r.Varint(&v->instance_num) || !r.Varint(&v->records)) return false;
   if (labelers) {
     labelers->names.clear();
+    labelers->count = 0;
     labelers->apart = (present & kViewLabelersApart) != 0;
   }
   if (present & kViewLabelers) {
     uint64_t n = 0;
     if (!r.Varint(&n) || n > in.size()) return false;
+    const std::string_view names = r.rest();
     for (uint64_t i = 0; i < n; ++i) {
       std::string_view name;
       if (!r.String(&name)) return false;
-      if (labelers) labelers->names.emplace_back(name);
+    }
+    if (labelers) {
+      labelers->names.assign(names.substr(0, names.size() - r.rest().size()));
+      labelers->count = static_cast<uint32_t>(n);
     }
   }
   return r.empty();

@@ -39,13 +39,40 @@ bool DecodeRecord(std::string_view in, RecordFields* record);
 // The labelers (aliceNames) with a record on a task, kept in its task view's
 // value (format 3) while they are at most kInlineLabelers; past that the view says
 // `apart` and each is a marker in labeler_tasks (keys.h). Only the applier reads
-// them: the labeler view counts each task once per labeler.
+// them: the labeler view counts each task once per labeler. The names are held
+// as the view's value has them (each length-prefixed, one buffer), so that
+// checking and adding one, reading and writing the view copy no name apart:
+// the apply thread does that for every record.
 struct TaskLabelers {
-  std::vector<std::string> names;
+  std::string names;  // each name as PutString writes it (bytes.h), in the order added
+  uint32_t count = 0;
   bool apart = false;
+
+  bool Has(std::string_view name) const;
+  // Appends `name` (not yet in: check with Has).
+  void Add(std::string_view name);
+  // Calls f(std::string_view) for each name, in the order added.
+  template <class F>
+  void ForEach(F f) const;
 
   friend bool operator==(const TaskLabelers&, const TaskLabelers&) = default;
 };
+
+template <class F>
+void TaskLabelers::ForEach(F f) const {
+  // Written by Add or checked by DecodeTaskView: well formed.
+  size_t at = 0;
+  while (at < names.size()) {
+    size_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto byte = static_cast<unsigned char>(names[at++]);
+      n |= size_t{byte & 0x7Fu} << shift;
+      if (byte < 0x80) break;
+    }
+    f(std::string_view(names).substr(at, n));
+    at += n;
+  }
+}
 
 // A task view; its instance counts only while they are kept in the view. Format
 // 1 views (no `apart` bit) decode as views that keep their counts. `labelers`,

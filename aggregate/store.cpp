@@ -103,6 +103,12 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   return cf;
 }
 
+// Families written a few keys per request per batch (the summary views).
+bool FewWrites(Family family) {
+  return family == Family::kSummaries || family == Family::kSummaryInstances || family == Family::kLabelers ||
+         family == Family::kLabelerTasks;
+}
+
 // A store that cannot be opened is a runtime failure (exit 1), not a
 // configuration error: damaged files stay Corruption, a held lock is Busy.
 Status OpenError(const std::string& path, const rocksdb::Status& s) {
@@ -234,6 +240,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Memtables flush when their share of the budget fills up; per family a
   // quarter of it keeps any one family from holding it all.
   const auto write_buffer = static_cast<size_t>(budget * kMemtableShare / 4);
+  // A family that gains a few keys per request and batch would hold memory it
+  // never fills: a memtable takes its arena block and bloom filter (an eighth
+  // and a twentieth of its size) when created, and the write buffer manager
+  // counts them, so the big families would flush sooner.
+  const auto small_write_buffer = static_cast<size_t>(budget * kMemtableShare / 64);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
                            FamilyOptions(impl->block_cache, Access::kPoint, false, write_buffer));
@@ -241,7 +252,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     const bool prefixed = family.access == Access::kPrefixedPoint || family.access == Access::kScan;
     const bool hinted = prefixed && family.family != Family::kRejected;  // its old rejections go by DeleteRange
     descriptors.emplace_back(std::string(family.name),
-                             FamilyOptions(impl->block_cache, family.access, hinted, write_buffer));
+                             FamilyOptions(impl->block_cache, family.access, hinted,
+                                           FewWrites(family.family) ? small_write_buffer : write_buffer));
     if (family.sums_counts) descriptors.back().options.merge_operator = std::make_shared<InstanceCountAdd>();
   }
   rocksdb::DB* db = nullptr;

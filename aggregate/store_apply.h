@@ -63,7 +63,14 @@ class Applier {
 
  private:
   using Epoch = uint64_t;  // the number of a batch; 0 before the first
+  // The most labelers a request remembers per batch (RequestState::batch_labelers).
+  static constexpr size_t kBatchLabelers = 16;
 
+  // A labeler of a request (summary.h), as the apply thread holds it.
+  struct LabelerState {
+    LabelerStats stats;
+    Epoch touched = 0;  // the last batch that changed it
+  };
   // A request as the apply thread holds it.
   struct RequestState {
     RequestMeta meta;
@@ -81,6 +88,10 @@ class Applier {
     // Its summary (when the store keeps summaries), written with every batch
     // that touches the request.
     RequestSummary summary;
+    // Up to kBatchLabelers labelers the batch being built has touched, by
+    // aliceName (store_summary.cpp); cleared when another batch starts.
+    Epoch batch_labelers_epoch = 0;
+    std::vector<std::pair<std::string_view, LabelerState*>> batch_labelers;
   };
   struct TaskState {
     TaskView view;
@@ -90,11 +101,6 @@ class Applier {
     // Its labelers (codec.h): all of them while not apart; once apart, those
     // seen so far (markers in labeler_tasks decide for the others).
     TaskLabelers labelers;
-  };
-  // A labeler of a request (summary.h), as the apply thread holds it.
-  struct LabelerState {
-    LabelerStats stats;
-    Epoch touched = 0;  // the last batch that changed it
   };
 
   // A partition's rejections as the apply thread holds them: its tally (what

@@ -136,7 +136,7 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
         ++found->second.tasks;
         if (!inline_names.apart) {
           out.batch().Delete(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, *task, name)).PermitUncheckedError();
-          inline_names.names.push_back(std::move(name));
+          inline_names.Add(name);
         }
       }
       value.clear();

@@ -5,7 +5,6 @@
 // labelers have a record on a task is kept in the task view's value (codec.h
 // TaskLabelers), or past kInlineLabelers as markers in labeler_tasks.
 
-#include <algorithm>
 #include <cassert>
 
 #include "aggregate/codec.h"
@@ -24,21 +23,31 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
   // latest leaves it where it is, a newer one may move it.
   MoveTask(before, BucketOf(task.view), &summary);
   FoldSummaryRecord(a, &summary);
-  for (const InstanceInfo::Entry e : a.instance_info) {
-    if (e.count == 0) continue;  // the summary shows non-zero sums only
-    summary.instance_num += e.count;
-    summary_key_ = keys::SummaryInstance(no, e.key);
-    slot.instance_sums[summary_key_] += e.count;
+  if (!a.instance_info.empty()) {
+    // One key buffer for all: the request's prefix, then each instance key.
+    summary_key_ = keys::SummaryInstance(no, "");
+    for (const InstanceInfo::Entry e : a.instance_info) {
+      if (e.count == 0) continue;  // the summary shows non-zero sums only
+      summary.instance_num += e.count;
+      summary_key_.resize(keys::kRequestPrefixBytes);
+      summary_key_.append(e.key);
+      if (auto it = slot.instance_sums.find(summary_key_); it != slot.instance_sums.end()) {
+        it->second += e.count;
+      } else {
+        slot.instance_sums.emplace(summary_key_, e.count);
+      }
+    }
   }
 
   const std::string* name = LabelerOf(a);
   if (name == nullptr) return Status::OK();
   Result<LabelerState*> labeler = Labeler(request, *name, slot);
   if (!labeler) return labeler.error();
-  std::vector<std::string>& names = task.labelers.names;
-  bool new_task = std::find(names.begin(), names.end(), *name) == names.end();
+  TaskLabelers& labelers = task.labelers;
+  bool new_task = !labelers.Has(*name);
   if (new_task) {
-    if (task.labelers.apart) {
+    labelers.Add(*name);
+    if (labelers.apart) {
       // Only some are in memory: a marker (written with the task's view) decides.
       const std::string key = keys::LabelerTask(no, a.task_id, *name);
       std::string value;
@@ -46,14 +55,12 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a labeler's task");
       new_task = s.IsNotFound();
       if (new_task) Put(slot, Cf(Family::kLabelerTasks), key, "");
-      names.push_back(*name);
-    } else {
-      names.push_back(*name);
-      if (names.size() > kInlineLabelers) {
-        // Too many to keep in the view: every one becomes a marker.
-        for (const std::string& n : names) Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, n), "");
-        task.labelers.apart = true;
-      }
+    } else if (labelers.count > kInlineLabelers) {
+      // Too many to keep in the view: every one becomes a marker.
+      labelers.ForEach([&](std::string_view n) {
+        Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, n), "");
+      });
+      labelers.apart = true;
     }
   }
   FoldLabeler(a, new_task, &(*labeler)->stats);
@@ -61,6 +68,17 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
 }
 
 Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::string_view name, Slot& slot) {
+  // Most records find their labeler among the few the batch has touched in
+  // their request; their names are the batch's records' (alive while it is
+  // built), their states stay cached until it is written.
+  std::vector<std::pair<std::string_view, LabelerState*>>& recent = request.batch_labelers;
+  if (request.batch_labelers_epoch != slot.epoch) {
+    request.batch_labelers_epoch = slot.epoch;
+    recent.clear();
+  }
+  for (const auto& [known, state] : recent) {
+    if (known == name) return state;
+  }
   summary_key_ = keys::Labeler(request.meta.no, name);
   LabelerState* labeler = labelers_.Find(summary_key_);
   if (labeler == nullptr) {
@@ -84,6 +102,8 @@ Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::stri
     labeler->touched = slot.epoch;
     slot.dirty_labelers.emplace_back(summary_key_, labeler);
   }
+  // A request with many labelers looks them up in the cache alone: the scan stays short.
+  if (recent.size() < kBatchLabelers) recent.emplace_back(name, labeler);
   return labeler;
 }
 

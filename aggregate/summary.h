@@ -32,8 +32,14 @@ class CountMap {
   // Adds `delta` (negative: removes) to the count of `key`; a count that
   // reaches zero leaves the map. A count never goes below zero.
   void Add(int32_t key, int64_t delta) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
-                               [](const Entry& e, int32_t k) { return e.first < k; });
+    // The maps hold a few statuses or action types: a scan from the front
+    // beats a binary search there (this runs several times per record).
+    auto it = entries_.begin();
+    if (entries_.size() <= kScanned) {
+      while (it != entries_.end() && it->first < key) ++it;
+    } else {
+      it = std::lower_bound(it, entries_.end(), key, [](const Entry& e, int32_t k) { return e.first < k; });
+    }
     if (it == entries_.end() || it->first != key) {
       if (delta <= 0) return;
       entries_.insert(it, Entry{key, static_cast<uint64_t>(delta)});
@@ -52,6 +58,7 @@ class CountMap {
   friend bool operator==(const CountMap&, const CountMap&) = default;
 
  private:
+  static constexpr size_t kScanned = 16;
   std::vector<Entry> entries_;
 };
 
