@@ -22,8 +22,11 @@ constexpr uint32_t kViewPool = 1u << 1;
 constexpr uint32_t kViewPoolName = 1u << 2;
 constexpr uint32_t kViewScene = 1u << 3;
 constexpr uint32_t kViewInstancesApart = 1u << 4;  // format 2
-constexpr uint32_t kViewLabelers = 1u << 5;        // format 3: a TaskLabelers section follows
+constexpr uint32_t kViewLabelerNames = 1u << 5;    // format 3: the task's labelers by name follow
 constexpr uint32_t kViewLabelersApart = 1u << 6;   // format 3: the task's labelers are in labeler_tasks
+// format 4: the task's labelers by number follow (none: no section). A view
+// with labelers takes a second byte of presence bits.
+constexpr uint32_t kViewLabelers = 1u << 7;
 
 void PutStamp(const Stamp& s, std::string* out) {
   PutZigZag(s.time.millis, out);
@@ -110,20 +113,26 @@ bool DecodeRequestSummary(std::string_view in, RequestSummary* s) {
          ReadTimes(r, &s->times) && r.empty();
 }
 
-void EncodeLabelerStats(const LabelerStats& s, std::string* out) {
+void EncodeLabelerStats(const LabelerStats& s, uint64_t number, std::string* out) {
   PutVarint(s.records, out);
   PutVarint(s.tasks, out);
   PutCounts(s.records_by_action_type, out);
   PutVarint(s.modify_instance_num, out);
   PutVarint(s.modify_attributes_num, out);
   PutTimes(s.times, out);
+  PutVarint(number, out);
 }
 
-bool DecodeLabelerStats(std::string_view in, LabelerStats* s) {
+bool DecodeLabelerStats(std::string_view in, LabelerStats* s, uint64_t* number) {
   ByteReader r(in);
-  return r.Varint(&s->records) && r.Varint(&s->tasks) && ReadCounts(r, &s->records_by_action_type) &&
-         r.Varint(&s->modify_instance_num) && r.Varint(&s->modify_attributes_num) && ReadTimes(r, &s->times) &&
-         r.empty();
+  uint64_t n;
+  if (!r.Varint(&s->records) || !r.Varint(&s->tasks) || !ReadCounts(r, &s->records_by_action_type) ||
+      !r.Varint(&s->modify_instance_num) || !r.Varint(&s->modify_attributes_num) || !ReadTimes(r, &s->times) ||
+      !r.Varint(&n) || !r.empty()) {
+    return false;
+  }
+  if (number) *number = n;
+  return true;
 }
 
 void EncodeRecord(const TaskAction& a, std::string* out) {
@@ -261,7 +270,7 @@ void EncodeTaskView(const TaskView& v, std::string* out, const TaskLabelers* lab
   const uint32_t present = (v.project_id ? kViewProject : 0u) | (v.pool_id ? kViewPool : 0u) |
                            (v.pool_name ? kViewPoolName : 0u) | (v.scene_id ? kViewScene : 0u) |
                            (v.instances_apart ? kViewInstancesApart : 0u) |
-                           (labelers && !labelers->apart ? kViewLabelers : 0u) |
+                           (labelers && !labelers->apart && labelers->count > 0 ? kViewLabelers : 0u) |
                            (labelers && labelers->apart ? kViewLabelersApart : 0u);
   PutVarint(present, out);
   if (v.project_id) {
@@ -287,23 +296,23 @@ void EncodeTaskView(const TaskView& v, std::string* out, const TaskLabelers* lab
   }
   PutVarint(v.instance_num, out);
   PutVarint(v.records, out);
-  if (labelers && !labelers->apart) {
+  if (labelers && !labelers->apart && labelers->count > 0) {
     PutVarint(labelers->count, out);
-    out->append(labelers->names);
+    out->append(labelers->numbers);
   }
 }
 
-bool TaskLabelers::Has(std::string_view name) const {
-  ByteReader r(names);  // well formed (ForEach)
-  std::string_view n;
-  while (r.String(&n)) {
-    if (n == name) return true;
+bool TaskLabelers::Has(uint64_t number) const {
+  ByteReader r(numbers);  // well formed (ForEach)
+  uint64_t n;
+  while (r.Varint(&n)) {
+    if (n == number) return true;
   }
   return false;
 }
 
-void TaskLabelers::Add(std::string_view name) {
-  PutString(name, &names);
+void TaskLabelers::Add(uint64_t number) {
+  PutVarint(number, &numbers);
   ++count;
 }
 
@@ -343,20 +352,31 @@ bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
   }
   if (!r.Varint(&v->instance_num) || !r.Varint(&v->records)) return false;
   if (labelers) {
-    labelers->names.clear();
+    labelers->numbers.clear();
     labelers->count = 0;
     labelers->apart = (present & kViewLabelersApart) != 0;
   }
-  if (present & kViewLabelers) {
+  if (present & kViewLabelerNames) {
     uint64_t n = 0;
     if (!r.Varint(&n) || n > in.size()) return false;
-    const std::string_view names = r.rest();
+    // Names mean nothing to a format 4 store's applier: such a view is only
+    // read for its fields (its store's views are rebuilt at open).
+    if (labelers && n > 0) return false;
     for (uint64_t i = 0; i < n; ++i) {
       std::string_view name;
       if (!r.String(&name)) return false;
     }
+  }
+  if (present & kViewLabelers) {
+    uint64_t n = 0;
+    if (!r.Varint(&n) || n > in.size()) return false;
+    const std::string_view numbers = r.rest();
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t number;
+      if (!r.Varint(&number)) return false;
+    }
     if (labelers) {
-      labelers->names.assign(names.substr(0, names.size() - r.rest().size()));
+      labelers->numbers.assign(numbers.substr(0, numbers.size() - r.rest().size()));
       labelers->count = static_cast<uint32_t>(n);
     }
   }

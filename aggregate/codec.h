@@ -36,22 +36,24 @@ bool DecodeRecord(std::string_view in, TaskAction* record);
 // The same, read in place: *record's views point into `in`.
 bool DecodeRecord(std::string_view in, RecordFields* record);
 
-// The labelers (aliceNames) with a record on a task, kept in its task view's
-// value (format 3) while they are at most kInlineLabelers; past that the view says
-// `apart` and each is a marker in labeler_tasks (keys.h). Only the applier reads
-// them: the labeler view counts each task once per labeler. The names are held
-// as the view's value has them (each length-prefixed, one buffer), so that
-// checking and adding one, reading and writing the view copy no name apart:
-// the apply thread does that for every record.
+// The labelers (aliceNames) with a record on a task, by their numbers in the
+// request (EncodeLabelerStats), kept in its task view's value while they are at
+// most kInlineLabelers; past that the view says `apart` and each is a marker in
+// labeler_tasks (keys.h). Only the applier reads them: the labeler view counts
+// each task once per labeler. Numbers, not names (format 4; format 3 held the
+// names): a view is rewritten with each batch that touches its task, and a
+// number is a byte or two where a name is dozens. Held as the view's value has
+// them (varints, one buffer): checking, adding, reading and writing copy nothing
+// apart, and a handful fit in the string's own room.
 struct TaskLabelers {
-  std::string names;  // each name as PutString writes it (bytes.h), in the order added
+  std::string numbers;  // varints, in the order added
   uint32_t count = 0;
   bool apart = false;
 
-  bool Has(std::string_view name) const;
-  // Appends `name` (not yet in: check with Has).
-  void Add(std::string_view name);
-  // Calls f(std::string_view) for each name, in the order added.
+  bool Has(uint64_t number) const;
+  // Appends `number` (not yet in: check with Has).
+  void Add(uint64_t number);
+  // Calls f(uint64_t) for each number, in the order added.
   template <class F>
   void ForEach(F f) const;
 
@@ -62,22 +64,23 @@ template <class F>
 void TaskLabelers::ForEach(F f) const {
   // Written by Add or checked by DecodeTaskView: well formed.
   size_t at = 0;
-  while (at < names.size()) {
-    size_t n = 0;
+  while (at < numbers.size()) {
+    uint64_t n = 0;
     for (int shift = 0;; shift += 7) {
-      const auto byte = static_cast<unsigned char>(names[at++]);
-      n |= size_t{byte & 0x7Fu} << shift;
+      const auto byte = static_cast<unsigned char>(numbers[at++]);
+      n |= uint64_t{byte & 0x7Fu} << shift;
       if (byte < 0x80) break;
     }
-    f(std::string_view(names).substr(at, n));
-    at += n;
+    f(n);
   }
 }
 
 // A task view; its instance counts only while they are kept in the view. Format
 // 1 views (no `apart` bit) decode as views that keep their counts. `labelers`,
-// when given, are written after it (format 3) and read back; a reader that
+// when given, are written after it (format 4) and read back; a reader that
 // passes none skips them. Views written without them decode with none, not apart.
+// A format 3 view's labeler names are skipped; asked for its labelers, it is
+// unreadable unless it has none (Store::Open rebuilds a format 3 store's views).
 void EncodeTaskView(const TaskView& view, std::string* out, const TaskLabelers* labelers = nullptr);
 bool DecodeTaskView(std::string_view in, TaskView* view, TaskLabelers* labelers = nullptr);
 
@@ -92,8 +95,11 @@ bool DecodeRequestMeta(std::string_view in, RequestMeta* meta);
 // A request's summary (summaries) and a labeler's stats (labelers).
 void EncodeRequestSummary(const RequestSummary& summary, std::string* out);
 bool DecodeRequestSummary(std::string_view in, RequestSummary* summary);
-void EncodeLabelerStats(const LabelerStats& stats, std::string* out);
-bool DecodeLabelerStats(std::string_view in, LabelerStats* stats);
+// A labeler's value holds its number in the request too (format 4): assigned in
+// order of first appearance (the request's count of labelers before it), it is
+// how task views name it (TaskLabelers).
+void EncodeLabelerStats(const LabelerStats& stats, uint64_t number, std::string* out);
+bool DecodeLabelerStats(std::string_view in, LabelerStats* stats, uint64_t* number = nullptr);
 
 // A scene entry: the stamp of a task's latest record carrying the scene.
 void EncodeStamp(const Stamp& stamp, std::string* out);

@@ -28,8 +28,9 @@
 // | summaries   | request_no                           | request summary (codec.h)      |
 // | summary_    | request_no · instance key            | count: varint, summed by the   |
 // |  instances  |                                      | family's merge operator        |
-// | labelers    | request_no · aliceName               | labeler stats (codec.h)        |
-// | labeler_    | request_no · task id · aliceName     | empty: the labeler has a record|
+// | labelers    | request_no · aliceName               | labeler stats · its number     |
+// |             |                                      | (codec.h)                      |
+// | labeler_    | request_no · task id · labeler number| empty: the labeler has a record|
 // |  tasks      |                                      | on the task (only for tasks of |
 // |             |                                      | over kInlineLabelers labelers; |
 // |             |                                      | the others keep them in their  |
@@ -64,8 +65,12 @@ namespace tally {
 // 3: the summary and labeler views (summaries, summary_instances, labelers,
 // labeler_tasks); a format 2 store gets them built from its records at open.
 // A store written with StoreOptions::summary_views off says 2.
-inline constexpr int kFormatVersion = 3;
+// 4: task views and labeler_tasks name a labeler by its number in the request
+// (kept in its labelers value) instead of its aliceName; a format 3 store gets
+// its summary views built again from its records at open, as a format 2 one.
+inline constexpr int kFormatVersion = 4;
 inline constexpr int kFormatWithoutSummaries = 2;
+inline constexpr int kFormatLabelerNames = 3;
 
 // Instance counts stay inside the task view up to this many distinct keys (every
 // ordinary task: the platform's tasks carry a dozen labels). A view that grows
@@ -236,10 +241,10 @@ inline std::string LabelerEnd(RequestNo no) {
 }
 
 // That a labeler has a record on a task (labeler_tasks): request_no · task id ·
-// aliceName (the task id's encoding is self-delimiting).
-inline std::string LabelerTask(RequestNo no, Id task_id, std::string_view alice_name) {
+// the labeler's number (a varint; the task id's encoding is self-delimiting).
+inline std::string LabelerTask(RequestNo no, Id task_id, uint64_t labeler) {
   std::string key = RequestItem(no, task_id);
-  key.append(alice_name);
+  PutVarint(labeler, &key);
   return key;
 }
 

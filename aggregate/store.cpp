@@ -269,14 +269,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // rewritten, their counts moved apart.
   // Format 2 lacks the summary views: they are built from the records (a store
   // opened without them, for the benchmark, is marked 2, so that they are
-  // built when it is next opened with them).
+  // built when it is next opened with them). Format 3's name labelers in task
+  // views: they are built again the same way.
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kFormatKey, &format);
   if (!s.ok() && !s.IsNotFound()) return OpenError(path, s);
   const std::string current = std::to_string(kFormatVersion);
   const std::string without = std::to_string(kFormatWithoutSummaries);
+  const std::string named = std::to_string(kFormatLabelerNames);
   const std::string wanted = options.summary_views ? current : without;
-  if (s.ok() && format != "1" && format != without && format != current) {
+  if (s.ok() && format != "1" && format != without && format != named && format != current) {
     return Status::Corruption("the store in " + path + " has format " + format + "; this tally reads format " +
                               current + ": rebuild it by re-reading the topic (stop tally, delete " + path +
                               ", start it again)");

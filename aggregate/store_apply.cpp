@@ -17,7 +17,7 @@ using keys::Family;
 size_t Applier::Charge(std::string_view key, const TaskState& task) {
   const TaskView& v = task.view;
   size_t n = key.size() + sizeof(TaskState) + 96 + v.campaign_id.size();
-  n += task.labelers.names.size();
+  n += task.labelers.numbers.size();
   if (v.pool_name) n += v.pool_name->value.size();
   if (v.scene_id) n += v.scene_id->value.size();
   for (const InstanceSum& s : v.instance_info) n += sizeof(InstanceSum) + s.key.size();

@@ -69,6 +69,7 @@ class Applier {
   // A labeler of a request (summary.h), as the apply thread holds it.
   struct LabelerState {
     LabelerStats stats;
+    uint64_t number = 0;  // in its request (codec.h TaskLabelers)
     Epoch touched = 0;  // the last batch that changed it
   };
   // A request as the apply thread holds it.

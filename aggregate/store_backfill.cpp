@@ -1,6 +1,7 @@
-// Format 2 -> 3 at open: the summary and labeler views of a store written
-// before they existed (or with StoreOptions::summary_views off) are built from
-// its task views and records, once. The format says 2 until the whole build is
+// Format 2 (or 3) -> 4 at open: the summary and labeler views of a store written
+// before they existed (or with StoreOptions::summary_views off), or before they
+// named labelers by number (format 3), are built from its task views and
+// records, once. The format says 2 until the whole build is
 // written, and a build starts by clearing whatever an interrupted one left, so
 // a crash in the middle only means it runs again at the next open. Memory: one
 // request's labelers, and one task's, at a time.
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <map>
 
+#include "aggregate/bytes.h"
 #include "aggregate/codec.h"
 #include "aggregate/keys.h"
 #include "aggregate/store_impl.h"
@@ -96,7 +98,14 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading instance counts");
   }
-  std::map<std::string, LabelerStats, std::less<>> labelers;
+  // Labelers are numbered in order of first appearance in the records' key
+  // order: a build interrupted and run again numbers them alike.
+  struct Labeler {
+    LabelerStats stats;
+    uint64_t number = 0;
+  };
+  std::map<std::string, Labeler, std::less<>> labelers;
+  std::vector<LabelerStats*> by_number;
   {
     std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(ro, store.Cf(Family::kRecords)));
     TaskAction record;
@@ -105,9 +114,15 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
       FoldSummaryRecord(record, &summary);
       const std::string* name = LabelerOf(record);
       if (name == nullptr) continue;
+      auto [labeler, added] = labelers.try_emplace(*name);
+      if (added) {
+        labeler->second.number = by_number.size();
+        by_number.push_back(&labeler->second.stats);
+      }
       // Distinct tasks are counted from the markers below.
-      FoldLabeler(record, /*new_task=*/false, &labelers[*name]);
-      out.batch().Put(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, record.task_id, *name), "")
+      FoldLabeler(record, /*new_task=*/false, &labeler->second.stats);
+      out.batch()
+          .Put(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, record.task_id, labeler->second.number), "")
           .PermitUncheckedError();
       if (Status st = out.Maybe(); !st.ok()) return st;
     }
@@ -119,7 +134,7 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
     // kInlineLabelers keeps them in its view's value (its markers go), others
     // keep their markers and say so.
     std::optional<Id> task;
-    std::vector<std::string> names;
+    std::vector<uint64_t> numbers;
     auto finish = [&]() -> Status {
       if (!task) return Status::OK();
       const std::string task_key = keys::RequestItem(no, *task);
@@ -128,41 +143,42 @@ Status BuildRequest(Store::Impl& store, RequestNo no, BatchedWrites& out) {
       if (!got.ok()) return FromRocks(got, "reading the task view of a labeler");
       TaskView view;
       if (!DecodeTaskView(stored, &view)) return Status::Corruption("unreadable task view");
-      TaskLabelers inline_names;
-      inline_names.apart = names.size() > kInlineLabelers;
-      for (std::string& name : names) {
-        auto found = labelers.find(name);
-        if (found == labelers.end()) return Status::Corruption("a labeler task marker without its labeler");
-        ++found->second.tasks;
-        if (!inline_names.apart) {
-          out.batch().Delete(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, *task, name)).PermitUncheckedError();
-          inline_names.Add(name);
+      TaskLabelers inline_numbers;
+      inline_numbers.apart = numbers.size() > kInlineLabelers;
+      for (const uint64_t number : numbers) {
+        if (number >= by_number.size()) return Status::Corruption("a labeler task marker without its labeler");
+        ++by_number[number]->tasks;
+        if (!inline_numbers.apart) {
+          out.batch().Delete(store.Cf(Family::kLabelerTasks), keys::LabelerTask(no, *task, number)).PermitUncheckedError();
+          inline_numbers.Add(number);
         }
       }
       value.clear();
-      EncodeTaskView(view, &value, &inline_names);
+      EncodeTaskView(view, &value, &inline_numbers);
       out.batch().Put(store.Cf(Family::kTasks), task_key, value).PermitUncheckedError();
-      names.clear();
+      numbers.clear();
       return out.Maybe();
     };
     std::unique_ptr<rocksdb::Iterator> it(store.db->NewIterator(ro, store.Cf(Family::kLabelerTasks)));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       std::string_view k = View(it->key()).substr(keys::kRequestPrefixBytes);
       const std::optional<Id> id = Id::ConsumeKey(&k);
-      if (!id) return Status::Corruption("unreadable labeler task key");
+      ByteReader number(k);
+      uint64_t n = 0;
+      if (!id || !number.Varint(&n) || !number.empty()) return Status::Corruption("unreadable labeler task key");
       if (task != id) {
         if (Status s = finish(); !s.ok()) return s;
         task = id;
       }
-      names.emplace_back(k);
+      numbers.push_back(n);
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading labeler tasks");
     if (Status s = finish(); !s.ok()) return s;
   }
   summary.labelers = labelers.size();
-  for (const auto& [name, stats] : labelers) {
+  for (const auto& [name, labeler] : labelers) {
     value.clear();
-    EncodeLabelerStats(stats, &value);
+    EncodeLabelerStats(labeler.stats, labeler.number, &value);
     out.batch().Put(store.Cf(Family::kLabelers), keys::Labeler(no, name), value).PermitUncheckedError();
     if (Status st = out.Maybe(); !st.ok()) return st;
   }

@@ -3,7 +3,8 @@
 // request's meta; labelers are cached like task views and written once per
 // batch; the instance sums are merged, one merge per key per batch; which
 // labelers have a record on a task is kept in the task view's value (codec.h
-// TaskLabelers), or past kInlineLabelers as markers in labeler_tasks.
+// TaskLabelers), or past kInlineLabelers as markers in labeler_tasks, by their
+// numbers: a new labeler's is the request's count of labelers before it.
 
 #include <cassert>
 
@@ -43,13 +44,14 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
   if (name == nullptr) return Status::OK();
   Result<LabelerState*> labeler = Labeler(request, *name, slot);
   if (!labeler) return labeler.error();
+  const uint64_t number = (*labeler)->number;
   TaskLabelers& labelers = task.labelers;
-  bool new_task = !labelers.Has(*name);
+  bool new_task = !labelers.Has(number);
   if (new_task) {
-    labelers.Add(*name);
+    labelers.Add(number);
     if (labelers.apart) {
       // Only some are in memory: a marker (written with the task's view) decides.
-      const std::string key = keys::LabelerTask(no, a.task_id, *name);
+      const std::string key = keys::LabelerTask(no, a.task_id, number);
       std::string value;
       const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kLabelerTasks), key, &value);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a labeler's task");
@@ -57,9 +59,7 @@ Status Applier::FoldSummaries(RequestState& request, TaskState& task, const Task
       if (new_task) Put(slot, Cf(Family::kLabelerTasks), key, "");
     } else if (labelers.count > kInlineLabelers) {
       // Too many to keep in the view: every one becomes a marker.
-      labelers.ForEach([&](std::string_view n) {
-        Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, n), "");
-      });
+      labelers.ForEach([&](uint64_t n) { Put(slot, Cf(Family::kLabelerTasks), keys::LabelerTask(no, a.task_id, n), ""); });
       labelers.apart = true;
     }
   }
@@ -88,13 +88,15 @@ Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::stri
       std::string value;
       const rocksdb::Status s = store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kLabelers), summary_key_, &value);
       if (s.ok()) {
-        if (!DecodeLabelerStats(value, &state.stats)) return Status::Corruption("unreadable labeler stats");
+        if (!DecodeLabelerStats(value, &state.stats, &state.number)) {
+          return Status::Corruption("unreadable labeler stats");
+        }
         stored = true;
       } else if (!s.IsNotFound()) {
         return FromRocks(s, "reading a labeler");
       }
     }
-    if (!stored) ++request.summary.labelers;
+    if (!stored) state.number = request.summary.labelers++;
     const size_t charge = Charge(summary_key_, state);
     labeler = &labelers_.Insert(summary_key_, std::move(state), charge);
   }
@@ -110,7 +112,7 @@ Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::stri
 void Applier::WriteSummaries(Slot& slot) {
   for (const auto& [key, labeler] : slot.dirty_labelers) {
     value_.clear();
-    EncodeLabelerStats(labeler->stats, &value_);
+    EncodeLabelerStats(labeler->stats, labeler->number, &value_);
     Put(slot, Cf(Family::kLabelers), key, value_);
   }
   for (const auto& [key, sum] : slot.instance_sums) {

@@ -108,12 +108,60 @@ TEST(CodecTest, SummaryAndLabelerStatsRoundTrip) {
   }
   for (const LabelerStats& s : {stats, LabelerStats{}}) {
     std::string bytes;
-    EncodeLabelerStats(s, &bytes);
+    EncodeLabelerStats(s, 300, &bytes);
     LabelerStats back;
-    ASSERT_TRUE(DecodeLabelerStats(bytes, &back));
+    uint64_t number = 0;
+    ASSERT_TRUE(DecodeLabelerStats(bytes, &back, &number));
     EXPECT_EQ(back, s);
+    EXPECT_EQ(number, 300u);
     EXPECT_FALSE(DecodeLabelerStats(bytes + "x", &back));
+    // A format 3 value (no number) is not read as one.
+    EXPECT_FALSE(DecodeLabelerStats(bytes.substr(0, bytes.size() - 2), &back));
   }
+}
+
+// A task's labelers travel with its view by number (format 4): a handful take a
+// byte each, whatever their names; a view written without them reads as none.
+TEST(CodecTest, TaskLabelersRoundTripByNumber) {
+  TaskView view;
+  view.task_id = Id(77);
+  view.campaign_id = "c";
+  view.records = 3;
+  TaskLabelers labelers;
+  for (uint64_t n : {0u, 5u, 127u, 128u, 40000u}) {
+    EXPECT_FALSE(labelers.Has(n));
+    labelers.Add(n);
+    EXPECT_TRUE(labelers.Has(n));
+  }
+  EXPECT_FALSE(labelers.Has(1));
+  std::vector<uint64_t> listed;
+  labelers.ForEach([&](uint64_t n) { listed.push_back(n); });
+  EXPECT_EQ(listed, (std::vector<uint64_t>{0, 5, 127, 128, 40000}));
+  std::string without, with;
+  EncodeTaskView(view, &without);
+  EncodeTaskView(view, &with, &labelers);
+  // A second byte of presence bits, the count, then each number.
+  EXPECT_EQ(with.size(), without.size() + 1 + 1 + 1 + 1 + 1 + 2 + 3);
+  TaskView back;
+  TaskLabelers back_labelers;
+  ASSERT_TRUE(DecodeTaskView(with, &back, &back_labelers));
+  EXPECT_EQ(back, view);
+  EXPECT_EQ(back_labelers, labelers);
+  ASSERT_TRUE(DecodeTaskView(with, &back));  // a reader that wants none skips them
+  EXPECT_FALSE(DecodeTaskView(with.substr(0, with.size() - 1), &back, &back_labelers));
+  ASSERT_TRUE(DecodeTaskView(without, &back, &back_labelers));
+  EXPECT_EQ(back_labelers, TaskLabelers{});
+  std::string none;
+  const TaskLabelers empty;
+  EncodeTaskView(view, &none, &empty);
+  EXPECT_EQ(none, without);
+  labelers.apart = true;  // apart: none in the value
+  std::string apart;
+  EncodeTaskView(view, &apart, &labelers);
+  EXPECT_EQ(apart.size(), without.size());
+  ASSERT_TRUE(DecodeTaskView(apart, &back, &back_labelers));
+  EXPECT_TRUE(back_labelers.apart);
+  EXPECT_EQ(back_labelers.count, 0u);
 }
 
 TEST(CodecTest, CountMapsKeepNonZeroCountsInKeyOrder) {
