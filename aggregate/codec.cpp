@@ -23,7 +23,7 @@ constexpr uint32_t kViewPoolName = 1u << 2;
 constexpr uint32_t kViewScene = 1u << 3;
 constexpr uint32_t kViewInstancesApart = 1u << 4;  // format 2
 constexpr uint32_t kViewLabelerNames = 1u << 5;    // format 3: the task's labelers by name follow
-constexpr uint32_t kViewLabelersApart = 1u << 6;   // format 3: the task's labelers are in labeler_tasks
+constexpr uint32_t kViewLabelersApart = 1u << 6;   // format 3 on: the task's labelers are in labeler_tasks
 // format 4: the task's labelers by number follow (none: no section). A view
 // with labelers takes a second byte of presence bits.
 constexpr uint32_t kViewLabelers = 1u << 7;

@@ -269,8 +269,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // rewritten, their counts moved apart.
   // Format 2 lacks the summary views: they are built from the records (a store
   // opened without them, for the benchmark, is marked 2, so that they are
-  // built when it is next opened with them). Format 3's name labelers in task
-  // views: they are built again the same way.
+  // built when it is next opened with them). Format 3 named a task's labelers
+  // in its view: its summary views are built again the same way.
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), impl->Cf(Family::kMeta), keys::kFormatKey, &format);
   if (!s.ok() && !s.IsNotFound()) return OpenError(path, s);

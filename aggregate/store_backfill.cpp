@@ -1,7 +1,7 @@
 // Format 2 (or 3) -> 4 at open: the summary and labeler views of a store written
 // before they existed (or with StoreOptions::summary_views off), or before they
-// named labelers by number (format 3), are built from its task views and
-// records, once. The format says 2 until the whole build is
+// named labelers by number (format 3 named them), are built from its task views and
+// records, once. The format stays as it was until the whole build is
 // written, and a build starts by clearing whatever an interrupted one left, so
 // a crash in the middle only means it runs again at the next open. Memory: one
 // request's labelers, and one task's, at a time.

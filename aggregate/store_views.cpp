@@ -88,7 +88,7 @@ Result<Applier::RequestState*> Applier::Request(std::string_view id, Slot& slot)
     if (summaries_) {
       const rocksdb::Status got =
           store_->db->Get(rocksdb::ReadOptions(), Cf(Family::kSummaries), keys::Summary(state.meta.no), &value);
-      if (!got.ok()) return FromRocks(got, "reading a request summary");  // every request of format 3 has one
+      if (!got.ok()) return FromRocks(got, "reading a request summary");  // every request of format 3 and on has one
       if (!DecodeRequestSummary(value, &state.summary)) return Status::Corruption("unreadable request summary");
     }
   } else if (s.IsNotFound()) {

@@ -219,7 +219,7 @@ TEST(StoreInstancesTest, MigratesAFormat1StoreInPlace) {
     EXPECT_EQ(task.instance_info.back(), (InstanceSum{"shared", 4}));
   }
   store.reset();
-  // Reopened, it is a format 3 store, its summary built from the records.
+  // Reopened, it is a format 4 store, its summary built from the records.
   auto reopened = OpenOrDie(dir.path());
   ASSERT_TRUE(reopened);
   const ReadView view = reopened->Snapshot();

@@ -179,7 +179,7 @@ TEST(StorePropertyTest, SummariesBuiltAtOpenEqualTheModel) {
     const std::vector<TaskAction> before(delivery.begin(), delivery.begin() + split);
     const std::vector<TaskAction> after(delivery.begin() + split, delivery.end());
     StoreOptions options{dir.path(), size_t{16} << 20, false, {}};
-    if (c % 3 == 2) {  // some records with the views, then some without: format 3, 2, 3
+    if (c % 3 == 2) {  // some records with the views, then some without: format 4, 2, 4
       auto store = Store::Open(options);
       ASSERT_TRUE(store) << store.error().ToString();
       Deliver(**store, std::vector<TaskAction>(before.begin(), before.begin() + before.size() / 2), rng, false, 12);
