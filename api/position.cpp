@@ -143,24 +143,6 @@ std::vector<PartitionNext> PositionOf(std::span<const PartitionOffset> offsets) 
   return position;
 }
 
-static std::string EncodePositionNow(std::string_view topic, std::span<const PartitionNext> position);
-
-std::string EncodePosition(std::string_view topic, std::span<const PartitionNext> position) {
-  // Every answer between two batches names the same position: the last token
-  // made on this thread is most often the one asked for (a 304 costs little else).
-  thread_local struct {
-    std::string topic;
-    std::vector<PartitionNext> position;
-    std::string token;
-  } last;
-  if (!last.token.empty() && last.topic == topic && std::ranges::equal(last.position, position)) return last.token;
-  std::string token = EncodePositionNow(topic, position);
-  last.topic.assign(topic);
-  last.position.assign(position.begin(), position.end());
-  last.token = token;
-  return token;
-}
-
 static std::string EncodePositionNow(std::string_view topic, std::span<const PartitionNext> position) {
   // How many partitions fit: the count's own varint grows with it, so it is
   // counted as the largest it could be (a few bytes at most).
@@ -189,6 +171,22 @@ static std::string EncodePositionNow(std::string_view topic, std::span<const Par
   }
   std::string token(kVersionPrefix);
   token += Base64Url(payload);
+  return token;
+}
+
+std::string EncodePosition(std::string_view topic, std::span<const PartitionNext> position) {
+  // Every answer between two batches names the same position: the last token
+  // made on this thread is most often the one asked for (a 304 costs little else).
+  thread_local struct {
+    std::string topic;
+    std::vector<PartitionNext> position;
+    std::string token;
+  } last;
+  if (!last.token.empty() && last.topic == topic && std::ranges::equal(last.position, position)) return last.token;
+  std::string token = EncodePositionNow(topic, position);
+  last.topic.assign(topic);
+  last.position.assign(position.begin(), position.end());
+  last.token = token;
   return token;
 }
 

@@ -321,13 +321,24 @@ TEST_F(ApiServerTest, LabelersOfTheTestStore) {
   EXPECT_EQ(none.header("x-total-count"), "0");
 }
 
+// A store of a test's own (not the shared one), in a directory removed with it,
+// and a server on it at a free loopback port with default options.
+struct OwnStore {
+  TempDir dir;
+  Result<std::unique_ptr<Store>> opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
+};
+Result<std::unique_ptr<ApiServer>> ServeOn(Store* store) {
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  return ApiServer::Start(options, store, IngestSource{});
+}
+
 // Labelers in bytewise order, paged like /statistics (clamped, past the end []),
 // each task counted once per labeler, records without a name left out.
 TEST(ApiLabelersTest, PagesLabelersByNameBytewise) {
-  TempDir dir;
-  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
-  ASSERT_TRUE(opened);
-  Store& store = **opened;
+  OwnStore own;
+  ASSERT_TRUE(own.opened);
+  Store& store = **own.opened;
   std::vector<TaskAction> actions;
   uint64_t id = 1;
   auto add = [&](std::optional<std::string> name, uint64_t task, int64_t second, ActionType action) {
@@ -347,9 +358,7 @@ TEST(ApiLabelersTest, PagesLabelersByNameBytewise) {
   actions[0].modify_instance_num = 4;
   actions[1].modify_attributes_num = 2;
   ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
-  ApiOptions options;
-  options.listen = "127.0.0.1:0";
-  auto server = ApiServer::Start(options, &store, IngestSource{});
+  auto server = ServeOn(&store);
   ASSERT_TRUE(server);
   HttpClient client((*server)->port());
   auto names = [](const Json& json) {
@@ -393,10 +402,9 @@ TEST(ApiLabelersTest, PagesLabelersByNameBytewise) {
 // zero counts left out, and a task that moves to another bucket leaves none
 // behind in the old one.
 TEST(ApiSummaryTest, MapsHoldNonZeroCountsInNumericAndBytewiseOrder) {
-  TempDir dir;
-  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
-  ASSERT_TRUE(opened);
-  Store& store = **opened;
+  OwnStore own;
+  ASSERT_TRUE(own.opened);
+  Store& store = **own.opened;
   auto record = [](uint64_t id, uint64_t task, int64_t second, int32_t status, int32_t pool, int32_t action) {
     TaskAction a = Action(id, "order", "camp", Id(task), second);
     a.status = static_cast<TaskStatus>(status);
@@ -413,9 +421,7 @@ TEST(ApiSummaryTest, MapsHoldNonZeroCountsInNumericAndBytewiseOrder) {
   t4.instance_info = InstanceInfo{{"\xc3\xa9", 1}, {"ab", 4}, {"a", 1}};
   std::vector<TaskAction> first = {t4, t3_old, t2, t1};
   ASSERT_TRUE(store.Apply(ApplyBatch{first, {}, "task-actions", {}}));
-  ApiOptions options;
-  options.listen = "127.0.0.1:0";
-  auto server = ApiServer::Start(options, &store, IngestSource{});
+  auto server = ServeOn(&store);
   ASSERT_TRUE(server);
   HttpClient client((*server)->port());
   const std::string target = "/statistics/summary?annotationRequestId=order";
@@ -443,10 +449,9 @@ TEST(ApiSummaryTest, MapsHoldNonZeroCountsInNumericAndBytewiseOrder) {
 
 // pageSize above 1000 counts as 1000, as on /statistics: 1001 labelers, a page of 1000.
 TEST(ApiLabelersTest, PageSizeIsClampedTo1000) {
-  TempDir dir;
-  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
-  ASSERT_TRUE(opened);
-  Store& store = **opened;
+  OwnStore own;
+  ASSERT_TRUE(own.opened);
+  Store& store = **own.opened;
   std::vector<TaskAction> actions;
   for (uint64_t i = 0; i < 1001; ++i) {
     TaskAction a = Action(i + 1, "crowd", "camp", Id(i % 7 + 1), static_cast<int64_t>(i));
@@ -456,9 +461,7 @@ TEST(ApiLabelersTest, PageSizeIsClampedTo1000) {
     actions.push_back(std::move(a));
   }
   ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
-  ApiOptions options;
-  options.listen = "127.0.0.1:0";
-  auto server = ApiServer::Start(options, &store, IngestSource{});
+  auto server = ServeOn(&store);
   ASSERT_TRUE(server);
   HttpClient client((*server)->port());
   auto count = [](const Json& json) { return json["data"].get_array().value().size(); };
@@ -1170,19 +1173,16 @@ namespace {
 // The response cache must never show an answer older than the store: every
 // applied record is visible to the next request.
 TEST(ApiServerFreshnessTest, AnswersFollowNewRecordsDespiteTheCache) {
-  TempDir dir;
-  auto opened = Store::Open(StoreOptions{dir.path(), size_t{32} << 20, false, {}});
-  ASSERT_TRUE(opened);
-  Store& store = **opened;
+  OwnStore own;
+  ASSERT_TRUE(own.opened);
+  Store& store = **own.opened;
   auto apply = [&](std::vector<TaskAction> actions) {
     ASSERT_TRUE(store.Apply(ApplyBatch{actions, {}, "task-actions", {}}));
   };
   TaskAction first = Action(1, "live", "camp", Id(1), 0);
   first.scene_id = "scene-1";
   apply({first});
-  ApiOptions options;
-  options.listen = "127.0.0.1:0";
-  auto server = ApiServer::Start(options, &store, IngestSource{});
+  auto server = ServeOn(&store);
   ASSERT_TRUE(server);
   HttpClient client((*server)->port());
   for (int i = 0; i < 3; ++i) {

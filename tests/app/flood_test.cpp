@@ -21,6 +21,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -118,10 +119,8 @@ TEST(FloodTest, ReplayOfHugeArraysStaysWithinMemoryAndKeepsBoundedExactRejection
 class FloodServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = DevBroker::Start(1);
-    ASSERT_TRUE(broker);
-    broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_->CreateTopic("task-actions", 2).ok());
+    broker_ = testing::BrokerWithTopic(2);
+    ASSERT_TRUE(broker_);
   }
 
   std::unique_ptr<ChildProcess> Serve(const std::string& name) {

@@ -17,6 +17,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -63,10 +64,8 @@ std::string Header(const http::response<http::string_body>& r, std::string_view 
 class LongPollServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = DevBroker::Start(1);
-    ASSERT_TRUE(broker);
-    broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_->CreateTopic("task-actions", 2).ok());
+    broker_ = testing::BrokerWithTopic(2);
+    ASSERT_TRUE(broker_);
     tally_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{TALLY_BINARY, "serve", "--brokers", broker_->bootstrap(), "--data-dir",
                                  dir_ / "data", "--listen", "127.0.0.1:0", "--batch-wait-ms", "20", "--memory-mb",

@@ -12,6 +12,7 @@
 #include "tests/ingest/kafka_test_util.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -67,11 +68,10 @@ TEST_F(ProduceTest, SameSeedGivesTheSameBytesAnotherSeedOthers) {
 }
 
 TEST_F(ProduceTest, KafkaGetsTheMessagesAFileGets) {
-  auto broker = DevBroker::Start(1);
+  auto broker = testing::BrokerWithTopic(4, "produced");
   ASSERT_TRUE(broker);
-  ASSERT_TRUE((*broker)->CreateTopic("produced", 4).ok());
   std::vector<std::string> to_kafka = kWorkload;
-  to_kafka.insert(to_kafka.end(), {"--brokers", (*broker)->bootstrap(), "--topic", "produced"});
+  to_kafka.insert(to_kafka.end(), {"--brokers", broker->bootstrap(), "--topic", "produced"});
   ASSERT_TRUE(testing::ExitedWith(Produce(to_kafka, "kafka.log"), 0)) << output_;
   EXPECT_NE(output_.find("done:"), std::string::npos) << output_;
   std::vector<std::string> to_file = kWorkload;
@@ -80,7 +80,7 @@ TEST_F(ProduceTest, KafkaGetsTheMessagesAFileGets) {
 
   std::vector<std::string> expected = Lines(Read("file.ndjson"));
   std::vector<std::string> got;
-  for (auto& m : testing::ReadTopic((*broker)->bootstrap(), "produced", expected.size(), 30s)) got.push_back(m.value);
+  for (auto& m : testing::ReadTopic(broker->bootstrap(), "produced", expected.size(), 30s)) got.push_back(m.value);
   std::sort(expected.begin(), expected.end());
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, expected);

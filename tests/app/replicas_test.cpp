@@ -22,6 +22,7 @@
 #include "tests/ingest/kafka_test_util.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -50,10 +51,8 @@ std::string NginxBinary() {
 class ReplicasTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = DevBroker::Start(1);
-    ASSERT_TRUE(broker);
-    broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_->CreateTopic("task-actions", kPartitions).ok());
+    broker_ = testing::BrokerWithTopic(kPartitions);
+    ASSERT_TRUE(broker_);
   }
 
   std::unique_ptr<ChildProcess> Serve(const std::string& name, std::vector<std::string> extra = {}) {

@@ -20,6 +20,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 #include "tests/support/thread_nice.h"
 
 namespace tally {
@@ -33,10 +34,8 @@ constexpr int kPartitions = 8;
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = DevBroker::Start(1);
-    ASSERT_TRUE(broker);
-    broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_->CreateTopic("task-actions", kPartitions).ok());
+    broker_ = testing::BrokerWithTopic(kPartitions);
+    ASSERT_TRUE(broker_);
   }
 
   // Starts tally serve on the test's broker; short group timeouts let a

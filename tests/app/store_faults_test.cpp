@@ -28,6 +28,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -168,24 +169,23 @@ TEST_F(StoreFaultsTest, ReplayOnAFullDiskExitsOneWithOneLineAndResumesAfterSpace
 TEST_F(StoreFaultsTest, ServeOnAFullDiskExitsOneWithOneLineAndResumesAfterSpaceIsFreed) {
   SmallDisk disk(dir_ / "disk", 6);
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a 6 MiB tmpfs (needs root): " << disk.error();
-  auto broker = DevBroker::Start(1);
+  auto broker = testing::BrokerWithTopic(kPartitions);
   ASSERT_TRUE(broker);
-  ASSERT_TRUE((*broker)->CreateTopic("task-actions", kPartitions).ok());
   const testing::TestStream stream = testing::MakeStream(32, kPartitions, 30, 60);
   {
-    testing::TestProducer producer((*broker)->bootstrap());
+    testing::TestProducer producer(broker->bootstrap());
     for (const auto& m : stream.messages) producer.Send("task-actions", m);
     producer.Flush();
   }
   const std::string data = dir_ / "disk/data";
   for (int run = 0; run < 3; ++run) {
     disk.Clear();
-    auto tally = Serve((*broker)->bootstrap(), data, "serve-full-" + std::to_string(run) + ".log");
+    auto tally = Serve(broker->bootstrap(), data, "serve-full-" + std::to_string(run) + ".log");
     const auto status = tally->Wait(60s);
     ExpectOneLineDiskFull(status, tally->Output(), data);
   }
   ASSERT_TRUE(disk.Grow(512));
-  auto tally = Serve((*broker)->bootstrap(), data, "serve-after.log");
+  auto tally = Serve(broker->bootstrap(), data, "serve-after.log");
   const uint16_t port = PortOf(*tally);
   ASSERT_NE(port, 0) << tally->Output();
   ASSERT_TRUE(WaitCaughtUp(port, 60s)) << tally->Output();
@@ -288,18 +288,17 @@ TEST_F(StoreFaultsTest, ReplaySaysWhatWalRecoveryDroppedAndReplayingAgainRestore
 }
 
 TEST_F(StoreFaultsTest, ServeSaysWhatWalRecoveryDroppedAndKafkaDeliversItAgain) {
-  auto broker = DevBroker::Start(1);
+  auto broker = testing::BrokerWithTopic(kPartitions);
   ASSERT_TRUE(broker);
-  ASSERT_TRUE((*broker)->CreateTopic("task-actions", kPartitions).ok());
   const testing::TestStream stream = testing::MakeStream(35, kPartitions, 20, 60);
   {
-    testing::TestProducer producer((*broker)->bootstrap());
+    testing::TestProducer producer(broker->bootstrap());
     for (const auto& m : stream.messages) producer.Send("task-actions", m);
     producer.Flush();
   }
   const std::string data = dir_ / "data";
   {
-    auto tally = Serve((*broker)->bootstrap(), data, "serve-1.log", "256");
+    auto tally = Serve(broker->bootstrap(), data, "serve-1.log", "256");
     const uint16_t port = PortOf(*tally);
     ASSERT_NE(port, 0) << tally->Output();
     ASSERT_TRUE(WaitCaughtUp(port, 60s)) << tally->Output();
@@ -308,7 +307,7 @@ TEST_F(StoreFaultsTest, ServeSaysWhatWalRecoveryDroppedAndKafkaDeliversItAgain) 
   }
   const std::string wal = FlipByteInLiveWal(data);
   ASSERT_FALSE(wal.empty());
-  auto tally = Serve((*broker)->bootstrap(), data, "serve-2.log", "256");
+  auto tally = Serve(broker->bootstrap(), data, "serve-2.log", "256");
   const uint16_t port = PortOf(*tally);
   ASSERT_NE(port, 0) << tally->Output();
   const std::string out = tally->Output();

@@ -19,6 +19,7 @@
 #include "tests/aggregate/model_check.h"
 #include "tests/ingest/kafka_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_broker.h"
 
 namespace tally {
 namespace {
@@ -56,10 +57,8 @@ std::unique_ptr<Running> StartConsumer(const std::string& dir, ConsumerOptions o
 class ConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = DevBroker::Start(1);
-    ASSERT_TRUE(broker);
-    broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_->CreateTopic("task-actions", kPartitions).ok());
+    broker_ = testing::BrokerWithTopic(kPartitions);
+    ASSERT_TRUE(broker_);
   }
 
   ConsumerOptions Options(const std::string& group = "tally") {
@@ -80,15 +79,6 @@ class ConsumerTest : public ::testing::Test {
   bool AllConsumed(const Running& r, const testing::TestStream& s, const testing::ReferenceModel* model = nullptr) {
     return r.consumer->counters().consumed >= s.events && r.consumer->counters().lag == 0 &&
            r.store->totals().records == (model ? *model : s.model).distinct();
-  }
-
-  // A second cluster with the topic, as a replaced cluster or a recreated topic.
-  static std::unique_ptr<DevBroker> OtherCluster() {
-    auto other = DevBroker::Start(1);
-    EXPECT_TRUE(other);
-    if (!other) return nullptr;
-    EXPECT_TRUE((*other)->CreateTopic("task-actions", kPartitions).ok());
-    return std::move(*other);
   }
 
   // Starts the consumer of dir_/"a" again on cluster `b` (a replaced cluster or a
@@ -440,7 +430,7 @@ TEST_F(ConsumerTest, AnotherClusterWithMoreMessagesIsReReadFromTheEarliestOffset
   running.reset();
 
   // Cluster B (A still up, so the two differ), with more messages in every partition.
-  std::unique_ptr<DevBroker> b = OtherCluster();
+  std::unique_ptr<DevBroker> b = testing::BrokerWithTopic(kPartitions);  // a replaced cluster or a recreated topic
   ASSERT_TRUE(b);
   ASSERT_NE(ClusterIdOf(b->bootstrap()), cluster_a);
   const testing::TestStream second = testing::MakeStream(22, kPartitions, 12, 30);
@@ -473,7 +463,7 @@ TEST_F(ConsumerTest, ARecreatedTopicWithOtherMessagesAtTheStoredOffsetsIsReReadF
   running->Stop();
   // The mock cluster cannot delete a topic: the "recreated" topic is on another
   // cluster, and the stored positions say they were read from that one.
-  std::unique_ptr<DevBroker> b = OtherCluster();
+  std::unique_ptr<DevBroker> b = testing::BrokerWithTopic(kPartitions);  // a replaced cluster or a recreated topic
   ASSERT_TRUE(b);
   const std::string cluster_b = ClusterIdOf(b->bootstrap());
   RewriteOffsets(*running->store, [&](PartitionOffset* o) { o->cluster = cluster_b; });
@@ -508,7 +498,7 @@ TEST_F(ConsumerTest, StoredOffsetsBeyondThePartitionsEndAreReReadLoudly) {
     o->fingerprint.reset();
   });
   running.reset();
-  std::unique_ptr<DevBroker> b = OtherCluster();
+  std::unique_ptr<DevBroker> b = testing::BrokerWithTopic(kPartitions);  // a replaced cluster or a recreated topic
   ASSERT_TRUE(b);
   const testing::TestStream second = testing::MakeStream(26, kPartitions, 2, 8);
   const auto before = MessagesPerPartition(first), after = MessagesPerPartition(second);
