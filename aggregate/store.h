@@ -462,6 +462,12 @@ class Store {
   // between two writes read nothing (version_memo.h).
   Status Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const;
 
+  // A number that changes with every write to the store (the latest RocksDB
+  // sequence number): what was read from the latest state between two equal
+  // numbers is what any read at that number sees, so an answer computed so may
+  // be reused while the number stays. Any thread; an atomic load.
+  uint64_t StateNumber() const;
+
   // Replaces the listener told of changed requests (none: an empty function).
   // Any thread; a batch being written may still tell the one before.
   void SetChangeListener(ChangeListener listener);

@@ -12,6 +12,8 @@ namespace tally {
 
 using keys::Family;
 
+uint64_t Store::StateNumber() const { return impl_->db->GetLatestSequenceNumber(); }
+
 Status Store::Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
   out->assign(requests.size(), 0);
   if (requests.empty()) return Status::OK();

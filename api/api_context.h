@@ -17,6 +17,7 @@ namespace tally {
 
 class BackupService;
 class HttpMetrics;
+class NotModifiedMemo;
 class ResponseCache;
 class StatusHistory;
 
@@ -27,6 +28,7 @@ struct ApiContext {
   std::string view_url_base;          // without a trailing slash
   HttpMetrics* metrics = nullptr;  // null: nothing counted (tests)
   ResponseCache* cache = nullptr;  // null: every answer is computed
+  NotModifiedMemo* not_modified = nullptr;  // null: every 304 is found again (not_modified_memo.h)
   std::string topic = "task-actions";  // the topic consumed: what X-Tally-Position tokens name
   BackupService* backups = nullptr;     // null: no --backup-dir (the admin endpoints answer 4005)
   // For the status page: tally's version, when the server started, and the

@@ -7,6 +7,7 @@
 #include "api/etag.h"
 #include "api/http_framing.h"
 #include "api/metrics.h"
+#include "api/not_modified_memo.h"
 #include "api/ops_endpoints.h"
 #include "api/params.h"
 #include "api/request_id.h"
@@ -50,9 +51,6 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
     return ErrorAnswer(request, &route, Status::Unavailable("the store is not open yet"), Fault::kServer,
                        std::move(request_id), lag);
   }
-  auto source = ParamSource::FromRequest(query, request.body());
-  if (!source) return ErrorAnswer(request, &route, source.error(), Fault::kRequest, std::move(request_id), lag);
-  BusinessAnswer found;
   // With a matching If-None-Match, Prefer: wait=N asks to hold the answer.
   std::string prefer_lines;
   const std::optional<std::chrono::seconds> wait =
@@ -61,11 +59,36 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
   if (auto it = request.find(BeastView(kMinPositionHeader)); it != request.end()) {
     min_position = std::string_view(it->value().data(), it->value().size());
   }
+  // A poll that repeats itself on an I/O thread while nothing was written gets
+  // the 304 it got before (not_modified_memo.h). Long polls are left out: they
+  // are held, not answered at once.
+  NotModifiedMemo* memo = may_query || if_none_match.empty() || wait ? nullptr : context.not_modified;
+  uint64_t state = 0;
+  thread_local std::string memo_key;
+  if (memo != nullptr) {
+    state = context.store->StateNumber();
+    if (!NotModifiedMemo::MakeKey(RouteIndex(&route), query, request.body(), if_none_match, min_position, &memo_key)) {
+      memo = nullptr;
+    } else {
+      std::optional<Answer> again;
+      memo->Find(memo_key, state, [&](std::string_view etag, std::string_view position) {
+        again = NotModifiedAnswer(request, &route, etag, std::move(request_id), lag);
+        if (!position.empty()) again->response.insert(BeastView(kPositionHeader), BeastView(position));
+      });
+      if (again) return again;
+    }
+  }
+  auto source = ParamSource::FromRequest(query, request.body());
+  if (!source) return ErrorAnswer(request, &route, source.error(), Fault::kRequest, std::move(request_id), lag);
+  BusinessAnswer found;
   if (Status invalid = route.business(BusinessQuery{*source, context, RouteIndex(&route), may_query, if_none_match,
                                                     wait.has_value(), min_position},
                                       &found);
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
+  }
+  if (memo != nullptr && found.not_modified && context.store->StateNumber() == state) {
+    memo->Put(memo_key, state, found.etag, found.position);
   }
   if (found.behind) {
     // Answered as is when the wait is over (or there is none); the session

@@ -24,6 +24,7 @@
 #include "api/http_framing.h"
 #include "api/listen_address.h"
 #include "api/metrics.h"
+#include "api/not_modified_memo.h"
 #include "api/open_file_limit.h"
 #include "api/position_waiters.h"
 #include "api/query_pool.h"
@@ -92,6 +93,7 @@ struct ApiServer::Impl {
   HttpMetrics metrics;
   PositionWaiters positions;
   std::unique_ptr<ResponseCache> cache;  // null: answers are not kept
+  NotModifiedMemo not_modified;          // the 304s of repeated polls (not_modified_memo.h)
   uint16_t bound_port = 0;
 
   // Declared before the io_context so that sessions destroyed with it can
@@ -865,6 +867,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
     impl->context.view_url_base.pop_back();
   }
   impl->context.metrics = &impl->metrics;
+  impl->context.not_modified = &impl->not_modified;
   impl->metrics.SetQueriesInFlight([pool = &*impl->queries] { return static_cast<int64_t>(pool->in_flight()); });
   impl->metrics.SetWaiters([waiters = &impl->waiters] { return static_cast<int64_t>(waiters->size()); });
   impl->metrics.SetPositionWaiters([positions = &impl->positions] { return static_cast<int64_t>(positions->size()); });

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "aggregate/store.h"
+#include "api/not_modified_memo.h"
 #include "api/params.h"
 #include "api/response_cache.h"
 #include "api/router.h"
@@ -52,8 +53,10 @@ int main(int argc, char** argv) {
     std::printf("%s: HandleRequest %.1f us (%zu bytes)\n", target.c_str(), us(Clock::now() - t0), bytes / n);
     if (std::getenv("HANDLER_PROFILE_CONDITIONAL") != nullptr) {
       ResponseCache cache;
+      NotModifiedMemo memo;
       ApiContext cached = context;
       cached.cache = &cache;
+      cached.not_modified = &memo;
       // As the server answers: from an I/O thread when it can (cache, 304),
       // else on a query thread.
       auto serve = [&cached](const HttpRequest& r) {

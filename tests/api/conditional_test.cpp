@@ -9,9 +9,12 @@
 #include <chrono>
 #include <future>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "api/etag.h"
+#include "api/not_modified_memo.h"
+#include "api/position.h"
 #include "tests/api/api_test_support.h"
 
 namespace tally::testing {
@@ -62,6 +65,46 @@ TEST(ETagTest, PreferWaitIsWholeSecondsCappedAtSixty) {
                            "waiting=3", "wait=3s"}) {
     EXPECT_EQ(PreferredWait(none), std::nullopt) << none;
   }
+}
+
+TEST(NotModifiedMemoTest, AnswersOnlyTheSameRequestInTheSameState) {
+  NotModifiedMemo memo;
+  std::string key, other;
+  ASSERT_TRUE(NotModifiedMemo::MakeKey(1, "annotationRequestId=a", "", "\"1-ab\"", std::nullopt, &key));
+  memo.Put(key, 10, "\"1-ab\"", "p1");
+  std::string etag, position;
+  auto take = [&](std::string_view e, std::string_view p) {
+    etag = e;
+    position = p;
+  };
+  EXPECT_TRUE(memo.Find(key, 10, take));
+  EXPECT_EQ(etag, "\"1-ab\"");
+  EXPECT_EQ(position, "p1");
+  EXPECT_FALSE(memo.Find(key, 11, take));  // a write since: found again, never reused
+  EXPECT_FALSE(memo.Find(key, 9, take));
+  // Any part that differs is another request; parts cannot run into each other.
+  const std::vector<std::tuple<size_t, std::string, std::string, std::string, std::optional<std::string>>> others = {
+      {2, "annotationRequestId=a", "", "\"1-ab\"", std::nullopt},
+      {1, "annotationRequestId=b", "", "\"1-ab\"", std::nullopt},
+      {1, "annotationRequestId=a", "{}", "\"1-ab\"", std::nullopt},
+      {1, "annotationRequestId=", "a", "\"1-ab\"", std::nullopt},
+      {1, "annotationRequestId=a", "", "\"1-ac\"", std::nullopt},
+      {1, "annotationRequestId=a", "", "\"1-ab\"", std::string()},
+      {1, "annotationRequestId=a", "", "\"1-ab\"", std::string("v1.x")},
+  };
+  for (const auto& [route, query, body, tag, min] : others) {
+    ASSERT_TRUE(NotModifiedMemo::MakeKey(route, query, body, tag, min, &other));
+    EXPECT_NE(other, key) << query << " " << body << " " << tag;
+    EXPECT_FALSE(memo.Find(other, 10, take)) << query << " " << body << " " << tag;
+  }
+  // A slower thread's 304 of an older state does not replace the newer one.
+  memo.Put(key, 12, "\"2-cd\"", "p2");
+  memo.Put(key, 11, "\"1-ab\"", "p1");
+  EXPECT_TRUE(memo.Find(key, 12, take));
+  EXPECT_EQ(etag, "\"2-cd\"");
+  // Memory stays bounded: a request longer than the limit is not kept.
+  EXPECT_FALSE(NotModifiedMemo::MakeKey(1, std::string(NotModifiedMemo::kMaxKeyBytes, 'q'), "", "\"1-ab\"",
+                                        std::nullopt, &other));
 }
 
 // A store of its own, records applied in the test, and a server over it whose
@@ -532,6 +575,60 @@ TEST_F(ConditionalTest, StopAnswersHeldPollsAt304AtOnce) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 304);
   EXPECT_FALSE(r->has("preference-applied"));
+}
+
+// Helix repeats a poll with the same tag: while nothing is written, each
+// repeat is the 304 it got before (not_modified_memo.h), with its own request id
+// and the current lag; a write to another request keeps the 304; a write to the
+// named request ends it at once (200, the new tag), as does a position the
+// latest state has not reached.
+TEST_F(ConditionalTest, ARepeatedPollGetsThe304OfTheStateItAsksIn) {
+  Apply({Record(1, "a", 1), Record(2, "b", 2)});
+  std::atomic<int64_t> lag{3};
+  ApiOptions options;
+  options.listen = "127.0.0.1:0";
+  options.position_wait = 200ms;
+  auto started = ApiServer::Start(options, store_.get(), IngestSource{[&lag] { return lag.load(); }, {}});
+  ASSERT_TRUE(started) << started.error().ToString();
+  server_ = std::move(*started);
+  HttpClient client(server_->port());  // one keep-alive connection, as a poller has
+  const std::string tag = client.Get(kStats).header("etag");
+  ASSERT_FALSE(tag.empty());
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    lag = 3 + i;
+    HttpResult r = client.Get(kStats, {{"If-None-Match", tag}});
+    EXPECT_EQ(r.status, 304);
+    EXPECT_EQ(r.header("etag"), tag);
+    EXPECT_EQ(r.header("x-tally-lag"), std::to_string(3 + i));
+    EXPECT_TRUE(r.has("x-tally-position"));
+    ids.insert(r.header("x-request-id"));
+  }
+  EXPECT_EQ(ids.size(), 5u);  // each answer its own id
+  EXPECT_EQ(client.Get(kStats, {{"If-None-Match", tag}, {"X-Request-Id", "poll-7"}}).header("x-request-id"),
+            "poll-7");
+  // Another request's record: a new state, the same tag.
+  Apply({Record(3, "b", 2)});
+  EXPECT_EQ(client.Get(kStats, {{"If-None-Match", tag}}).status, 304);
+  EXPECT_EQ(client.Get(kStats, {{"If-None-Match", tag}}).status, 304);
+  // Offsets move the position a 304 carries.
+  const std::string before = client.Get(kStats, {{"If-None-Match", tag}}).header("x-tally-position");
+  const std::vector<PartitionOffset> offsets = {PartitionOffset(Partition{0}, Offset{5})};
+  ASSERT_TRUE(store_->Apply(ApplyBatch{{}, {}, "task-actions", offsets}));
+  HttpResult moved = client.Get(kStats, {{"If-None-Match", tag}});
+  EXPECT_EQ(moved.status, 304);
+  EXPECT_NE(moved.header("x-tally-position"), before);
+  // A position beyond the latest: never the remembered 304.
+  const std::vector<PartitionOffset> ahead = {PartitionOffset(Partition{0}, Offset{9})};
+  HttpResult behind = client.Get(
+      kStats, {{"If-None-Match", tag}, {"X-Tally-Min-Position", EncodePosition("task-actions", PositionOf(ahead))}});
+  EXPECT_EQ(behind.status, 503) << behind.body;
+  // A record of a: the old tag gets the whole answer at once.
+  Apply({Record(4, "a", 3)});
+  HttpResult changed = client.Get(kStats, {{"If-None-Match", tag}});
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.header("etag"), tag);
+  EXPECT_EQ(client.Get(kStats, {{"If-None-Match", changed.header("etag")}}).status, 304);
 }
 
 }  // namespace
