@@ -45,6 +45,10 @@ struct Answer {
   // Set on the 503 of a request behind its X-Tally-Min-Position: what to wait
   // for (the session parks it until then or --position-wait-ms, position_waiters.h).
   std::optional<PositionWait> behind;
+  // Set on a 304 found in the latest state whose Store::StateNumber is this
+  // (not_modified_memo.h): while the number stays, the same request gets the
+  // same 304, so the session may answer a byte-for-byte repeat of it at once.
+  std::optional<uint64_t> repeat_state;
 };
 
 // A response to `request` with the headers every response carries: its HTTP

@@ -74,6 +74,7 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
       memo->Find(memo_key, state, [&](std::string_view etag, std::string_view position) {
         again = NotModifiedAnswer(request, &route, etag, std::move(request_id), lag);
         if (!position.empty()) again->response.insert(BeastView(kPositionHeader), BeastView(position));
+        again->repeat_state = state;
       });
       if (again) return again;
     }
@@ -87,9 +88,8 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
       !invalid.ok()) {
     return ErrorAnswer(request, &route, invalid, Fault::kRequest, std::move(request_id), lag);
   }
-  if (memo != nullptr && found.not_modified && context.store->StateNumber() == state) {
-    memo->Put(memo_key, state, found.etag, found.position);
-  }
+  const bool repeatable = memo != nullptr && found.not_modified && context.store->StateNumber() == state;
+  if (repeatable) memo->Put(memo_key, state, found.etag, found.position);
   if (found.behind) {
     // Answered as is when the wait is over (or there is none); the session
     // parks the request until then (position_waiters.h).
@@ -105,6 +105,7 @@ std::optional<Answer> BusinessAnswerOf(const HttpRequest& request, const RouteIn
     Answer answer = NotModifiedAnswer(request, &route, found.etag, std::move(request_id), lag);
     if (!found.position.empty()) answer.response.insert(BeastView(kPositionHeader), found.position);
     if (wait) answer.long_poll = LongPoll{*wait, std::move(found.named)};
+    if (repeatable) answer.repeat_state = state;
     return answer;
   }
   if (found.entry == nullptr) return std::nullopt;

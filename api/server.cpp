@@ -21,13 +21,16 @@
 
 #include "api/access_log.h"
 #include "api/connection_table.h"
+#include "api/envelope.h"
 #include "api/http_framing.h"
 #include "api/listen_address.h"
 #include "api/metrics.h"
 #include "api/not_modified_memo.h"
 #include "api/open_file_limit.h"
+#include "api/position.h"
 #include "api/position_waiters.h"
 #include "api/query_pool.h"
+#include "api/request_id.h"
 #include "api/admin_endpoints.h"
 #include "api/response_cache.h"
 #include "api/router.h"
@@ -188,9 +191,9 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     server_->connections.Idle(handle_);
     busy_ = false;
     reading_ = true;
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(kBodyLimit);
+    // A repeat of the last request (RepeatsLastPoll) needs no parser: the last
+    // one still holds that request. Any other gets a fresh one (FeedHeader).
+    if (!repeat_.valid) FreshParser();
     header_scanned_ = 0;
     // One deadline for the whole request: a client that trickles bytes is cut
     // off like an idle one.
@@ -227,11 +230,22 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     const std::string_view bytes(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     const size_t end = bytes.find("\r\n\r\n", header_scanned_);
     if (end == std::string_view::npos) {
-      if (bytes.size() > kHeaderLimit) return Refuse(true);
+      if (bytes.size() > kHeaderLimit) {
+        if (repeat_.valid) FreshParser();
+        return Refuse(true);
+      }
       header_scanned_ = bytes.size() < 3 ? 0 : bytes.size() - 3;
       return stream_.socket().async_read_some(buffer_.prepare(beast::read_size(buffer_, 64 * 1024)),
                                               beast::bind_front_handler(&Session::OnHeaderBytes, shared_from_this()));
     }
+    const std::string_view header = bytes.substr(0, end + 4);
+    if (repeat_.valid) {
+      if (header == repeat_.header && server_->context.store->StateNumber() == repeat_.state) {
+        return AnswerRepeat(header.size());
+      }
+      FreshParser();
+    }
+    header_.assign(header);  // kept in case its answer may be repeated (Respond)
     if (HasObsFold(bytes.substr(0, end + 2))) {
       return Reject("Bad request: a header line starts with a space or a tab (obsolete line folding)");
     }
@@ -240,6 +254,57 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     buffer_.consume(used);
     if (!ec && !parser_->is_header_done()) ec = http::error::bad_field;  // a whole header it did not take
     OnHeader(ec);
+  }
+
+  void FreshParser() {
+    repeat_.valid = false;
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(kBodyLimit);
+  }
+
+  // The same bytes as the last request, whose answer was a 304 found in the
+  // store's state still current: the same 304, with this request's own id and
+  // the current lag, without parsing or routing it again (the parser still
+  // holds the same request). Helix repeats its polls exactly so.
+  void AnswerRepeat(size_t header_size) {
+    buffer_.consume(header_size);
+    reading_ = false;
+    busy_ = true;
+    server_->connections.Busy(handle_);
+    started_ = Clock::now();
+    const auto& request = parser_->get();
+    Answer answer =
+        NotModifiedAnswer(request, repeat_.route, repeat_.etag, RequestIdOf(request), LagOf(server_->context));
+    if (!repeat_.position.empty()) {
+      answer.response.insert(beast::string_view(kPositionHeader.data(), kPositionHeader.size()),
+                             beast::string_view(repeat_.position.data(), repeat_.position.size()));
+    }
+    answer.repeat_state = repeat_.state;
+    Respond(std::move(answer));
+  }
+
+  // Whether the request just answered may be answered again from `answer_`
+  // (AnswerRepeat): a 304 of a known state, to a GET without a body, on a
+  // connection that stays open. Kept (header bytes, ETag, position) if so.
+  void KeepForRepeat() {
+    const auto& request = parser_->get();
+    const auto& response = answer_.response;
+    if (!answer_.repeat_state || answer_.stream || !response.keep_alive() || request.method() != http::verb::get ||
+        !request.body().empty() || parser_->chunked() || header_.empty()) {
+      repeat_.valid = false;
+      return;
+    }
+    if (!repeat_.valid || repeat_.header != header_) {
+      repeat_.header = header_;
+      const auto etag = response[http::field::etag];
+      repeat_.etag.assign(etag.data(), etag.size());
+      const auto position = response[beast::string_view(kPositionHeader.data(), kPositionHeader.size())];
+      repeat_.position.assign(position.data(), position.size());
+    }
+    repeat_.route = answer_.route;
+    repeat_.state = *answer_.repeat_state;
+    repeat_.valid = true;
   }
 
   void OnHeaderBytes(beast::error_code ec, size_t n) {
@@ -531,6 +596,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     answer_ = std::move(answer);
     auto& response = answer_.response;
     if (server_->draining.load() || evicted_.load() || reserve_) response.keep_alive(false);
+    KeepForRepeat();
     const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     const std::string_view route = RouteLabel(answer_.route);
     const int status = static_cast<int>(response.result_int());
@@ -701,6 +767,16 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
   bool header_timer_armed_ = false;
   uint64_t header_timer_generation_ = 0;  // of the latest wait: an older one's end does nothing
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string header_;  // the raw header of the request being answered (not kept for a repeat)
+  // The last request, when its answer may be repeated (KeepForRepeat): its raw
+  // header, the store's state number of its 304, and what that carried. The
+  // buffers are reused from one poll to the next.
+  struct Repeat {
+    bool valid = false;
+    std::string header, etag, position;
+    uint64_t state = 0;
+    const RouteInfo* route = nullptr;
+  } repeat_;
   std::optional<http::response<http::empty_body>> continue_;
   Answer answer_;
   std::string wire_;  // answer_.response's header serialized; its buffer is reused

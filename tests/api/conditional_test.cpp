@@ -631,5 +631,32 @@ TEST_F(ConditionalTest, ARepeatedPollGetsThe304OfTheStateItAsksIn) {
   EXPECT_EQ(client.Get(kStats, {{"If-None-Match", changed.header("etag")}}).status, 304);
 }
 
+// The same poll sent several times in one write (pipelined), then once with a
+// chunked empty body and once more, then another request: each is answered in
+// order, the repeats each a 304 of its own; the chunked one is read whole (its
+// body is not taken for the next request).
+TEST_F(ConditionalTest, RepeatedPollsPipelinedOrWithABodyAreEachAnsweredInOrder) {
+  Apply({Record(1, "a", 1)});
+  StartServer();
+  const std::string tag = ETagOf(kStats);
+  const std::string poll = "GET " + kStats + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + tag + "\r\n\r\n";
+  const std::string chunked = "GET " + kStats + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + tag +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  HttpClient client(server_->port());
+  client.WriteRaw(poll + poll + poll + chunked + chunked + poll + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::set<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    std::optional<HttpResult> r = client.Read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 304) << i << " " << r->body;
+    EXPECT_EQ(r->header("etag"), tag) << i;
+    ids.insert(r->header("x-request-id"));
+  }
+  EXPECT_EQ(ids.size(), 6u);
+  std::optional<HttpResult> health = client.Read();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace tally::testing
