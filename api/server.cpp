@@ -59,6 +59,9 @@ constexpr size_t kLingerBytes = 4 * 1024 * 1024;
 // request each, for the operations endpoints (a business request on one gets
 // 503): a probe still gets in. Past those, further ones are closed at once.
 constexpr size_t kReserveConnections = 64;
+// The largest request header a connection keeps to answer its exact repeat at
+// once (Session::AnswerRepeat).
+constexpr size_t kMaxRepeatHeader = 1024;
 constexpr auto kReserveTimeout = std::chrono::seconds(2);
 // Out of file descriptors (EMFILE, ENFILE, ...): accepting again at once would
 // spin. The acceptor waits this long, and closes this many of the longest-idle
@@ -191,7 +194,7 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
     server_->connections.Idle(handle_);
     busy_ = false;
     reading_ = true;
-    // A repeat of the last request (RepeatsLastPoll) needs no parser: the last
+    // A repeat of the last request (AnswerRepeat) needs no parser: the last
     // one still holds that request. Any other gets a fresh one (FeedHeader).
     if (!repeat_.valid) FreshParser();
     header_scanned_ = 0;
@@ -245,7 +248,14 @@ class Session : public Connection, public Waiter, public std::enable_shared_from
       }
       FreshParser();
     }
-    header_.assign(header);  // kept in case its answer may be repeated (Respond)
+    // Kept in case its answer may be repeated (KeepForRepeat); a poll's header
+    // is a few hundred bytes, and a larger one is not kept, so a connection
+    // holds at most kMaxRepeatHeader more.
+    if (header.size() <= kMaxRepeatHeader) {
+      header_.assign(header);
+    } else {
+      header_.clear();
+    }
     if (HasObsFold(bytes.substr(0, end + 2))) {
       return Reject("Bad request: a header line starts with a space or a tab (obsolete line folding)");
     }
