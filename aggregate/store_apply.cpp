@@ -173,6 +173,12 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
   for (uint32_t i : fresh_) {
     if (Status s = ApplyRecord(batch.actions[i], slot); !s.ok()) return s;
   }
+  // Views and entries go into the WriteBatch in key order per family: the
+  // writer's memtable inserts (hinted by request, store.cpp) then start each
+  // search where the previous key of the request went, near the next one. In
+  // the order records touch them (task ids are random) each insert searched
+  // the skiplist from the top: most of the writer's work with small batches.
+  SortByKey(slot.dirty_tasks);
   for (auto& [key, task] : slot.dirty_tasks) {
     value_.clear();
     EncodeTaskView(task->view, &value_, summaries_ ? &task->labelers : nullptr);
@@ -185,6 +191,7 @@ Status Applier::Build(const ApplyBatch& batch, Slot& slot) {
       task->scene_dirty = false;
     }
   }
+  WriteScenes(slot);
   WriteSummaries(slot);
   if (Status s = FinishRequests(slot); !s.ok()) return s;
 

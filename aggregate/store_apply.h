@@ -27,6 +27,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -164,7 +165,16 @@ class Applier {
   Result<RequestState*> Request(std::string_view annotation_request_id, Slot& slot);
   Result<TaskState*> Task(RequestState& request, Id task_id, Slot& slot);
   Status NoteScene(const RequestState& request, TaskState& task, const TaskAction& record, Slot& slot);
+  // Notes the scene entry for the batch; WriteScenes puts the batch's entries
+  // into its WriteBatch, in key order.
   void PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot);
+  void WriteScenes(Slot& slot);
+  // Orders a batch's (key, state) list by key: the order its Puts go into the
+  // WriteBatch (Build).
+  template <class T>
+  static void SortByKey(std::vector<std::pair<std::string, T*>>& entries) {
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   Status Campaign(RequestState& request, std::string_view campaign_id, Slot& slot);
   void MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot);
   // The summary and labeler views (store_summary.cpp): folds a record whose
@@ -216,6 +226,8 @@ class Applier {
   std::string key_;
   std::string value_;
   std::string summary_key_;
+  std::vector<const std::pair<const std::string, Stamp>*> scene_order_;
+  std::vector<const std::pair<const std::string, uint64_t>*> sum_order_;
   std::vector<std::pair<Id, uint32_t>> by_id_;
   std::vector<uint32_t> candidates_;
   std::vector<std::pair<uint32_t, uint32_t>> repeats_;

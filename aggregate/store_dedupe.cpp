@@ -72,8 +72,10 @@ Status Applier::FindExisting(const ApplyBatch& batch, Slot& slot) {
   constexpr size_t kChunk = 1024;
   for (size_t from = 0; from < lookups.size(); from += kChunk) {
     const size_t n = std::min(kChunk, lookups.size() - from);
+    // The keys are in id order, which their encoding keeps (id.h): RocksDB
+    // need not sort them again (that sort was ~5 % of the apply thread).
     store_->db->MultiGet(rocksdb::ReadOptions(), Cf(Family::kRecordIds), n, slices_.data() + from,
-                         values.data() + from, statuses_.data() + from);
+                         values.data() + from, statuses_.data() + from, /*sorted_input=*/true);
   }
   for (size_t j = 0; j < lookups.size(); ++j) {
     if (statuses_[j].IsNotFound()) {

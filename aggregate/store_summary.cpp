@@ -6,6 +6,7 @@
 // TaskLabelers), or past kInlineLabelers as markers in labeler_tasks, by their
 // numbers: a new labeler's is the request's count of labelers before it.
 
+#include <algorithm>
 #include <cassert>
 
 #include "aggregate/codec.h"
@@ -110,14 +111,20 @@ Result<Applier::LabelerState*> Applier::Labeler(RequestState& request, std::stri
 }
 
 void Applier::WriteSummaries(Slot& slot) {
+  // In key order, as the task views (Build).
+  SortByKey(slot.dirty_labelers);
   for (const auto& [key, labeler] : slot.dirty_labelers) {
     value_.clear();
     EncodeLabelerStats(labeler->stats, labeler->number, &value_);
     Put(slot, Cf(Family::kLabelers), key, value_);
   }
-  for (const auto& [key, sum] : slot.instance_sums) {
+  sum_order_.clear();
+  for (const auto& entry : slot.instance_sums) sum_order_.push_back(&entry);
+  std::sort(sum_order_.begin(), sum_order_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : sum_order_) {
+    const std::string& key = entry->first;
     value_.clear();
-    EncodeInstanceCount(sum, &value_);
+    EncodeInstanceCount(entry->second, &value_);
     // Like Put, Merge refuses only keys or values over 4 GiB.
     const rocksdb::Status s = slot.batch.Merge(Cf(Family::kSummaryInstances), key, value_);
     assert(s.ok());

@@ -166,11 +166,20 @@ Status Applier::NoteScene(const RequestState& request, TaskState& task, const Ta
 }
 
 void Applier::PutScene(RequestNo no, std::string_view scene_id, Id task_id, const Stamp& stamp, Slot& slot) {
-  std::string key = keys::Scene(no, scene_id, task_id);
-  value_.clear();
-  EncodeStamp(stamp, &value_);
-  Put(slot, Cf(Family::kScenes), key, value_);
-  slot.scene_writes[std::move(key)] = stamp;
+  // Written by WriteScenes once the batch's records are folded: a key put
+  // twice keeps its last stamp, as the second Put would have.
+  slot.scene_writes[keys::Scene(no, scene_id, task_id)] = stamp;
+}
+
+void Applier::WriteScenes(Slot& slot) {
+  scene_order_.clear();
+  for (const auto& entry : slot.scene_writes) scene_order_.push_back(&entry);
+  std::sort(scene_order_.begin(), scene_order_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : scene_order_) {
+    value_.clear();
+    EncodeStamp(entry->second, &value_);
+    Put(slot, Cf(Family::kScenes), entry->first, value_);
+  }
 }
 
 Status Applier::Campaign(RequestState& request, std::string_view campaign_id, Slot& slot) {
