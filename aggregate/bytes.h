@@ -14,11 +14,21 @@
 namespace tally {
 
 inline void PutVarint(uint64_t v, std::string* out) {
+  if (v < 0x80) {
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  // Longer ones (times, counts) are built apart and appended at once: a
+  // push_back per byte checked the capacity each time, and views are encoded
+  // with every batch that touches them.
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    buf[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, n);
 }
 
 inline void PutZigZag(int64_t v, std::string* out) {

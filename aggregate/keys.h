@@ -160,8 +160,10 @@ inline void AppendRequest(RequestNo no, std::string* out) {
 
 // request_no · id: a record (records) or a task (tasks).
 inline std::string RequestItem(RequestNo no, Id id) {
+  // No reserve: the usual key (ids up to 10 bytes) fits the string's own
+  // room, and reserving the longest possible (21 bytes) cost an allocation for
+  // each of the several keys built per event.
   std::string key;
-  key.reserve(kRequestPrefixBytes + Id::kMaxKeyBytes);
   AppendRequest(no, &key);
   id.AppendKey(&key);
   return key;

@@ -5,7 +5,15 @@ namespace {
 
 template <class T, class U>
 void Later(const Stamp& stamp, const std::optional<U>& value, std::optional<Stamped<T>>* field) {
-  if (value && (!*field || (*field)->stamp < stamp)) *field = Stamped<T>{stamp, T(*value)};
+  if (!value) return;
+  if (!*field) {
+    field->emplace(Stamped<T>{stamp, T(*value)});
+  } else if ((*field)->stamp < stamp) {
+    // In place: a string keeps its buffer (a new one per record was most of
+    // Fold's allocations).
+    (*field)->stamp = stamp;
+    (*field)->value = *value;
+  }
 }
 
 // Adds the record's counts into the sorted sums. Usually every key is there

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aggregate/bytes.h"
+
 namespace tally {
 namespace {
 
@@ -26,6 +28,32 @@ TaskAction Full() {
   a.instance_sum = 3;
   a.attributes_sum = 4;
   return a;
+}
+
+// The stored formats are LEB128 varints: the bytes are part of the on-disk
+// format (PutVarint builds longer ones apart and appends them at once).
+TEST(CodecTest, VarintsAreLeb128ByteForByte) {
+  const std::pair<uint64_t, std::string> cases[] = {
+      {0, std::string(1, '\0')},
+      {1, "\x01"},
+      {127, "\x7f"},
+      {128, "\x80\x01"},
+      {300, "\xac\x02"},
+      {16'383, "\xff\x7f"},
+      {16'384, "\x80\x80\x01"},
+      {uint64_t{1} << 42, std::string("\x80\x80\x80\x80\x80\x80\x01", 7)},
+      {UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"},
+  };
+  for (const auto& [value, bytes] : cases) {
+    std::string out = "x";  // appends after what is there
+    PutVarint(value, &out);
+    EXPECT_EQ(out, "x" + bytes) << value;
+    ByteReader r(std::string_view(out).substr(1));
+    uint64_t back = 0;
+    ASSERT_TRUE(r.Varint(&back)) << value;
+    EXPECT_EQ(back, value);
+    EXPECT_TRUE(r.empty());
+  }
 }
 
 TEST(CodecTest, RecordRoundTripsEveryField) {
