@@ -31,16 +31,4 @@ bool NotModifiedMemo::MakeKey(size_t route_index, std::string_view query, std::s
   return true;
 }
 
-void NotModifiedMemo::Put(std::string_view key, uint64_t state, std::string_view etag, std::string_view position) {
-  Slot& slot = SlotOf(key);
-  std::lock_guard lock(slot.mutex);
-  // A 304 of an older state (found by a slower thread) does not replace a newer one.
-  if (slot.valid && slot.state > state && slot.key == key) return;
-  slot.valid = true;
-  slot.state = state;
-  slot.key.assign(key);
-  slot.etag.assign(etag);
-  slot.position.assign(position);
-}
-
 }  // namespace tally

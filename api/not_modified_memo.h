@@ -7,23 +7,21 @@
 // URL with the same ETag again and again; while nothing is written, the same
 // request gets the same 304, so a repeat skips parsing the parameters, reading
 // versions and offsets, and making the ETag and the position. A write changes
-// the state number and every entry misses at once: there is no invalidation to
-// get wrong. Only a 304 found between two equal state numbers is kept (the
-// reads in between saw exactly that state).
+// the state number and every entry misses at once (a StateMemo,
+// aggregate/state_memo.h). Only a 304 found between two equal state numbers is
+// kept (the reads in between saw exactly that state).
 //
-// A direct-mapped table of kSlots entries (a collision replaces the older one);
-// requests longer than kMaxKeyBytes are not kept, so memory stays bounded
-// whatever is asked. Owned by the server (ApiContext::not_modified), for one
-// store; thread-safe (a mutex per slot).
+// kSlots entries; requests longer than kMaxKeyBytes are not kept, so memory
+// stays bounded whatever is asked. Owned by the server (ApiContext::not_modified),
+// for one store; thread-safe.
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "aggregate/state_memo.h"
 
 namespace tally {
 
@@ -31,8 +29,6 @@ class NotModifiedMemo {
  public:
   static constexpr size_t kSlots = 512;
   static constexpr size_t kMaxKeyBytes = 2048;
-
-  NotModifiedMemo() : slots_(std::make_unique<Slot[]>(kSlots)) {}
 
   // Builds the key of a conditional request in `*key` (a reused buffer); false
   // if the request is too long to be kept.
@@ -44,28 +40,23 @@ class NotModifiedMemo {
   // and returns true.
   template <class Use>
   bool Find(std::string_view key, uint64_t state, Use&& use) const {
-    const Slot& slot = SlotOf(key);
-    std::lock_guard lock(slot.mutex);
-    if (!slot.valid || slot.state != state || slot.key != key) return false;
-    use(std::string_view(slot.etag), std::string_view(slot.position));
-    return true;
+    return memo_.Find(state, key, [&](const NotModified& kept) { use(kept.etag, kept.position); });
   }
 
   // Remembers the 304 answered to `key` from the state numbered `state` (read
   // before and after the answer was found, and equal).
-  void Put(std::string_view key, uint64_t state, std::string_view etag, std::string_view position);
+  void Put(std::string_view key, uint64_t state, std::string_view etag, std::string_view position) {
+    memo_.Put(state, key, [&](NotModified& kept) {
+      kept.etag.assign(etag);
+      kept.position.assign(position);
+    });
+  }
 
  private:
-  struct Slot {
-    mutable std::mutex mutex;
-    bool valid = false;
-    uint64_t state = 0;
-    std::string key, etag, position;
+  struct NotModified {
+    std::string etag, position;
   };
-
-  Slot& SlotOf(std::string_view key) const { return slots_[std::hash<std::string_view>()(key) % kSlots]; }
-
-  std::unique_ptr<Slot[]> slots_;
+  StateMemo<NotModified, kSlots> memo_;
 };
 
 }  // namespace tally
