@@ -5,7 +5,7 @@
 // Store::StateNumber, or a snapshot's). Every write takes a new number, so a
 // value kept for state S is the value of every read at S, and a write makes
 // every entry miss at once: there is no invalidation to get wrong. A
-// direct-mapped table of `kSlots` entries (a collision replaces the older
+// direct-mapped table of `Slots` entries (a collision replaces the older
 // entry), so memory is bounded whatever is asked, given bounded keys and values.
 // Thread-safe (a mutex per slot). Used for request versions (version_memo.h)
 // and for the 304s of repeated polls (api/not_modified_memo.h).
@@ -20,10 +20,10 @@
 
 namespace tally {
 
-template <class Value, size_t kSlots>
+template <class Value, size_t Slots>
 class StateMemo {
  public:
-  StateMemo() : slots_(std::make_unique<Slot[]>(kSlots)) {}
+  StateMemo() : slots_(std::make_unique<Slot[]>(Slots)) {}
 
   // If a value of `key` in the state numbered `state` is kept, calls
   // `use(value)` (the reference is valid during the call only) and returns true.
@@ -60,7 +60,7 @@ class StateMemo {
     Value value{};
   };
 
-  Slot& SlotOf(std::string_view key) const { return slots_[std::hash<std::string_view>()(key) % kSlots]; }
+  Slot& SlotOf(std::string_view key) const { return slots_[std::hash<std::string_view>()(key) % Slots]; }
 
   std::unique_ptr<Slot[]> slots_;
 };
