@@ -595,16 +595,21 @@ TEST_F(ConditionalTest, ARepeatedPollGetsThe304OfTheStateItAsksIn) {
   const std::string tag = client.Get(kStats).header("etag");
   ASSERT_FALSE(tag.empty());
   std::set<std::string> ids;
+  const double not_modified = Metric("tally_http_not_modified_total");
   for (int i = 0; i < 5; ++i) {
     lag = 3 + i;
     HttpResult r = client.Get(kStats, {{"If-None-Match", tag}});
     EXPECT_EQ(r.status, 304);
+    EXPECT_TRUE(r.body.empty());
     EXPECT_EQ(r.header("etag"), tag);
     EXPECT_EQ(r.header("x-tally-lag"), std::to_string(3 + i));
     EXPECT_TRUE(r.has("x-tally-position"));
+    EXPECT_FALSE(r.has("preference-applied"));
+    EXPECT_FALSE(r.has("content-length") && r.header("content-length") != "0");
     ids.insert(r.header("x-request-id"));
   }
   EXPECT_EQ(ids.size(), 5u);  // each answer its own id
+  EXPECT_EQ(Metric("tally_http_not_modified_total"), not_modified + 5);  // each counted
   EXPECT_EQ(client.Get(kStats, {{"If-None-Match", tag}, {"X-Request-Id", "poll-7"}}).header("x-request-id"),
             "poll-7");
   // Another request's record: a new state, the same tag.
