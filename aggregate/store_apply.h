@@ -175,6 +175,14 @@ class Applier {
   static void SortByKey(std::vector<std::pair<std::string, T*>>& entries) {
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
+  // The entries of a batch's hash map (scene writes, instance sums) in key
+  // order, as pointers into it, in `*order` (reused).
+  template <class Map>
+  static void InKeyOrder(const Map& map, std::vector<const typename Map::value_type*>* order) {
+    order->clear();
+    for (const auto& entry : map) order->push_back(&entry);
+    std::sort(order->begin(), order->end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  }
   Status Campaign(RequestState& request, std::string_view campaign_id, Slot& slot);
   void MoveInstancesApart(RequestNo no, TaskView& view, Slot& slot);
   // The summary and labeler views (store_summary.cpp): folds a record whose

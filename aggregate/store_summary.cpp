@@ -118,9 +118,7 @@ void Applier::WriteSummaries(Slot& slot) {
     EncodeLabelerStats(labeler->stats, labeler->number, &value_);
     Put(slot, Cf(Family::kLabelers), key, value_);
   }
-  sum_order_.clear();
-  for (const auto& entry : slot.instance_sums) sum_order_.push_back(&entry);
-  std::sort(sum_order_.begin(), sum_order_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  InKeyOrder(slot.instance_sums, &sum_order_);
   for (const auto* entry : sum_order_) {
     const std::string& key = entry->first;
     value_.clear();

@@ -172,9 +172,7 @@ void Applier::PutScene(RequestNo no, std::string_view scene_id, Id task_id, cons
 }
 
 void Applier::WriteScenes(Slot& slot) {
-  scene_order_.clear();
-  for (const auto& entry : slot.scene_writes) scene_order_.push_back(&entry);
-  std::sort(scene_order_.begin(), scene_order_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  InKeyOrder(slot.scene_writes, &scene_order_);
   for (const auto* entry : scene_order_) {
     value_.clear();
     EncodeStamp(entry->second, &value_);
