@@ -14,6 +14,7 @@
 #include "ingest/dead_letters.h"
 #include "ingest/decode.h"
 #include "ingest/kafka_config.h"
+#include "ingest/poll_order.h"
 
 namespace tally {
 namespace {
@@ -94,6 +95,7 @@ struct Consumer::Impl {
 
   // Everything below belongs to the Run() thread (librdkafka's callbacks run there).
   Decoder decoder;
+  PollOrderScratch poll_order;
   // The batch being filled; the store takes it at Submit (and may still be
   // writing the one before).
   struct Filling {
@@ -131,6 +133,18 @@ struct Consumer::Impl {
   // The lag per partition as last published (ConsumerCounters::partition_lag), and scratch for the next.
   std::vector<std::pair<Partition, int64_t>> partition_lag, lags;
   Clock::time_point next_probe;
+  // Events per message of recent polls (a moving average): turns the lag, in
+  // messages, into events for CatchingUp.
+  double events_per_message = 1;
+
+  // Far behind (more than two full batches wait at the broker beyond those in
+  // hand): batches fill up instead of closing when the writer is free, since
+  // every waiting event is served sooner by the larger batches' lower cost per
+  // event than by small ones. Caught up, group commit keeps latency low.
+  bool CatchingUp() const {
+    const int64_t lag = counters.lag.load(std::memory_order_relaxed);
+    return lag > 0 && static_cast<double>(lag) * events_per_message > 2.0 * static_cast<double>(options.batch_events);
+  }
 
   ~Impl() {
     filling.last.clear();  // messages go before their client
@@ -253,6 +267,11 @@ Status Consumer::Impl::Run() {
       n = rd_kafka_consume_batch_queue(queue, kIdleWaitMs, messages, 1);
     }
     discarding.clear();
+    const uint64_t consumed_before = counters.consumed.load(std::memory_order_relaxed);
+    if (n > 1) {
+      OrderByTime(std::span(messages, static_cast<size_t>(n)), [](const rd_kafka_message_t* m) { return m->partition; },
+                  [](const rd_kafka_message_t* m) { return rd_kafka_message_timestamp(m, nullptr); }, poll_order);
+    }
     for (ssize_t i = 0; i < n; ++i) {
       MessagePtr m(messages[i]);
       if (fatal.ok()) fatal = Consume(std::move(m));
@@ -264,6 +283,20 @@ Status Consumer::Impl::Run() {
       }
     }
     if (!fatal.ok()) break;
+    // Watermarks change with each fetch, not each message: reading librdkafka's
+    // cached ones every 10 ms, and whenever a poll finds nothing, is fresh enough
+    // and cheaper than after every poll. (Before the batch decision below, which
+    // depends on the lag.)
+    if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
+      if (!checks.empty()) CheckEnds();
+      UpdateLag();
+      next_lag_update = now + std::chrono::milliseconds(10);
+      if (!uncommitted.empty() && now >= next_commit) CommitUncommitted();
+    }
+    if (n > 0) {
+      const uint64_t events = counters.consumed.load(std::memory_order_relaxed) - consumed_before;
+      events_per_message += 0.125 * (static_cast<double>(events) / static_cast<double>(n) - events_per_message);
+    }
     // The writer is free: the batch closes and is written at once, and what
     // arrives meanwhile gathers in the next one, so batches grow under load
     // and are a single event when idle. A batch larger than the one being
@@ -271,20 +304,12 @@ Status Consumer::Impl::Run() {
     // it over the moment the writer is done. Waiting for the writer to be free
     // instead would build it while the writer idles. (Checked after a whole
     // poll, a batch outgrows the one before by up to a poll, so under load
-    // batches grow to batch_events.) The timer bounds a batch's age when the
-    // writer stays busy.
-    if (!filling.empty() && (store->WriterFree() || filling.batch.events.size() > writing_events ||
+    // batches grow to batch_events.) Far behind, neither applies and batches
+    // fill up (CatchingUp). The timer bounds a batch's age when the writer
+    // stays busy.
+    if (!filling.empty() && ((!CatchingUp() && (store->WriterFree() || filling.batch.events.size() > writing_events)) ||
                              Clock::now() - filling.started >= options.batch_wait)) {
       fatal = SubmitFilling();
-    }
-    // Watermarks change with each fetch, not each message: reading librdkafka's
-    // cached ones every 10 ms, and whenever a poll finds nothing, is fresh enough
-    // and cheaper than after every poll.
-    if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
-      if (!checks.empty()) CheckEnds();
-      UpdateLag();
-      next_lag_update = now + std::chrono::milliseconds(10);
-      if (!uncommitted.empty() && now >= next_commit) CommitUncommitted();
     }
     if (brokers_down) ProbeBrokers();
     if (dead_letters) {

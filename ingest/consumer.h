@@ -53,7 +53,8 @@ struct ConsumerOptions {
   // free (group commit: one event when idle, more under load), or once it
   // holds more events than the batch being written (so it is built while that
   // one is written), and at the latest when it holds this many events or is
-  // this old.
+  // this old. Far behind (a lag of more than two such batches), only these
+  // bounds close it: a backlog goes in full batches.
   size_t batch_events = kBatchEvents;
   std::chrono::milliseconds batch_wait{100};
   // A batch is also applied when its events hold this much memory

@@ -8,7 +8,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -247,6 +249,88 @@ TEST_F(ConsumerTest, ABatchLargerThanTheOneBeingWrittenClosesWithoutWaitingForTh
   run.join();
   EXPECT_TRUE(result.ok()) << result.ToString();
 }
+// Far behind (more than two batches wait at the broker), a batch fills up to
+// batch_events instead of closing when the writer is free or once it outgrows
+// the one being written: the backlog's events wait for it anyway, and large
+// batches cost less per event. Here a backlog of 9,000 events arrives while a
+// write is held, and the first batch after it is 4,000 events (caught up, it
+// would be the one message the consumer's wait returns, written alone).
+// Caught up again, group commit takes over: an idle event goes alone.
+TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int writes = 0;
+  bool hold = false;
+  StoreOptions store_options{dir_ / "a", size_t{32} << 20, false, {}};
+  store_options.batch_sink = [&](std::string_view) {  // on the writer thread
+    std::unique_lock lock(mutex);
+    ++writes;
+    changed.notify_all();
+    changed.wait_for(lock, 60s, [&] { return !hold; });
+  };
+  auto store = Store::Open(store_options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  std::vector<int64_t> sizes;  // events (messages) of each batch, from the offsets it moved
+  std::map<Partition, Offset> at;
+  ConsumerOptions options = Options();
+  options.batch_events = 4'000;
+  options.batch_wait = std::chrono::minutes(1);
+  options.on_applied = [&](std::span<const PartitionOffset> next) {  // on the Run() thread
+    std::lock_guard lock(mutex);
+    int64_t size = 0;
+    for (const PartitionOffset& o : next) {
+      auto [it, fresh] = at.try_emplace(o.partition, kFirstOffset);
+      size += o.next - it->second;
+      it->second = o.next;
+    }
+    sizes.push_back(size);
+  };
+  auto consumer = Consumer::Create(options, store->get());
+  ASSERT_TRUE(consumer) << consumer.error().ToString();
+  Status result;
+  std::thread run([&] { result = (*consumer)->Run(); });
+  const ConsumerCounters& counters = (*consumer)->counters();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.ready.load(); }, 30s));
+  const std::vector<std::string> events = Events(9'002);
+  testing::TestProducer producer(broker_->bootstrap());
+  // One event, written while the backlog arrives.
+  {
+    std::lock_guard lock(mutex);
+    hold = true;
+  }
+  producer.Send("task-actions", {0, "k", events[0]});
+  producer.Flush();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, 30s, [&] { return writes >= 1; })) << "nothing was written";
+  }
+  for (size_t i = 1; i + 1 < events.size(); ++i) {
+    producer.Send("task-actions", {static_cast<int32_t>(i % kPartitions), "k", events[i]});
+  }
+  producer.Flush();
+  std::this_thread::sleep_for(1s);  // fetched meanwhile: the watermarks show the backlog
+  {
+    std::lock_guard lock(mutex);
+    hold = false;
+    changed.notify_all();
+  }
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.applied.load() == events.size() - 1; }, 30s))
+      << "applied " << counters.applied.load() << " of " << events.size() - 1;
+  producer.Send("task-actions", {0, "k", events.back()});
+  producer.Flush();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.applied.load() == events.size(); }, 30s));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_GE(sizes.size(), 3u) << ::testing::PrintToString(sizes);
+    EXPECT_EQ(sizes[0], 1) << "batches: " << ::testing::PrintToString(sizes);
+    EXPECT_EQ(sizes[1], 4'000) << "batches: " << ::testing::PrintToString(sizes);
+    EXPECT_EQ(sizes.back(), 1) << "the idle event waited for others; batches: " << ::testing::PrintToString(sizes);
+  }
+  (*consumer)->Stop();
+  run.join();
+  EXPECT_TRUE(result.ok()) << result.ToString();
+}
+
 
 // tally_event_freshness_seconds: one observation per event applied, the
 // elements of an array message included, each from its message's timestamp.
