@@ -133,9 +133,9 @@ struct Consumer::Impl {
   // The lag per partition as last published (ConsumerCounters::partition_lag), and scratch for the next.
   std::vector<std::pair<Partition, int64_t>> partition_lag, lags;
   Clock::time_point next_probe;
-  // Events per message of recent polls (a moving average): turns the lag, in
-  // messages, into events for CatchingUp.
-  double events_per_message = 1;
+  // Events per message of recent polls (a moving average; 0 before the first):
+  // turns the lag, in messages, into events for CatchingUp.
+  double events_per_message = 0;
 
   // Far behind (more than two full batches wait at the broker beyond those in
   // hand): batches fill up instead of closing when the writer is free, since
@@ -295,7 +295,9 @@ Status Consumer::Impl::Run() {
     }
     if (n > 0) {
       const uint64_t events = counters.consumed.load(std::memory_order_relaxed) - consumed_before;
-      events_per_message += 0.125 * (static_cast<double>(events) / static_cast<double>(n) - events_per_message);
+      const double per_message = static_cast<double>(events) / static_cast<double>(n);
+      events_per_message =
+          events_per_message == 0 ? per_message : events_per_message + 0.125 * (per_message - events_per_message);
     }
     // The writer is free: the batch closes and is written at once, and what
     // arrives meanwhile gathers in the next one, so batches grow under load
