@@ -63,9 +63,10 @@ struct Consumed {
 // A plain consumer (no tally in it) in `group`, subscribed to `topic` from the
 // earliest offset, its events served by the consumer queue; `settings` are
 // further librdkafka properties. The caller closes and destroys it.
-inline rd_kafka_t* SubscribeBareConsumer(const std::string& bootstrap, const std::string& group,
-                                         const std::string& topic,
-                                         const std::vector<std::pair<std::string, std::string>>& settings = {}) {
+// A consumer of group `group` (plain librdkafka, nothing of tally's), not yet
+// reading anything.
+inline rd_kafka_t* NewBareConsumer(const std::string& bootstrap, const std::string& group,
+                                   const std::vector<std::pair<std::string, std::string>>& settings) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), nullptr, 0);
   rd_kafka_conf_set(conf, "group.id", group.c_str(), nullptr, 0);
@@ -74,10 +75,30 @@ inline rd_kafka_t* SubscribeBareConsumer(const std::string& bootstrap, const std
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, nullptr, 0);
   rd_kafka_poll_set_consumer(consumer);
+  return consumer;
+}
+
+inline rd_kafka_t* SubscribeBareConsumer(const std::string& bootstrap, const std::string& group,
+                                         const std::string& topic,
+                                         const std::vector<std::pair<std::string, std::string>>& settings = {}) {
+  rd_kafka_t* consumer = NewBareConsumer(bootstrap, group, settings);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(consumer, topics);
   rd_kafka_topic_partition_list_destroy(topics);
+  return consumer;
+}
+
+// A consumer of one partition of `topic` from `offset` (or a logical offset such
+// as RD_KAFKA_OFFSET_END), assigned at once: no group rebalance to wait for.
+inline rd_kafka_t* AssignBareConsumer(const std::string& bootstrap, const std::string& topic, int32_t partition,
+                                      int64_t offset,
+                                      const std::vector<std::pair<std::string, std::string>>& settings = {}) {
+  rd_kafka_t* consumer = NewBareConsumer(bootstrap, "assigned-" + topic, settings);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+  rd_kafka_assign(consumer, list);
+  rd_kafka_topic_partition_list_destroy(list);
   return consumer;
 }
 
