@@ -114,9 +114,11 @@ TEST_F(ProgressLineTest, DisabledWritesNothing) {
 
 class ProgressProcessTest : public ::testing::Test {
  protected:
-  // A stream of ~90,000 events (about a second or two of replay).
+  // A stream of ~365,000 events: over a second of replay at ~300,000 events/s (a
+  // quiet 2-core machine), so several progress intervals (0.25 s). ~90,000 were
+  // replayed in 0.3 s once replay got faster, and the progress line came or not.
   void SetUp() override {
-    testing::ChildProcess produce({TALLY_BINARY, "produce", "--output", Path("events.ndjson"), "--requests", "50",
+    testing::ChildProcess produce({TALLY_BINARY, "produce", "--output", Path("events.ndjson"), "--requests", "200",
                                    "--tasks-per-request", "200"},
                                   Path("produce.log"));
     ASSERT_TRUE(testing::ExitedWith(produce.Wait(60s), 0)) << produce.Output();
