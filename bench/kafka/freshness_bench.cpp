@@ -189,29 +189,31 @@ void Send(rd_kafka_t* producer, const Message& m, void* opaque = nullptr, int32_
 // The background stream: realistic single-event messages. Each phase's are
 // made before it starts (Prepare), so that making them (JSON, ~10 % of a core
 // at 60,000/s) does not take CPU from tally while it is measured; beyond what
-// was prepared they are made as they are sent.
+// was prepared (at most kMaxPrepared, ~1.2 GB, whatever SECONDS and the rate
+// ask) they are made as they are sent.
 class Background {
  public:
+  static constexpr uint64_t kMaxPrepared = 2'000'000;
+
   explicit Background(const std::string& bootstrap)
       : producer_(NewProducer(bootstrap, "5")), source_(MakeWorkload(), DeliveryOptions{}) {}
   ~Background() {
     rd_kafka_flush(producer_, 10'000);
     rd_kafka_destroy(producer_);
   }
-  // The next `n` messages, made now (what an earlier Prepare left unsent is dropped).
+  // The next `n` messages (at most kMaxPrepared), made now; what an earlier
+  // Prepare left unsent is dropped.
   void Prepare(uint64_t n) {
     prepared_.clear();
-    prepared_.resize(n);
-    for (Message& m : prepared_) {
-      if (!source_.Next(&m)) Fail("the background workload ran out of events");
-    }
+    prepared_.resize(std::min(n, kMaxPrepared));
+    for (Message& m : prepared_) Make(&m);
     next_prepared_ = 0;
   }
   void SendOne() {
     if (next_prepared_ < prepared_.size()) {
       Send(producer_, prepared_[next_prepared_++]);
     } else {
-      if (!source_.Next(&message_)) Fail("the background workload ran out of events");
+      Make(&message_);
       Send(producer_, message_);
     }
     ++sent_;
@@ -219,6 +221,9 @@ class Background {
   uint64_t sent() const { return sent_; }
 
  private:
+  void Make(Message* m) {
+    if (!source_.Next(m)) Fail("the background workload ran out of events");
+  }
   static WorkloadOptions MakeWorkload() {
     WorkloadOptions w;
     w.requests = 20'000;  // ~4 M events: more than any run sends
