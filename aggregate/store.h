@@ -492,6 +492,12 @@ class Store {
   // What Open dropped from the write-ahead log (see WalRecovery).
   const WalRecovery& recovery() const;
 
+  // For benchmarks that measure reads on a settled store (http_bench_server
+  // load): flushes every family and compacts it down to its last level, as
+  // RocksDB's background compactions would in time, waiting on the calling
+  // thread. Not while batches are applied.
+  Status CompactAll();
+
   // For the write ceiling benchmark: writes a batch captured by batch_sink as it
   // is, with no reads and none of Apply's work. Apply thread, nothing submitted.
   Status WriteRawBatch(std::string_view batch);

@@ -12,6 +12,9 @@
 # A build is a directory holding `tally` and `bench/http/http_bench_server` (a
 # build/ tree, or a copy of those binaries from an older commit). Each build loads
 # its own 1,000,000-record store for the HTTP part (store formats may differ).
+# `http_bench_server load` leaves it compacted; a build from before that (27b778c and
+# older) leaves its compaction to its first `serve`, at normal priority there: done
+# within the first round (bench/http/README.md, "Uncached /task/get between two builds").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/plot/csv.sh

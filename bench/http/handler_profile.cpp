@@ -4,6 +4,11 @@
 // compare builds under `valgrind --tool=callgrind` (instruction counts), which a
 // shared machine's noise does not move.
 // Usage: handler_profile DIR TARGET [TARGET...]   (N: env HANDLER_PROFILE_N, 20000)
+// A TARGET is a GET's target (`/statistics?...`), or `POST PATH BODY` (one
+// argument) for a POST with that JSON body, sent as wrk sends it in the HTTP
+// benches (Content-Type: application/json, Content-Length), e.g.
+//   handler_profile DIR 'POST /task/get {"campaignId":"...","annotationRequestId":"...","sceneId":"..."}'
+// (http_bench_server serve prints the benchmarked body on its "task" line).
 // With env HANDLER_PROFILE_CONDITIONAL=1, each target is also answered from the
 // response cache (200) and with an If-None-Match naming its ETag (304): the two
 // paths of bench/http/not_modified_bench.sh without sockets.
@@ -36,6 +41,15 @@ int main(int argc, char** argv) {
   context.store = store->get();
   for (int a = 2; a < argc; ++a) {
     const std::string target = argv[a];
+    HttpRequest request{boost::beast::http::verb::get, target, 11};
+    if (target.starts_with("POST ")) {
+      const size_t path_end = target.find(' ', 5);
+      request.method(boost::beast::http::verb::post);
+      request.target(target.substr(5, path_end == std::string::npos ? std::string::npos : path_end - 5));
+      if (path_end != std::string::npos) request.body() = target.substr(path_end + 1);
+      request.set(boost::beast::http::field::content_type, "application/json");
+      request.prepare_payload();
+    }
     if (target.starts_with("/statistics?")) {
       auto params = ParseStatisticsParams(ParamSource::FromQuery(target.substr(target.find('?') + 1)));
       if (!params) return 1;
@@ -46,7 +60,6 @@ int main(int argc, char** argv) {
       }
       std::printf("%s: store query %.1f us\n", target.c_str(), us(Clock::now() - t0));
     }
-    HttpRequest request{boost::beast::http::verb::get, target, 11};
     size_t bytes = 0;
     auto t0 = Clock::now();
     for (int i = 0; i < n; ++i) bytes += HandleRequest(request, context).response.body().size();
