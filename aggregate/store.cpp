@@ -440,14 +440,6 @@ StoreTotals Store::totals() const {
           impl_->total_requests.load(std::memory_order_relaxed)};
 }
 
-Status Store::CompactAll() {
-  for (rocksdb::ColumnFamilyHandle* family : impl_->handles) {
-    const rocksdb::Status s = impl_->db->CompactRange(rocksdb::CompactRangeOptions(), family, nullptr, nullptr);
-    if (!s.ok()) return FromRocks(s, "compacting the store");
-  }
-  return Status::OK();
-}
-
 StoreDisk Store::disk() const {
   StoreDisk disk;
   uint64_t bytes = 0;
