@@ -214,8 +214,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   db_options.write_buffer_manager = impl->write_buffers;
   db_options.max_background_jobs = 2;  // the machines have two cores
-  if (options.low_priority_compactions) {
-    // Applied by each compaction thread when it next takes a job.
+  if (options.low_priority_background) {
+    // Applied by each flush (HIGH) and compaction (LOW) thread when it next takes a job.
+    db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::HIGH, rocksdb::CpuPriority::kLow).PermitUncheckedError();
     db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW, rocksdb::CpuPriority::kLow).PermitUncheckedError();
   }
   db_options.bytes_per_sync = 1 << 20;

@@ -54,12 +54,15 @@ struct StoreOptions {
   // For the write ceiling benchmark: receives the raw WriteBatch of every
   // batch, on the store's writer thread.
   std::function<void(std::string_view)> batch_sink;
-  // RocksDB's compaction threads run at the lowest CPU priority (nice 19), so
-  // that HTTP queries and the apply thread go first when the cores are busy;
-  // flushes keep the normal one (a late flush stalls writes). Process-wide and
-  // one-way: every store of the process shares RocksDB's default Env, whose
-  // threads are never raised again.
-  bool low_priority_compactions = true;
+  // RocksDB's flush and compaction threads run at the lowest CPU priority
+  // (nice 19), so that HTTP queries and the apply and writer threads go first
+  // when the cores are busy: a flush taking a core for a moment otherwise puts
+  // that moment into every waiting event's freshness. They run in the gaps;
+  // should memtables fill meanwhile, writes wait for a flush, which then has
+  // the cores (the writes' threads wait). Process-wide and one-way: every store
+  // of the process shares RocksDB's default Env, whose threads are never
+  // raised again.
+  bool low_priority_background = true;
   // Nice steps (0..19) by which the store's writer thread ("tally:write")
   // lowers its CPU priority below the process's: above 0, HTTP queries go
   // before batch writes when the cores are busy (`tally serve --ingest-nice`).

@@ -28,6 +28,9 @@ constexpr int kIdleWaitMs = 100;
 // Offsets are committed to Kafka only for the lag tools (the store decides where
 // to resume): at most this often, whatever the number of batches.
 constexpr auto kCommitEvery = std::chrono::milliseconds(100);
+// The arrival rate (ConsumerOptions::linger_rate) is measured over this long:
+// long enough that a burst of one fetch does not count as load.
+constexpr auto kRateWindow = std::chrono::milliseconds(250);
 
 struct PartitionList {
   explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
@@ -133,6 +136,11 @@ struct Consumer::Impl {
   // The lag per partition as last published (ConsumerCounters::partition_lag), and scratch for the next.
   std::vector<std::pair<Partition, int64_t>> partition_lag, lags;
   Clock::time_point next_probe;
+  // The arrival rate, in events a second over the last kRateWindow (0 before
+  // the first one ends), and where the current window began.
+  double arrival_rate = 0;
+  Clock::time_point rate_window_start;
+  uint64_t rate_window_consumed = 0;
   // Events per message of recent polls (a moving average; 0 before the first):
   // turns the lag, in messages, into events for CatchingUp.
   double events_per_message = 0;
@@ -144,6 +152,16 @@ struct Consumer::Impl {
   bool CatchingUp() const {
     const int64_t lag = counters.lag.load(std::memory_order_relaxed);
     return lag > 0 && static_cast<double>(lag) * events_per_message > 2.0 * static_cast<double>(options.batch_events);
+  }
+
+  // How much longer the filling batch stays open under load (see
+  // ConsumerOptions::batch_linger); zero when it may close.
+  std::chrono::milliseconds LingerLeft(Clock::time_point now) const {
+    if (arrival_rate < options.linger_rate || filling.empty() || filling.batch.events.size() >= options.linger_events) {
+      return std::chrono::milliseconds(0);
+    }
+    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - filling.started);
+    return std::max(std::chrono::milliseconds(0), options.batch_linger - age);
   }
 
   ~Impl() {
@@ -259,6 +277,13 @@ Status Consumer::Impl::Run() {
     // for the first message to arrive.
     ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages, kMaxMessagesPerPoll);
     if (n == 0) {
+      // Under load a young batch waits for more rather than closing (for the
+      // first message: the rest is taken without waiting on the next turn).
+      if (const auto linger = LingerLeft(Clock::now()); linger.count() > 0) {
+        n = rd_kafka_consume_batch_queue(queue, static_cast<int>(linger.count()), messages, 1);
+      }
+    }
+    if (n == 0) {
       // Nothing more is ready: the batch closes now (group commit), and the
       // write in flight is finished, so that it is visible and its offsets and
       // counts are accounted before the wait.
@@ -288,6 +313,13 @@ Status Consumer::Impl::Run() {
     // and cheaper than after every poll. (Before the batch decision below, which
     // depends on the lag.)
     if (const auto now = Clock::now(); now >= next_lag_update || n == 0) {
+      if (now - rate_window_start >= kRateWindow) {
+        const uint64_t consumed = counters.consumed.load(std::memory_order_relaxed);
+        arrival_rate = static_cast<double>(consumed - rate_window_consumed) /
+                       std::chrono::duration<double>(now - rate_window_start).count();
+        rate_window_start = now;
+        rate_window_consumed = consumed;
+      }
       if (!checks.empty()) CheckEnds();
       UpdateLag();
       next_lag_update = now + std::chrono::milliseconds(10);
@@ -307,10 +339,14 @@ Status Consumer::Impl::Run() {
     // instead would build it while the writer idles. (Checked after a whole
     // poll, a batch outgrows the one before by up to a poll, so under load
     // batches grow to batch_events.) Far behind, neither applies and batches
-    // fill up (CatchingUp). The timer bounds a batch's age when the writer
+    // fill up (CatchingUp); under load, neither applies while the batch
+    // lingers (LingerLeft). The timer bounds a batch's age when the writer
     // stays busy.
-    if (!filling.empty() && ((!CatchingUp() && (store->WriterFree() || filling.batch.events.size() > writing_events)) ||
-                             Clock::now() - filling.started >= options.batch_wait)) {
+    const auto now = Clock::now();
+    if (!filling.empty() &&
+        ((!CatchingUp() && LingerLeft(now).count() == 0 &&
+          (store->WriterFree() || filling.batch.events.size() > writing_events)) ||
+         now - filling.started >= options.batch_wait)) {
       fatal = SubmitFilling();
     }
     if (brokers_down) ProbeBrokers();

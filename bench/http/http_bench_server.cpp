@@ -49,10 +49,10 @@ WorkloadOptions LoadWorkload() {
   return w;
 }
 
-// `low_priority_compactions`: StoreOptions' (this program's --compactions).
-std::unique_ptr<Store> OpenStore(const std::string& dir, bool low_priority_compactions = true) {
+// `low_priority_background`: StoreOptions' (this program's --compactions).
+std::unique_ptr<Store> OpenStore(const std::string& dir, bool low_priority_background = true) {
   StoreOptions options{dir, kMemoryBytes, false, {}};
-  options.low_priority_compactions = low_priority_compactions;
+  options.low_priority_background = low_priority_background;
   auto store = Store::Open(options);
   if (!store) {
     std::fprintf(stderr, "http_bench_server: %s\n", store.error().ToString().c_str());
@@ -64,7 +64,7 @@ std::unique_ptr<Store> OpenStore(const std::string& dir, bool low_priority_compa
 // The store is left compacted (Store::CompactAll), at normal priority (nothing is
 // served meanwhile): a freshly loaded store holds several level-0 files per
 // family, whose compaction would otherwise run during the measurement, at nice
-// 19 (StoreOptions::low_priority_compactions) where a saturated machine starves
+// 19 (StoreOptions::low_priority_background) where a saturated machine starves
 // it, so that a build with low-priority compactions would be measured reading
 // level 0 and another on a compacted store (bench/http/README.md).
 int Settle(Store& store) {
@@ -76,7 +76,7 @@ int Settle(Store& store) {
 }
 
 int Load(const std::string& dir, uint64_t records) {
-  auto store = OpenStore(dir, /*low_priority_compactions=*/false);
+  auto store = OpenStore(dir, /*low_priority_background=*/false);
   if (store->totals().records >= records) {
     std::printf("store holds %llu records already\n", static_cast<unsigned long long>(store->totals().records));
     return Settle(*store);
@@ -138,14 +138,14 @@ void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, 
 }
 
 int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries,
-          bool low_priority_compactions) {
+          bool low_priority_background) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto store = OpenStore(dir, low_priority_compactions);
+  auto store = OpenStore(dir, low_priority_background);
   std::atomic<uint64_t> applied{0};
   std::atomic<bool> stop{false};
   ApiOptions options;
@@ -201,16 +201,16 @@ int main(int argc, char** argv) {
     double rate = 0;
     size_t cache_entries = kDefaultResponseCacheEntries;
     int nice = 0;
-    bool low_priority_compactions = true;
+    bool low_priority_background = true;
     for (int i = 3; i < argc; ++i) {
       if (std::strcmp(argv[i], "--no-cache") == 0) cache_entries = 0;  // as `tally serve --response-cache-entries 0`
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
-      else if (std::strcmp(argv[i], "--compactions") == 0) low_priority_compactions = std::strcmp(argv[++i], "normal") != 0;
+      else if (std::strcmp(argv[i], "--compactions") == 0) low_priority_background = std::strcmp(argv[++i], "normal") != 0;
     }
-    return Serve(argv[2], threads, rate, nice, cache_entries, low_priority_compactions);
+    return Serve(argv[2], threads, rate, nice, cache_entries, low_priority_background);
   }
   std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n"
                "       [--compactions low|normal]\n");

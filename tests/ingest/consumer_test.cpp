@@ -99,6 +99,8 @@ class ConsumerTest : public ::testing::Test {
     EXPECT_EQ(r.consumer->counters().offset_resets, static_cast<uint64_t>(kPartitions));
   }
 
+  std::vector<int64_t> LingerBatches(bool loaded, size_t linger_events = 500);
+
   testing::TempDir dir_;
   std::unique_ptr<DevBroker> broker_;
 };
@@ -331,6 +333,77 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
   EXPECT_TRUE(result.ok()) << result.ToString();
 }
 
+
+// Two events, the second produced once the first is consumed (and applied,
+// where it should not linger), with a linger of 2 s and batch_wait of 1 min:
+// the events (messages) of each batch, from the offsets it moved. Empty if the
+// second event came too late to tell whether it joined a lingering batch (a
+// stalled machine).
+std::vector<int64_t> ConsumerTest::LingerBatches(bool loaded, size_t linger_events) {
+  std::mutex mutex;
+  std::vector<int64_t> sizes;
+  std::map<Partition, Offset> at;
+  ConsumerOptions options = Options();
+  options.batch_linger = 2s;
+  options.linger_events = linger_events;
+  options.linger_rate = loaded ? 0 : 1e12;
+  options.on_applied = [&](std::span<const PartitionOffset> next) {  // on the Run() thread
+    std::lock_guard lock(mutex);
+    int64_t size = 0;
+    for (const PartitionOffset& o : next) {
+      auto [it, fresh] = at.try_emplace(o.partition, kFirstOffset);
+      size += o.next - it->second;
+      it->second = o.next;
+    }
+    sizes.push_back(size);
+  };
+  auto running = StartConsumer(dir_ / "a", options, /*batch_wait=*/1min);
+  const ConsumerCounters& counters = running->consumer->counters();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.ready.load(); }, 30s));
+  const std::vector<std::string> events = Events(2);
+  testing::TestProducer producer(broker_->bootstrap());
+  producer.Send("task-actions", {0, "k", events[0]});
+  producer.Flush();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.consumed.load() == 1; }, 30s));
+  const auto first = std::chrono::steady_clock::now();  // its batch began (and lingers) just before
+  if (!loaded || linger_events == 1) {
+    EXPECT_TRUE(testing::WaitFor([&] { return counters.applied.load() == 1; }, 30s));
+  }
+  producer.Send("task-actions", {1, "k", events[1]});
+  producer.Flush();
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.consumed.load() == 2; }, 30s));
+  const bool in_time = std::chrono::steady_clock::now() - first < 1500ms;
+  EXPECT_TRUE(testing::WaitFor([&] { return counters.applied.load() == 2; }, 30s))
+      << "the batch waited for batch_wait (1 min), not for its linger";
+  running->Stop();
+  EXPECT_TRUE(running->result.ok()) << running->result.ToString();
+  std::lock_guard lock(mutex);
+  if (loaded && linger_events > 1 && !in_time) return {};
+  return sizes;
+}
+
+// Under load (here: any rate) a batch stays open until it is batch_linger old,
+// so an event arriving meanwhile joins it although the writer was free; then it
+// closes, long before batch_wait.
+TEST_F(ConsumerTest, UnderLoadABatchLingersSoThatLaterEventsJoinIt) {
+  const std::vector<int64_t> sizes = LingerBatches(/*loaded=*/true);
+  if (sizes.empty()) GTEST_SKIP() << "the second event came after the first one's linger: the machine stalled";
+  EXPECT_EQ(sizes, std::vector<int64_t>{2}) << "batches: " << ::testing::PrintToString(sizes);
+}
+
+// A batch that holds linger_events does not linger: under load as well, the
+// two events go in two batches.
+TEST_F(ConsumerTest, ABatchOfLingerEventsClosesWithoutLingering) {
+  const std::vector<int64_t> sizes = LingerBatches(/*loaded=*/true, /*linger_events=*/1);
+  EXPECT_EQ(sizes, (std::vector<int64_t>{1, 1})) << "batches: " << ::testing::PrintToString(sizes);
+}
+
+// Below the linger rate group commit closes a batch as soon as nothing more is
+// ready: the same two events go in two batches.
+TEST_F(ConsumerTest, BelowTheLingerRateEachEventGoesAtOnce) {
+  const std::vector<int64_t> sizes = LingerBatches(/*loaded=*/false);
+  EXPECT_EQ(sizes, (std::vector<int64_t>{1, 1})) << "batches: " << ::testing::PrintToString(sizes);
+}
 
 // tally_event_freshness_seconds: one observation per event applied, the
 // elements of an array message included, each from its message's timestamp.
