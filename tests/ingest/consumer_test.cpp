@@ -153,6 +153,18 @@ TEST_F(ConsumerTest, TwoGroupsOnTheSameTopicConverge) {
 }
 
 // `n` valid events of a generated workload, as event JSON.
+// The messages a batch applied, from the next offsets it moved: `at` holds each
+// partition's offset before it, and is moved on.
+int64_t MessagesMoved(std::span<const PartitionOffset> next, std::map<Partition, Offset>* at) {
+  int64_t size = 0;
+  for (const PartitionOffset& o : next) {
+    auto [it, fresh] = at->try_emplace(o.partition, kFirstOffset);
+    size += o.next - it->second;
+    it->second = o.next;
+  }
+  return size;
+}
+
 std::vector<std::string> Events(size_t n) {
   Workload workload(WorkloadOptions{});
   std::vector<std::string> out;
@@ -279,13 +291,7 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
   options.batch_wait = std::chrono::minutes(1);
   options.on_applied = [&](std::span<const PartitionOffset> next) {  // on the Run() thread
     std::lock_guard lock(mutex);
-    int64_t size = 0;
-    for (const PartitionOffset& o : next) {
-      auto [it, fresh] = at.try_emplace(o.partition, kFirstOffset);
-      size += o.next - it->second;
-      it->second = o.next;
-    }
-    sizes.push_back(size);
+    sizes.push_back(MessagesMoved(next, &at));
   };
   auto consumer = Consumer::Create(options, store->get());
   ASSERT_TRUE(consumer) << consumer.error().ToString();
@@ -349,13 +355,7 @@ std::vector<int64_t> ConsumerTest::LingerBatches(bool loaded, size_t linger_even
   options.linger_rate = loaded ? 0 : 1e12;
   options.on_applied = [&](std::span<const PartitionOffset> next) {  // on the Run() thread
     std::lock_guard lock(mutex);
-    int64_t size = 0;
-    for (const PartitionOffset& o : next) {
-      auto [it, fresh] = at.try_emplace(o.partition, kFirstOffset);
-      size += o.next - it->second;
-      it->second = o.next;
-    }
-    sizes.push_back(size);
+    sizes.push_back(MessagesMoved(next, &at));
   };
   auto running = StartConsumer(dir_ / "a", options, /*batch_wait=*/1min);
   const ConsumerCounters& counters = running->consumer->counters();
