@@ -340,6 +340,33 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
 }
 
 
+// A partition the store has never seen starts at offset 0 (ConsumerOptions,
+// OnRebalance); where the broker no longer holds it (here the embedded broker,
+// which keeps ~5 MiB a partition, dropped the oldest messages) the fetch is out
+// of range and the partition starts at the earliest offset held: every message
+// still there is read, none twice, and nothing counts as a reset.
+TEST_F(ConsumerTest, AFreshPartitionWhoseFirstOffsetsAreGoneStartsAtTheEarliestHeld) {
+  testing::TestProducer producer(broker_->bootstrap());
+  const std::string junk(2048, 'x');  // not JSON: each one rejection, a consumed event
+  std::pair<int64_t, int64_t> marks{-1, -1};
+  for (int round = 0; round < 8 && marks.first <= 0; ++round) {
+    for (int i = 0; i < 2'000; ++i) producer.Send("task-actions", {0, "k", junk});
+    producer.Flush();
+    marks = producer.Watermarks("task-actions", 0);
+  }
+  ASSERT_GT(marks.first, 0) << "the broker kept every message up to " << marks.second;
+  auto running = StartConsumer(dir_ / "a", Options());
+  const ConsumerCounters& c = running->consumer->counters();
+  const auto held = static_cast<uint64_t>(marks.second - marks.first);
+  EXPECT_TRUE(testing::WaitFor([&] { return c.consumed.load() >= held && c.lag.load() == 0; }, 60s))
+      << "consumed " << c.consumed.load() << " of the " << held << " messages held, lag " << c.lag.load();
+  running->Stop();
+  EXPECT_TRUE(running->result.ok()) << running->result.ToString();
+  EXPECT_EQ(c.consumed.load(), held);
+  EXPECT_EQ(c.rejected[static_cast<size_t>(RejectReason::kInvalidJson)].load(), held);
+  EXPECT_EQ(c.offset_resets.load(), 0u);
+}
+
 // Two events, the second produced once the first is consumed (and applied,
 // where it should not linger), with a linger of 2 s and batch_wait of 1 min:
 // the events (messages) of each batch, from the offsets it moved. Empty if the

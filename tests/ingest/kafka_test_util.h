@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,13 @@ class TestProducer {
     rd_kafka_poll(producer_, 0);
   }
   void Flush() { rd_kafka_flush(producer_, 10'000); }
+  // The partition's low and high watermarks as the broker has them; {-1, -1} if
+  // it cannot tell within 10 s.
+  std::pair<int64_t, int64_t> Watermarks(const std::string& topic, int32_t partition) {
+    int64_t low = -1, high = -1;
+    if (rd_kafka_query_watermark_offsets(producer_, topic.c_str(), partition, &low, &high, 10'000)) return {-1, -1};
+    return {low, high};
+  }
 
  private:
   rd_kafka_t* producer_;
