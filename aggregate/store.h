@@ -59,7 +59,8 @@ struct StoreOptions {
   // when the cores are busy: a flush taking a core for a moment otherwise puts
   // that moment into every waiting event's freshness. They run in the gaps;
   // should memtables fill meanwhile, writes wait for a flush, which then has
-  // the cores (the writes' threads wait). Process-wide and one-way: every store
+  // the cores the writes' threads leave (HTTP threads busy with a query flood
+  // keep them: ingestion then waits for the flood to ease). Process-wide and one-way: every store
   // of the process shares RocksDB's default Env, whose threads are never
   // raised again.
   bool low_priority_background = true;

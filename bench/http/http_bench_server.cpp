@@ -13,8 +13,8 @@
 //       while it serves: "ingestion running". Stops on SIGTERM/SIGINT and prints
 //       on stderr how many events it applied. --no-cache turns the response
 //       cache off, to measure every request reading the store. --compactions
-//       normal keeps RocksDB's compactions at normal CPU priority (the store
-//       lowers them by default), to measure what that does. Also printed:
+//       normal keeps RocksDB's flushes and compactions at normal CPU priority
+//       (the store lowers them by default), to measure what that does. Also printed:
 //       "ids ID,...", 100 loaded annotation request ids.
 
 #include <signal.h>

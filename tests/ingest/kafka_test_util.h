@@ -10,8 +10,8 @@
 #include <map>
 #include <random>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ingest/event_json.h"
@@ -62,17 +62,15 @@ class TestProducer {
   rd_kafka_t* producer_;
 };
 
-// Every message of `topic` (all partitions, from the start), read with a fresh
-// group until `want` messages arrived or `timeout` passed.
+// A message as ReadTopic returns it.
 struct Consumed {
   std::string value;
   std::map<std::string, std::string> headers;
 };
-// A plain consumer (no tally in it) in `group`, subscribed to `topic` from the
-// earliest offset, its events served by the consumer queue; `settings` are
-// further librdkafka properties. The caller closes and destroys it.
-// A consumer of group `group` (plain librdkafka, nothing of tally's), not yet
-// reading anything.
+
+// A plain consumer (no tally in it) of group `group`, not yet reading anything,
+// its events served by the consumer queue; `settings` are further librdkafka
+// properties. The caller closes and destroys it.
 inline rd_kafka_t* NewBareConsumer(const std::string& bootstrap, const std::string& group,
                                    const std::vector<std::pair<std::string, std::string>>& settings) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -86,6 +84,7 @@ inline rd_kafka_t* NewBareConsumer(const std::string& bootstrap, const std::stri
   return consumer;
 }
 
+// A bare consumer (NewBareConsumer) subscribed to `topic` from the earliest offset.
 inline rd_kafka_t* SubscribeBareConsumer(const std::string& bootstrap, const std::string& group,
                                          const std::string& topic,
                                          const std::vector<std::pair<std::string, std::string>>& settings = {}) {
@@ -110,6 +109,8 @@ inline rd_kafka_t* AssignBareConsumer(const std::string& bootstrap, const std::s
   return consumer;
 }
 
+// Every message of `topic` (all partitions, from the start), read with a fresh
+// group until `want` messages arrived or `timeout` passed.
 inline std::vector<Consumed> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t want,
                                        std::chrono::seconds timeout) {
   rd_kafka_t* consumer = SubscribeBareConsumer(bootstrap, "reader-" + topic, topic);
