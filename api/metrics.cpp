@@ -206,6 +206,10 @@ std::string RenderMetrics(const HttpMetrics& http, const IngestStatus& ingest, c
           "Partitions re-read from the earliest offset because the broker no longer holds the stored position "
           "(another cluster, a recreated topic).",
           ingest.offset_resets, &out);
+  Counter("tally_offsets_skipped_total",
+          "Messages the brokers had removed (retention) before tally read them: their events are missing from the "
+          "views.",
+          ingest.offsets_skipped, &out);
   Counter("tally_dead_letters_total", "Rejected events queued for the dead-letter topic.", ingest.dead_letters,
           &out);
   Counter("tally_dead_letters_failed_total",

@@ -46,6 +46,7 @@ struct IngestStatus {
   std::vector<std::pair<Partition, int64_t>> partition_lag;
   uint64_t consumed = 0, applied = 0, duplicates = 0, conflicts = 0;
   uint64_t offset_resets = 0;  // partitions re-read from the earliest offset (a replaced topic or cluster)
+  uint64_t offsets_skipped = 0;  // messages removed by retention before they were read
   uint64_t dead_letters = 0, dead_letters_failed = 0;  // queued for, and lost on the way to, the dead-letter topic
   std::vector<std::pair<std::string, uint64_t>> rejected;  // by reason slug
   Histogram::Snapshot apply_batch_seconds;

@@ -41,6 +41,7 @@ IngestStatus StatusOf(const ConsumerCounters& c, const ServeConfig& config) {
   s.duplicates = c.duplicates;
   s.conflicts = c.conflicts;
   s.offset_resets = c.offset_resets;
+  s.offsets_skipped = c.offsets_skipped;
   s.dead_letters = c.dead_letters;
   s.dead_letters_failed = c.dead_letters_failed;
   for (size_t r = 0; r < kRejectReasonCount; ++r) {

@@ -128,6 +128,10 @@ struct Consumer::Impl {
     std::optional<uint64_t> fingerprint; // of the message at next - 1, when known
   };
   std::map<Partition, Check> checks;  // assigned partitions whose first message is not yet checked
+  // Assigned partition -> the offset to apply next, until its first message
+  // comes: one that comes later may mean retention removed what lay between
+  // (CheckSkipped).
+  std::map<Partition, Offset> first_due;
   // Partitions just reset: the rest of the messages in hand were fetched before
   // the seek, and are dropped.
   std::set<Partition> discarding;
@@ -176,6 +180,7 @@ struct Consumer::Impl {
   Status Run();
   Status Consume(MessagePtr m);
   bool CheckFirst(const rd_kafka_message_t& m, Status* error);
+  void CheckSkipped(Partition partition, Offset due, Offset first);
   void LogReset(Partition partition, Offset stored, const std::string& why);
   Status Reset(Partition partition, Offset stored, const std::string& why);
   void CheckEnds();
@@ -386,6 +391,13 @@ Status Consumer::Impl::Consume(MessagePtr message) {
   if (brokers_down) SetBrokersDown(false, "");
   const Partition partition = PartitionOf(*m);
   if (discarding.count(partition)) return Status::OK();
+  if (!first_due.empty()) {
+    if (auto it = first_due.find(partition); it != first_due.end()) {
+      const Offset due = it->second;
+      first_due.erase(it);
+      if (OffsetOf(*m) > due) CheckSkipped(partition, due, OffsetOf(*m));
+    }
+  }
   if (!checks.empty() && checks.count(partition)) {
     Status error;
     const bool apply = CheckFirst(*m, &error);
@@ -461,11 +473,36 @@ bool Consumer::Impl::CheckFirst(const rd_kafka_message_t& m, Status* error) {
   return true;
 }
 
+// A partition's first message came at `first`, after the offset `due` to apply
+// next. Offsets without a message are no loss (transaction markers, a
+// compacted topic); offsets below the partition's log start are: retention
+// removed them before they were read. Logged once and counted per occurrence.
+void Consumer::Impl::CheckSkipped(Partition partition, Offset due, Offset first) {
+  int64_t low = -1, high = -1;
+  // The cached log start is updated only now and then: asked of the broker
+  // (once per partition and assignment, and only when a gap is seen).
+  if (rd_kafka_query_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high, 5'000) != 0) {
+    spdlog::warn("kafka: {} partition {}: its first message came at offset {}, not at {}, and the brokers did not "
+                 "say where the partition now begins: messages may have been removed by retention before they "
+                 "were read",
+                 options.topic, Raw(partition), Raw(first), Raw(due));
+    return;
+  }
+  const Offset begins = std::min(Offset{low}, first);
+  if (begins <= due) return;
+  const uint64_t skipped = static_cast<uint64_t>(begins - due);
+  counters.offsets_skipped += skipped;
+  spdlog::warn("kafka: {} partition {}: offsets {}..{} were removed by retention before they were read (the "
+               "partition now begins at offset {}): {} message(s) skipped, their events are missing from the views",
+               options.topic, Raw(partition), Raw(due), Raw(begins) - 1, Raw(begins), skipped);
+}
+
 void Consumer::Impl::LogReset(Partition partition, Offset stored, const std::string& why) {
   spdlog::warn("kafka: {} partition {}: the stored offset {} {}; re-reading from the earliest offset",
                options.topic, Raw(partition), Raw(stored), why);
   ++counters.offset_resets;
   checks.erase(partition);
+  first_due[partition] = kFirstOffset;
   applied[partition] = kFirstOffset;
   // The reset is stored with the next batch (offset 0, no fingerprint, this
   // cluster), so that a restart before anything of the partition is applied
@@ -639,10 +676,12 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
         // starts the partition at the same place "beginning" would have.
         p.offset = Raw(kFirstOffset);
         applied[partition] = kFirstOffset;
+        first_due[partition] = kFirstOffset;
         continue;
       }
       const PartitionOffset& o = *it->second;
       applied[partition] = o.next;
+      first_due[partition] = o.next;
       if (!o.cluster.empty() && !cluster.empty() && o.cluster != cluster) {
         LogReset(partition, o.next, "was read from cluster " + o.cluster + ", and the brokers are cluster " + cluster);
         p.offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -667,6 +706,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
       const Partition partition{partitions->elems[i].partition};
       applied.erase(partition);
       checks.erase(partition);
+      first_due.erase(partition);
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions);
@@ -675,6 +715,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
       rd_kafka_assign(rk, nullptr);
       applied.clear();
       checks.clear();
+      first_due.clear();
     }
     spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
   }

@@ -90,6 +90,11 @@ struct ConsumerCounters {
   // Partitions whose stored offset the broker no longer matched (another
   // cluster, a recreated topic), re-read from the earliest offset.
   std::atomic<uint64_t> offset_resets{0};
+  // Messages the brokers had removed (retention) before they were read: a
+  // partition's first message came at a later offset than the one tally was to
+  // apply next, and the partition's log now begins past it. Their events are
+  // missing from the views.
+  std::atomic<uint64_t> offsets_skipped{0};
   Histogram apply_batch_seconds;
   // Per event: from its Kafka message's timestamp to its batch being durable
   // (and visible to queries). Events of messages without a timestamp are not in it.

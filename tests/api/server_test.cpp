@@ -1026,6 +1026,7 @@ TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
   s.duplicates = 2;
   s.conflicts = 1;
   s.offset_resets = 3;
+  s.offsets_skipped = 9;
   s.dead_letters = 6;
   s.dead_letters_failed = 2;
   s.lag = 5;
@@ -1045,7 +1046,7 @@ TEST_F(ApiServerTest, MetricsListEveryContractMetric) {
         "tally_events_conflict_total 1", "tally_events_rejected_total{reason=\"invalid_json\"} 1",
         "tally_events_rejected_total{reason=\"missing_field\"} 2",
         "tally_events_rejected_total{reason=\"too_large\"} 0", "tally_consumer_lag 5",
-        "tally_offset_resets_total 3", "tally_dead_letters_total 6", "tally_dead_letters_failed_total 2",
+        "tally_offset_resets_total 3", "tally_offsets_skipped_total 9", "tally_dead_letters_total 6", "tally_dead_letters_failed_total 2",
         "tally_http_requests_total{route=\"/statistics\",code=\"200\"} 1",
         "tally_http_requests_total{route=\"other\",code=\"404\"} 1",
         "tally_http_request_duration_seconds_count{route=\"/statistics\"} 1",

@@ -147,6 +147,7 @@ TEST_F(ServeTest, KillNineAtRandomMomentsLosesAndDoublesNothing) {
   EXPECT_NE(metrics.find("\ntally_events_consumed_total 0\n"), std::string::npos) << metrics;
   // Every stored position checked out against the same cluster.
   EXPECT_NE(metrics.find("\ntally_offset_resets_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\ntally_offsets_skipped_total 0\n"), std::string::npos) << metrics;
   tally->Signal(SIGTERM);
   EXPECT_TRUE(testing::ExitedWith(tally->Wait(10s), 0));
 }

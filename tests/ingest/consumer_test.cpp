@@ -152,6 +152,30 @@ TEST_F(ConsumerTest, TwoGroupsOnTheSameTopicConverge) {
   EXPECT_EQ(testing::CheckStoreMatches(*b->store, stream.model, {1000}), "");
 }
 
+// What the consumer logs at warning level and above, while it lives.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_level(spdlog::level::warn);
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  size_t Count(const std::string& text) {
+    const std::string log = out_.str();
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(text, at)) != std::string::npos; ++at) ++n;
+    return n;
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
 // `n` valid events of a generated workload, as event JSON.
 // The messages a batch applied, from the next offsets it moved: `at` holds each
 // partition's offset before it, and is moved on.
@@ -355,6 +379,7 @@ TEST_F(ConsumerTest, AFreshPartitionWhoseFirstOffsetsAreGoneStartsAtTheEarliestH
     marks = producer.Watermarks("task-actions", 0);
   }
   ASSERT_GT(marks.first, 0) << "the broker kept every message up to " << marks.second;
+  LogCapture log;
   auto running = StartConsumer(dir_ / "a", Options());
   const ConsumerCounters& c = running->consumer->counters();
   const auto held = static_cast<uint64_t>(marks.second - marks.first);
@@ -365,6 +390,52 @@ TEST_F(ConsumerTest, AFreshPartitionWhoseFirstOffsetsAreGoneStartsAtTheEarliestH
   EXPECT_EQ(c.consumed.load(), held);
   EXPECT_EQ(c.rejected[static_cast<size_t>(RejectReason::kInvalidJson)].load(), held);
   EXPECT_EQ(c.offset_resets.load(), 0u);
+  // What retention removed before this store read it is said, and counted.
+  EXPECT_EQ(c.offsets_skipped.load(), static_cast<uint64_t>(marks.first));
+  EXPECT_EQ(log.Count("partition 0: offsets 0.." + std::to_string(marks.first - 1) + " were removed by retention"), 1u)
+      << log.str();
+}
+
+// A stored position the brokers no longer hold (the store was stopped, or
+// restored from a backup, for longer than the topic's retention) resumes at
+// the earliest offset held, and the messages retention removed in between are
+// logged once and counted, not skipped silently.
+TEST_F(ConsumerTest, RetentionRemovingUnreadMessagesIsLoggedAndCounted) {
+  const std::vector<std::string> events = Events(2);
+  testing::TestProducer producer(broker_->bootstrap());
+  producer.Send("task-actions", {0, "k", events[0]});
+  producer.Flush();
+  auto running = StartConsumer(dir_ / "a", Options());
+  ASSERT_TRUE(testing::WaitFor([&] { return running->consumer->counters().applied.load() == 1; }, 30s));
+  running->Stop();
+  EXPECT_EQ(running->consumer->counters().offsets_skipped.load(), 0u);
+  running.reset();
+
+  // Unread messages until the broker drops the stored position (offset 1).
+  const std::string junk(2048, 'x');
+  std::pair<int64_t, int64_t> marks{-1, -1};
+  for (int round = 0; round < 8 && marks.first <= 1; ++round) {
+    for (int i = 0; i < 2'000; ++i) producer.Send("task-actions", {0, "k", junk});
+    producer.Flush();
+    marks = producer.Watermarks("task-actions", 0);
+  }
+  ASSERT_GT(marks.first, 1) << "the broker kept every message up to " << marks.second;
+  producer.Send("task-actions", {0, "k", events[1]});
+  producer.Flush();
+
+  LogCapture log;
+  running = StartConsumer(dir_ / "a", Options());
+  const ConsumerCounters& c = running->consumer->counters();
+  ASSERT_TRUE(testing::WaitFor([&] { return c.applied.load() == 1 && c.lag.load() == 0; }, 60s))
+      << "applied " << c.applied.load() << ", lag " << c.lag.load();
+  running->Stop();
+  EXPECT_TRUE(running->result.ok()) << running->result.ToString();
+  EXPECT_EQ(c.offsets_skipped.load(), static_cast<uint64_t>(marks.first - 1));
+  EXPECT_EQ(c.offset_resets.load(), 0u);
+  EXPECT_EQ(c.consumed.load(), static_cast<uint64_t>(marks.second + 1 - marks.first));
+  EXPECT_EQ(log.Count("partition 0: offsets 1.." + std::to_string(marks.first - 1) + " were removed by retention"), 1u)
+      << log.str();
+  EXPECT_EQ(running->store->totals().records, 2u);
 }
 
 // Two events, the second produced once the first is consumed (and applied,
@@ -562,30 +633,6 @@ std::vector<int64_t> MessagesPerPartition(const testing::TestStream& stream) {
   for (const auto& m : stream.messages) ++n[m.partition];
   return n;
 }
-
-// What the consumer logs at warning level and above, while it lives.
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-    sink_->set_level(spdlog::level::warn);
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  size_t Count(const std::string& text) {
-    const std::string log = out_.str();
-    size_t n = 0;
-    for (size_t at = 0; (at = log.find(text, at)) != std::string::npos; ++at) ++n;
-    return n;
-  }
-  std::string str() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-};
 
 // Rewrites the stored positions of a stopped consumer's store with `change`
 // (as a topic recreated on the same cluster, or a store from before cluster
