@@ -364,6 +364,21 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
 }
 
 
+// Produces junk (not JSON: each message one rejection, a consumed event) to
+// partition 0 until the embedded broker, which keeps ~5 MiB a partition, has
+// dropped every offset up to `offset` (bounded: 8 rounds); returns the
+// partition's low and high watermarks then.
+std::pair<int64_t, int64_t> DropOldestOfPartition0(testing::TestProducer& producer, int64_t offset) {
+  const std::string junk(2048, 'x');
+  std::pair<int64_t, int64_t> marks{-1, -1};
+  for (int round = 0; round < 8 && marks.first <= offset; ++round) {
+    for (int i = 0; i < 2'000; ++i) producer.Send("task-actions", {0, "k", junk});
+    producer.Flush();
+    marks = producer.Watermarks("task-actions", 0);
+  }
+  return marks;
+}
+
 // A partition the store has never seen starts at offset 0 (ConsumerOptions,
 // OnRebalance); where the broker no longer holds it (here the embedded broker,
 // which keeps ~5 MiB a partition, dropped the oldest messages) the fetch is out
@@ -371,13 +386,7 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
 // still there is read, none twice, and nothing counts as a reset.
 TEST_F(ConsumerTest, AFreshPartitionWhoseFirstOffsetsAreGoneStartsAtTheEarliestHeld) {
   testing::TestProducer producer(broker_->bootstrap());
-  const std::string junk(2048, 'x');  // not JSON: each one rejection, a consumed event
-  std::pair<int64_t, int64_t> marks{-1, -1};
-  for (int round = 0; round < 8 && marks.first <= 0; ++round) {
-    for (int i = 0; i < 2'000; ++i) producer.Send("task-actions", {0, "k", junk});
-    producer.Flush();
-    marks = producer.Watermarks("task-actions", 0);
-  }
+  const std::pair<int64_t, int64_t> marks = DropOldestOfPartition0(producer, 0);
   ASSERT_GT(marks.first, 0) << "the broker kept every message up to " << marks.second;
   LogCapture log;
   auto running = StartConsumer(dir_ / "a", Options());
@@ -412,13 +421,7 @@ TEST_F(ConsumerTest, RetentionRemovingUnreadMessagesIsLoggedAndCounted) {
   running.reset();
 
   // Unread messages until the broker drops the stored position (offset 1).
-  const std::string junk(2048, 'x');
-  std::pair<int64_t, int64_t> marks{-1, -1};
-  for (int round = 0; round < 8 && marks.first <= 1; ++round) {
-    for (int i = 0; i < 2'000; ++i) producer.Send("task-actions", {0, "k", junk});
-    producer.Flush();
-    marks = producer.Watermarks("task-actions", 0);
-  }
+  const std::pair<int64_t, int64_t> marks = DropOldestOfPartition0(producer, 1);
   ASSERT_GT(marks.first, 1) << "the broker kept every message up to " << marks.second;
   producer.Send("task-actions", {0, "k", events[1]});
   producer.Flush();
