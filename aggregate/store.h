@@ -60,9 +60,9 @@ struct StoreOptions {
   // that moment into every waiting event's freshness. They run in the gaps;
   // should memtables fill meanwhile, writes wait for a flush, which then has
   // the cores the writes' threads leave (HTTP threads busy with a query flood
-  // keep them: ingestion then waits for the flood to ease). Process-wide and one-way: every store
-  // of the process shares RocksDB's default Env, whose threads are never
-  // raised again.
+  // keep them: ingestion then waits for the flood to ease). Process-wide and
+  // one-way: every store of the process shares RocksDB's default Env, whose
+  // threads are never raised again.
   bool low_priority_background = true;
   // Nice steps (0..19) by which the store's writer thread ("tally:write")
   // lowers its CPU priority below the process's: above 0, HTTP queries go

@@ -673,7 +673,8 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
         // message then came ~0.5 s after the assignment in about a third of the
         // runs, against 35 ms at most from offset 0. Where retention has removed
         // offset 0 the fetch is out of range, and auto.offset.reset (earliest)
-        // starts the partition at the same place "beginning" would have.
+        // starts the partition at the same place "beginning" would have (what
+        // retention removed is logged and counted: CheckSkipped).
         p.offset = Raw(kFirstOffset);
         applied[partition] = kFirstOffset;
         first_due[partition] = kFirstOffset;
