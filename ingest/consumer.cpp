@@ -25,6 +25,9 @@ constexpr int kMaxMessagesPerPoll = 1000;
 // How long a poll waits for the first message when nothing is ready (and no
 // batch is open): it also serves librdkafka's callbacks meanwhile.
 constexpr int kIdleWaitMs = 100;
+// While a batch is written and nothing is ready, the queue is looked at this
+// often (a wait for the write alone would hold back what arrives meanwhile).
+constexpr int kWriteWaitStepMs = 1;
 // Offsets are committed to Kafka only for the lag tools (the store decides where
 // to resume): at most this often, whatever the number of batches.
 constexpr auto kCommitEvery = std::chrono::milliseconds(100);
@@ -292,12 +295,19 @@ Status Consumer::Impl::Run() {
       }
     }
     if (n == 0) {
-      // Nothing more is ready: the batch closes now (group commit), and the
-      // write in flight is finished, so that it is visible and its offsets and
-      // counts are accounted before the wait.
-      fatal = FlushAll();
+      // Nothing more is ready: the batch closes now (group commit) and its
+      // write starts. Messages arriving while it is written are taken at once
+      // (under load the queue runs dry between two fetches many times a
+      // second, and waiting out each write there held every event behind it
+      // for the write's length); once the writer is done and still nothing
+      // came, its offsets and counts are accounted before the idle wait.
+      if (!filling.empty()) fatal = SubmitFilling();
+      while (fatal.ok() && n == 0 && !store->WriterFree()) {
+        n = rd_kafka_consume_batch_queue(queue, kWriteWaitStepMs, messages, kMaxMessagesPerPoll);
+      }
+      if (fatal.ok() && n == 0) fatal = FlushAll();
       if (!fatal.ok()) break;
-      n = rd_kafka_consume_batch_queue(queue, kIdleWaitMs, messages, 1);
+      if (n == 0) n = rd_kafka_consume_batch_queue(queue, kIdleWaitMs, messages, 1);
     }
     discarding.clear();
     const uint64_t consumed_before = counters.consumed.load(std::memory_order_relaxed);

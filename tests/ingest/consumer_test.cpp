@@ -291,9 +291,11 @@ TEST_F(ConsumerTest, ABatchLargerThanTheOneBeingWrittenClosesWithoutWaitingForTh
 // batch_events instead of closing when the writer is free or once it outgrows
 // the one being written: the backlog's events wait for it anyway, and large
 // batches cost less per event. Here a backlog of 9,000 events arrives while a
-// write is held, and the first batch after it is 4,000 events (caught up, it
-// would be the one message the consumer's wait returns, written alone).
-// Caught up again, group commit takes over: an idle event goes alone.
+// write is held. The consumer takes what arrives meanwhile: if the watermarks
+// do not show the backlog yet, one poll's worth (1,000 messages at most) closes
+// by group commit and waits for the held write; once they do, the next batch
+// is 4,000 events (caught up, it would be what one poll returned). Caught up
+// again, group commit takes over: an idle event goes alone.
 TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
   std::mutex mutex;
   std::condition_variable changed;
@@ -355,7 +357,9 @@ TEST_F(ConsumerTest, ABacklogIsReadInFullBatchesThenGroupCommitTakesOver) {
     std::lock_guard lock(mutex);
     ASSERT_GE(sizes.size(), 3u) << ::testing::PrintToString(sizes);
     EXPECT_EQ(sizes[0], 1) << "batches: " << ::testing::PrintToString(sizes);
-    EXPECT_EQ(sizes[1], 4'000) << "batches: " << ::testing::PrintToString(sizes);
+    const bool first_full = sizes[1] == 4'000;
+    const bool poll_then_full = sizes[1] <= 1'000 && sizes.size() > 3 && sizes[2] == 4'000;
+    EXPECT_TRUE(first_full || poll_then_full) << "batches: " << ::testing::PrintToString(sizes);
     EXPECT_EQ(sizes.back(), 1) << "the idle event waited for others; batches: " << ::testing::PrintToString(sizes);
   }
   (*consumer)->Stop();
