@@ -487,24 +487,28 @@ bool Consumer::Impl::CheckFirst(const rd_kafka_message_t& m, Status* error) {
 // next. Offsets without a message are no loss (transaction markers, a
 // compacted topic); offsets below the partition's log start are: retention
 // removed them before they were read. Logged once and counted per occurrence.
+// Should the broker not say where the log begins, the whole gap is counted, as
+// an upper bound, rather than a possible loss going uncounted.
 void Consumer::Impl::CheckSkipped(Partition partition, Offset due, Offset first) {
   int64_t low = -1, high = -1;
   // The cached log start is updated only now and then: asked of the broker
   // (once per partition and assignment, and only when a gap is seen).
-  if (rd_kafka_query_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high, 5'000) != 0) {
-    spdlog::warn("kafka: {} partition {}: its first message came at offset {}, not at {}, and the brokers did not "
-                 "say where the partition now begins: messages may have been removed by retention before they "
-                 "were read",
-                 options.topic, Raw(partition), Raw(first), Raw(due));
-    return;
-  }
-  const Offset begins = std::min(Offset{low}, first);
+  const bool known =
+      rd_kafka_query_watermark_offsets(rk, options.topic.c_str(), Raw(partition), &low, &high, 5'000) == 0;
+  const Offset begins = known ? std::min(Offset{low}, first) : first;
   if (begins <= due) return;
   const uint64_t skipped = static_cast<uint64_t>(begins - due);
   counters.offsets_skipped += skipped;
-  spdlog::warn("kafka: {} partition {}: offsets {}..{} were removed by retention before they were read (the "
-               "partition now begins at offset {}): {} message(s) skipped, their events are missing from the views",
-               options.topic, Raw(partition), Raw(due), Raw(begins) - 1, Raw(begins), skipped);
+  if (known) {
+    spdlog::warn("kafka: {} partition {}: offsets {}..{} were removed by retention before they were read (the "
+                 "partition now begins at offset {}): {} message(s) skipped, their events are missing from the views",
+                 options.topic, Raw(partition), Raw(due), Raw(begins) - 1, Raw(begins), skipped);
+  } else {
+    spdlog::warn("kafka: {} partition {}: its first message came at offset {}, not at {}, and the brokers did not "
+                 "say where the partition now begins: up to {} message(s) of offsets {}..{} may have been removed "
+                 "by retention before they were read (counted as skipped)",
+                 options.topic, Raw(partition), Raw(first), Raw(due), skipped, Raw(due), Raw(first) - 1);
+  }
 }
 
 void Consumer::Impl::LogReset(Partition partition, Offset stored, const std::string& why) {

@@ -6,6 +6,8 @@
 // applied batch (the earliest offset when there is none), once the broker is
 // found to still hold that position (same cluster id, same last message): if
 // not, the partition is re-read from the earliest offset, logged and counted;
+// messages retention removed before they were read are logged and counted too
+// (ConsumerCounters::offsets_skipped);
 // every batch is written atomically with its partitions' next offsets and the
 // fingerprint of their last messages; a crash at any moment loses nothing and
 // applies nothing twice. The durable offsets are also committed to Kafka
@@ -92,8 +94,9 @@ struct ConsumerCounters {
   std::atomic<uint64_t> offset_resets{0};
   // Messages the brokers had removed (retention) before they were read: a
   // partition's first message came at a later offset than the one tally was to
-  // apply next, and the partition's log now begins past it. Their events are
-  // missing from the views.
+  // apply next, and the partition's log now begins past it (or the brokers
+  // did not say where it begins: then the whole gap, an upper bound). Their
+  // events are missing from the views.
   std::atomic<uint64_t> offsets_skipped{0};
   Histogram apply_batch_seconds;
   // Per event: from its Kafka message's timestamp to its batch being durable
