@@ -233,11 +233,16 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
       // fast consumer on a quiet topic.
       {"fetch.wait.max.ms", "10"},
       // librdkafka (2.0) stops fetching while the consumer queue holds more than
-      // queued.min.messages and looks again only when its broker thread next wakes,
-      // up to a second later: with a low threshold every store write that blocks
-      // this thread for a moment starves it. The queue stays bounded by
-      // queued.max.messages.kbytes (64 MiB).
+      // queued.min.messages or queued.max.messages.kbytes and looks again only
+      // when its broker thread next wakes, up to a second later. So each
+      // threshold must hold more than a second of the fastest ingest, or a
+      // backlog is read in bursts with the queue run dry in between: with the
+      // default 64 MiB (half a second of single-event messages at ~370,000
+      // events/s) a backlog was applied at 190,000-270,000 events/s, with
+      // 128 MiB at 320,000-390,000 (bench/kafka/README.md). The queue stays
+      // bounded by the kbytes.
       {"queued.min.messages", "1000000"},
+      {"queued.max.messages.kbytes", "131072"},
       {"log.connection.close", "false"},
   };
   if (!options.instance_id.empty()) defaults.emplace_back("group.instance.id", options.instance_id);

@@ -79,7 +79,10 @@ constexpr double kQueryIngestRate = 20'000;
 
 // tally's own fetch settings (ingest/consumer.cpp), given to the bare consumer.
 const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
-    {"fetch.wait.max.ms", "10"}, {"queued.min.messages", "1000000"}, {"enable.partition.eof", "false"}};
+    {"fetch.wait.max.ms", "10"},
+    {"queued.min.messages", "1000000"},
+    {"queued.max.messages.kbytes", "131072"},
+    {"enable.partition.eof", "false"}};
 
 // tally's PID while it runs, so that a failure anywhere stops it.
 std::atomic<pid_t> g_tally{-1};

@@ -79,7 +79,10 @@ constexpr auto kStallLimit = std::chrono::seconds(60);
 
 // tally's own fetch settings (its defaults), given to the bare consumer too.
 const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
-    {"fetch.wait.max.ms", "10"}, {"queued.min.messages", "1000000"}, {"enable.partition.eof", "false"}};
+    {"fetch.wait.max.ms", "10"},
+    {"queued.min.messages", "1000000"},
+    {"queued.max.messages.kbytes", "131072"},
+    {"enable.partition.eof", "false"}};
 
 // Waits until done() or until `progress()` has not moved for kStallLimit. Looks
 // every 2 ms: a run lasts seconds, and each wakeup takes CPU from what is measured.
