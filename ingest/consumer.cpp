@@ -234,13 +234,14 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
       {"fetch.wait.max.ms", "10"},
       // librdkafka (2.0) stops fetching while the consumer queue holds more than
       // queued.min.messages or queued.max.messages.kbytes and looks again only
-      // when its broker thread next wakes, up to a second later. So each
-      // threshold must hold more than a second of the fastest ingest, or a
-      // backlog is read in bursts with the queue run dry in between: with the
-      // default 64 MiB (half a second of single-event messages at ~370,000
-      // events/s) a backlog was applied at 190,000-270,000 events/s, with
-      // 128 MiB at 320,000-390,000 (bench/kafka/README.md). The queue stays
-      // bounded by the kbytes.
+      // when its broker thread next wakes, up to a second later: a threshold
+      // that holds less than that of tally's ingest makes a backlog come in
+      // bursts, the queue running dry in between. The default 64 MiB is half a
+      // second of single-event messages at ~370,000 events/s: a backlog was
+      // applied at 199,000-277,000 events/s. 128 MiB (~0.7 s; the thread mostly
+      // wakes sooner) gave 368,000-387,000, and 256 MiB only 5 % more on a
+      // million messages (bench/kafka/README.md, fifth sitting). The queue
+      // stays bounded by the kbytes.
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "131072"},
       {"log.connection.close", "false"},
