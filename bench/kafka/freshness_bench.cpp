@@ -204,13 +204,14 @@ class Background {
     rd_kafka_flush(producer_, 10'000);
     rd_kafka_destroy(producer_);
   }
-  // The next `n` messages (at most kMaxPrepared), made now; what an earlier
-  // Prepare left unsent is dropped.
+  // The next `n` messages (at most kMaxPrepared), made now. What an earlier
+  // Prepare left unsent goes first, so that the stream skips no event.
   void Prepare(uint64_t n) {
-    prepared_.clear();
-    prepared_.resize(std::min(n, kMaxPrepared));
-    for (Message& m : prepared_) Make(&m);
+    prepared_.erase(prepared_.begin(), prepared_.begin() + static_cast<ptrdiff_t>(next_prepared_));
     next_prepared_ = 0;
+    const size_t kept = prepared_.size();
+    prepared_.resize(std::max(kept, static_cast<size_t>(std::min(n, kMaxPrepared))));
+    for (size_t i = kept; i < prepared_.size(); ++i) Make(&prepared_[i]);
   }
   void SendOne() {
     if (next_prepared_ < prepared_.size()) {
