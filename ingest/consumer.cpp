@@ -207,6 +207,28 @@ const ConsumerCounters& Consumer::counters() const { return impl_->counters; }
 
 void Consumer::Stop() { impl_->stop = true; }
 
+const std::vector<std::pair<std::string, std::string>>& ConsumerFetchSettings() {
+  static const std::vector<std::pair<std::string, std::string>> settings = {
+      {"enable.partition.eof", "false"},
+      // Short fetch waits keep batches flowing; the defaults (500 ms) starve a
+      // fast consumer on a quiet topic.
+      {"fetch.wait.max.ms", "10"},
+      // librdkafka (2.0) stops fetching while the consumer queue holds more than
+      // queued.min.messages or queued.max.messages.kbytes and looks again only
+      // when its broker thread next wakes, up to a second later: a threshold
+      // that holds less than that of tally's ingest makes a backlog come in
+      // bursts, the queue running dry in between. The default 64 MiB is half a
+      // second of single-event messages at ~370,000 events/s: a backlog was
+      // applied at 199,000-277,000 events/s. 128 MiB (~0.7 s; the thread mostly
+      // wakes sooner) gave 368,000-387,000, and 256 MiB only 5 % more on a
+      // million messages (bench/kafka/README.md, fifth sitting). The queue
+      // stays bounded by the kbytes.
+      {"queued.min.messages", "1000000"},
+      {"queued.max.messages.kbytes", "131072"},
+  };
+  return settings;
+}
+
 Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options, Store* store) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -228,24 +250,9 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& option
       {"enable.auto.commit", "false"},  // the store is the authority; commits follow it
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},  // a fresh instance reads from the start
-      {"enable.partition.eof", "false"},
-      // Short fetch waits keep batches flowing; the defaults (500 ms) starve a
-      // fast consumer on a quiet topic.
-      {"fetch.wait.max.ms", "10"},
-      // librdkafka (2.0) stops fetching while the consumer queue holds more than
-      // queued.min.messages or queued.max.messages.kbytes and looks again only
-      // when its broker thread next wakes, up to a second later: a threshold
-      // that holds less than that of tally's ingest makes a backlog come in
-      // bursts, the queue running dry in between. The default 64 MiB is half a
-      // second of single-event messages at ~370,000 events/s: a backlog was
-      // applied at 199,000-277,000 events/s. 128 MiB (~0.7 s; the thread mostly
-      // wakes sooner) gave 368,000-387,000, and 256 MiB only 5 % more on a
-      // million messages (bench/kafka/README.md, fifth sitting). The queue
-      // stays bounded by the kbytes.
-      {"queued.min.messages", "1000000"},
-      {"queued.max.messages.kbytes", "131072"},
       {"log.connection.close", "false"},
   };
+  defaults.insert(defaults.end(), ConsumerFetchSettings().begin(), ConsumerFetchSettings().end());
   if (!options.instance_id.empty()) defaults.emplace_back("group.instance.id", options.instance_id);
   Result<rd_kafka_conf_t*> conf = MakeKafkaConfig(defaults, options.kafka_properties);
   if (!conf) return conf.error();

@@ -38,6 +38,11 @@
 
 namespace tally {
 
+// The librdkafka properties that decide how tally's consumer fetches (fetch
+// waits, the prefetch queue's thresholds): part of its defaults, and what a
+// bench's bare consumer is given to read as tally does. Any thread.
+const std::vector<std::pair<std::string, std::string>>& ConsumerFetchSettings();
+
 struct ConsumerOptions {
   std::string brokers;  // host:port,...
   std::string topic = "task-actions";

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "bench/csv_out.h"
+#include "ingest/consumer.h"
 #include "ingest/delivery.h"
 #include "ingest/dev_broker.h"
 #include "ingest/event_json.h"
@@ -76,13 +77,6 @@ constexpr int32_t kProbePartition = 0;
 constexpr auto kProbeLimit = 30s;
 // Issue 11, item 5: /statistics p99 while tally ingests this many events/s.
 constexpr double kQueryIngestRate = 20'000;
-
-// tally's own fetch settings (ingest/consumer.cpp), given to the bare consumer.
-const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
-    {"fetch.wait.max.ms", "10"},
-    {"queued.min.messages", "1000000"},
-    {"queued.max.messages.kbytes", "131072"},
-    {"enable.partition.eof", "false"}};
 
 // tally's PID while it runs, so that a failure anywhere stops it.
 std::atomic<pid_t> g_tally{-1};
@@ -284,7 +278,7 @@ class BareConsumer {
  public:
   BareConsumer(const std::string& bootstrap, const std::vector<std::unique_ptr<Probe>>& probes) {
     for (const auto& p : probes) by_key_.emplace(p->message.key, p.get());
-    consumer_ = testing::AssignBareConsumer(bootstrap, kTopic, kProbePartition, RD_KAFKA_OFFSET_END, kConsumerSettings);
+    consumer_ = testing::AssignBareConsumer(bootstrap, kTopic, kProbePartition, RD_KAFKA_OFFSET_END, ConsumerFetchSettings());
     queue_ = rd_kafka_queue_get_consumer(consumer_);
     thread_ = std::thread([this] { Run(); });
   }

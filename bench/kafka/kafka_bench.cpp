@@ -77,13 +77,6 @@ constexpr uint64_t kRecordOverhead = 32;
 constexpr uint64_t kPreProducedBytes = uint64_t{9} << 20 >> 1;
 constexpr auto kStallLimit = std::chrono::seconds(60);
 
-// tally's own fetch settings (its defaults), given to the bare consumer too.
-const std::vector<std::pair<std::string, std::string>> kConsumerSettings = {
-    {"fetch.wait.max.ms", "10"},
-    {"queued.min.messages", "1000000"},
-    {"queued.max.messages.kbytes", "131072"},
-    {"enable.partition.eof", "false"}};
-
 // Waits until done() or until `progress()` has not moved for kStallLimit. Looks
 // every 2 ms: a run lasts seconds, and each wakeup takes CPU from what is measured.
 template <class Done, class Progress>
@@ -490,7 +483,7 @@ Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round,
     (void)broker.CreateTopic(topic, s.partitions);
   }
   rd_kafka_t* consumer = testing::SubscribeBareConsumer(broker.bootstrap(), "bench-bare-" + std::to_string(round),
-                                                        topic, kConsumerSettings);
+                                                        topic, ConsumerFetchSettings());
   rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer);
   // The next offset of each partition this consumer has taken from its queue.
   std::vector<std::atomic<int64_t>> next(static_cast<size_t>(s.partitions));
@@ -577,7 +570,7 @@ int main(int argc, char** argv) {
   std::printf("kafka: %llu events per run, %s, embedded broker, consumer settings:",
               static_cast<unsigned long long>(events),
               live ? "produced while consumed (live)" : "produced before the readers start");
-  for (const auto& [k, v] : kConsumerSettings) std::printf(" %s=%s", k.c_str(), v.c_str());
+  for (const auto& [k, v] : ConsumerFetchSettings()) std::printf(" %s=%s", k.c_str(), v.c_str());
   std::printf("\n");
   int round = 0;
   // Figures as CSV and SVG (bench/csv_out.h): the ratios, and each full run's
