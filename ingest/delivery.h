@@ -3,8 +3,10 @@
 // Delivery turns a Workload's events into the Kafka messages an imperfect
 // platform would send: some events sent twice, some late, several to a message
 // as a JSON array. Each message is keyed by the annotation request of its first
-// event, so a request's events share a partition. Deterministic: the same
-// options give the same messages, byte for byte.
+// event: single events of a request share a partition, but an array carries
+// the events that follow in the stream, of other requests too, wherever its
+// first event's request puts it. Deterministic: the same options give the same
+// messages, byte for byte.
 //
 // Not thread-safe; one Delivery per thread.
 

@@ -191,7 +191,8 @@ Figure Measure(uint64_t events, Clock::time_point start, double cpu_at_start, ui
 }
 
 // Messages keyed by annotation request, as `tally produce` and the platform send
-// them, so each request's events stay in order in one partition. The bench
+// them, so each request's single events stay in order in one partition (an
+// array is keyed by its first event's request: ingest/delivery.h). The bench
 // chooses the partition (a hash of the key) so that it knows, before producing,
 // which partition's window a message counts in.
 struct Stream {
