@@ -131,10 +131,10 @@ struct Consumer::Impl {
     std::optional<uint64_t> fingerprint; // of the message at next - 1, when known
   };
   std::map<Partition, Check> checks;  // assigned partitions whose first message is not yet checked
-  // Assigned partition -> the offset to apply next, until its first message
-  // comes: one that comes later may mean retention removed what lay between
-  // (CheckSkipped).
-  std::map<Partition, Offset> first_due;
+  // Assigned partitions whose first message has not come yet: one that comes
+  // later than the offset to apply next (`applied`, which no batch moves
+  // before then) may mean retention removed what lay between (CheckSkipped).
+  std::set<Partition> awaiting_first;
   // Partitions just reset: the rest of the messages in hand were fetched before
   // the seek, and are dropped.
   std::set<Partition> discarding;
@@ -414,11 +414,9 @@ Status Consumer::Impl::Consume(MessagePtr message) {
   if (brokers_down) SetBrokersDown(false, "");
   const Partition partition = PartitionOf(*m);
   if (discarding.count(partition)) return Status::OK();
-  if (!first_due.empty()) {
-    if (auto it = first_due.find(partition); it != first_due.end()) {
-      const Offset due = it->second;
-      first_due.erase(it);
-      if (OffsetOf(*m) > due) CheckSkipped(partition, due, OffsetOf(*m));
+  if (!awaiting_first.empty() && awaiting_first.erase(partition) > 0) {
+    if (auto due = applied.find(partition); due != applied.end() && OffsetOf(*m) > due->second) {
+      CheckSkipped(partition, due->second, OffsetOf(*m));
     }
   }
   if (!checks.empty() && checks.count(partition)) {
@@ -529,7 +527,7 @@ void Consumer::Impl::LogReset(Partition partition, Offset stored, const std::str
                options.topic, Raw(partition), Raw(stored), why);
   ++counters.offset_resets;
   checks.erase(partition);
-  first_due[partition] = kFirstOffset;
+  awaiting_first.insert(partition);
   applied[partition] = kFirstOffset;
   // The reset is stored with the next batch (offset 0, no fingerprint, this
   // cluster), so that a restart before anything of the partition is applied
@@ -704,12 +702,12 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
         // retention removed is logged and counted: CheckSkipped).
         p.offset = Raw(kFirstOffset);
         applied[partition] = kFirstOffset;
-        first_due[partition] = kFirstOffset;
+        awaiting_first.insert(partition);
         continue;
       }
       const PartitionOffset& o = *it->second;
       applied[partition] = o.next;
-      first_due[partition] = o.next;
+      awaiting_first.insert(partition);
       if (!o.cluster.empty() && !cluster.empty() && o.cluster != cluster) {
         LogReset(partition, o.next, "was read from cluster " + o.cluster + ", and the brokers are cluster " + cluster);
         p.offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -734,7 +732,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
       const Partition partition{partitions->elems[i].partition};
       applied.erase(partition);
       checks.erase(partition);
-      first_due.erase(partition);
+      awaiting_first.erase(partition);
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions);
@@ -743,7 +741,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
       rd_kafka_assign(rk, nullptr);
       applied.clear();
       checks.clear();
-      first_due.clear();
+      awaiting_first.clear();
     }
     spdlog::info("kafka: {} partition(s) of {} revoked", partitions->cnt, options.topic);
   }
