@@ -91,6 +91,11 @@ class ByteReader {
     in_.remove_prefix(n);
     return true;
   }
+  bool Skip(size_t n) {
+    if (n > in_.size()) return false;
+    in_.remove_prefix(n);
+    return true;
+  }
   bool Fixed32BE(uint32_t* v) {
     if (in_.size() < 4) return false;
     const auto* b = reinterpret_cast<const unsigned char*>(in_.data());

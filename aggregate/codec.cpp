@@ -383,6 +383,56 @@ bool DecodeTaskView(std::string_view in, TaskView* v, TaskLabelers* labelers) {
   return r.empty();
 }
 
+bool DecodeTaskFields(std::string_view in, TaskFields* t) {
+  ByteReader r(in);
+  uint32_t present, action;
+  int64_t millis;
+  std::string_view skipped;
+  // A stamp's id is skipped as its key encoding says (Id::AppendKey): a length
+  // byte, then that many bytes; ReadStamp would build it for nothing.
+  auto skip_stamp = [&] {
+    if (!r.ZigZag(&millis) || r.rest().empty()) return false;
+    const size_t n = static_cast<unsigned char>(r.rest()[0]);
+    return n <= 16 && r.Skip(1 + n);
+  };
+  if (!r.Id(&t->task_id) || !skip_stamp() || !ReadEnum(r, &t->status) || !ReadEnum(r, &t->pool_type) ||
+      !r.Varint32(&action) || !r.String(&skipped) || !r.Varint32(&present)) {
+    return false;
+  }
+  auto stamped_id = [&](uint32_t bit, std::optional<Id>* out) {
+    out->reset();
+    if (!(present & bit)) return true;
+    return skip_stamp() && r.Id(&out->emplace());
+  };
+  auto stamped_string = [&](uint32_t bit) { return !(present & bit) || (skip_stamp() && r.String(&skipped)); };
+  uint64_t keys;
+  if (!stamped_id(kViewProject, &t->project_id) || !stamped_id(kViewPool, &t->pool_id) ||
+      !stamped_string(kViewPoolName) || !stamped_string(kViewScene) || !r.Varint(&keys) || keys > in.size()) {
+    return false;
+  }
+  t->instances_apart = (present & kViewInstancesApart) != 0;
+  // The entries are checked here once, so that visiting them needs no checks.
+  const std::string_view entries = r.rest();
+  for (uint64_t i = 0; i < keys; ++i) {
+    uint64_t sum;
+    if (!r.String(&skipped) || !r.Varint(&sum)) return false;
+  }
+  t->instance_info = InstanceSums::Stored(entries.substr(0, entries.size() - r.rest().size()), keys);
+  uint64_t records;
+  // What follows (the labelers) is the applier's: DecodeTaskView checks it.
+  return r.Varint(&t->instance_num) && r.Varint(&records);
+}
+
+uint64_t InstanceSums::NextStored(std::string_view* rest, std::string_view* key) {
+  ByteReader r(*rest);
+  uint64_t sum = 0;
+  // Checked by DecodeTaskFields: neither read fails.
+  r.String(key);
+  r.Varint(&sum);
+  *rest = r.rest();
+  return sum;
+}
+
 void EncodeInstanceCount(uint64_t count, std::string* out) { PutVarint(count, out); }
 
 bool DecodeInstanceCount(std::string_view in, uint64_t* count) {

@@ -16,6 +16,7 @@
 #include "aggregate/rejection.h"
 #include "aggregate/summary.h"
 #include "aggregate/task_action.h"
+#include "aggregate/task_fields.h"
 #include "aggregate/task_view.h"
 
 namespace tally {
@@ -83,6 +84,8 @@ void TaskLabelers::ForEach(F f) const {
 // unreadable unless it has none (Store::Open rebuilds a format 3 store's views).
 void EncodeTaskView(const TaskView& view, std::string* out, const TaskLabelers* labelers = nullptr);
 bool DecodeTaskView(std::string_view in, TaskView* view, TaskLabelers* labelers = nullptr);
+// The fields of a task view that answers show, read in place: *fields' views point into `in`.
+bool DecodeTaskFields(std::string_view in, TaskFields* fields);
 
 // An instance count kept apart (keys.h instances). A record adds its counts with
 // RocksDB merges, which the family's merge operator (store.cpp) sums.

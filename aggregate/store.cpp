@@ -327,11 +327,8 @@ ReadView::ReadView(const Store* store, const rocksdb::Snapshot* snapshot)
     : store_(store), snapshot_(snapshot) {}
 
 ReadView::ReadView(ReadView&& other) noexcept
-    : store_(other.store_),
-      snapshot_(other.snapshot_),
-      meta_(std::move(other.meta_)) {
+    : store_(other.store_), snapshot_(other.snapshot_) {
   other.snapshot_ = nullptr;
-  other.meta_.valid = false;
 }
 
 ReadView::~ReadView() {

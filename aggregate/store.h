@@ -37,6 +37,7 @@
 #include "aggregate/status.h"
 #include "aggregate/summary.h"
 #include "aggregate/task_action.h"
+#include "aggregate/task_fields.h"
 #include "aggregate/task_view.h"
 
 namespace rocksdb {
@@ -171,8 +172,17 @@ struct TaskPage {
   bool empty() const { return ends.empty(); }
   // Decodes view i (< size()) into *view; Corruption if it is unreadable.
   Status Decode(size_t i, TaskView* view) const;
+  // The fields of view i (< size()) that answers show, as views into `bytes`
+  // (task_fields.h); Corruption if it is unreadable.
+  Status Fields(size_t i, TaskFields* fields) const;
   // Every view decoded, for callers that want them all.
   Result<std::vector<TaskView>> DecodeAll() const;
+
+ private:
+  std::string_view Encoded(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(bytes).substr(begin, ends[i] - begin);
+  }
 };
 
 // A record of a page that Records() left unread (past its byte budget): read it
@@ -347,22 +357,11 @@ class ReadView {
   ReadView& operator=(ReadView&&) = delete;
   ~ReadView();
 
-  // The last request meta read through a view, as stored; the store's readers fill it.
-  struct MetaMemo {
-    bool valid = false;  // request and value hold a read
-    bool found = false;  // the request is known; value is its meta
-    std::string request;
-    std::string value;
-  };
-
  private:
   friend class Store;
   ReadView(const Store* store, const rocksdb::Snapshot* snapshot);
   const Store* store_;
   const rocksdb::Snapshot* snapshot_;
-  // The last request meta read through this view (a snapshot never changes):
-  // an answer's version (Store::Versions) and its query read it once.
-  mutable MetaMemo meta_;
 };
 
 class Store {
@@ -510,8 +509,6 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<Impl> impl);
-  // Versions, read from RocksDB (Versions answers from its memo when it can).
-  Status ReadVersions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const;
   friend class ReadView;
   friend class StoreBackups;  // store_backup.h: holds the writer while a backup lists the live files
   std::unique_ptr<Impl> impl_;

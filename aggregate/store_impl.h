@@ -21,7 +21,7 @@
 #include "aggregate/segment_cache.h"
 #include "aggregate/store.h"
 #include "aggregate/store_events.h"
-#include "aggregate/version_memo.h"
+#include "aggregate/request_memo.h"
 
 namespace tally {
 
@@ -74,8 +74,9 @@ struct Store::Impl {
   mutable std::mutex offsets_memo_mutex;
   mutable std::shared_ptr<const OffsetsMemo> offsets_memo;  // guarded by offsets_memo_mutex
 
-  // Versions of requests by the sequence number they were read at (Store::Versions).
-  mutable VersionMemo versions_memo;
+  // Metas and rank indexes of requests by the sequence number they were read at
+  // (Store::Versions and the queries).
+  mutable RequestMemo request_memo;
 
   // The ids of rank index segments that queries skipped over (segment_cache.h).
   std::unique_ptr<SegmentCache> segments;
@@ -95,11 +96,12 @@ void MoveInstancesApart(const Store::Impl& store, std::string_view prefix, TaskV
 // applier exists; logs on stderr what it did.
 Status BuildSummaries(Store::Impl& store);
 
-// Reads `request`'s meta as stored into *memo, unless it holds it already (a
-// memo belongs to one ReadView, whose snapshot `options` read). Unavailable if
-// options only read memory and the meta is not there.
-Status ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options, std::string_view request,
-                ReadView::MetaMemo* memo);
+// Reads `request`'s meta from the state `options` read (its snapshot's, or the
+// latest), through the store's memo when `sequence` is that state's number
+// (nullopt: the latest state, not remembered). Unavailable if options only read
+// memory and the meta is not there.
+Result<MetaRead> ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options,
+                          std::optional<uint64_t> sequence, std::string_view request);
 
 // ReadOptions on a view's snapshot.
 rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);

@@ -74,47 +74,55 @@ class ItemCursor {
 
 }  // namespace
 
-Status ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options, std::string_view request,
-                ReadView::MetaMemo* memo) {
-  if (memo->valid && memo->request == request) return Status::OK();
-  memo->valid = false;
-  const rocksdb::Status s = store.db->Get(options, store.Cf(Family::kRequests), request, &memo->value);
+Result<MetaRead> ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options,
+                          std::optional<uint64_t> sequence, std::string_view request) {
+  if (sequence) {
+    if (std::optional<MetaRead> kept = store.request_memo.FindMeta(*sequence, request)) return *kept;
+  }
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = store.db->Get(options, store.Cf(Family::kRequests), request, &value);
   if (s.IsIncomplete()) return Status::Unavailable("a request's meta is not in memory");
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a request");
-  memo->request.assign(request);
-  memo->found = s.ok();
-  memo->valid = true;
-  return Status::OK();
+  MetaRead read;
+  read.found = s.ok();
+  if (read.found && !DecodeRequestMeta(std::string_view(value.data(), value.size()), &read.meta)) {
+    return Status::Corruption("unreadable request meta");
+  }
+  if (sequence) store.request_memo.PutMeta(*sequence, request, read);
+  return read;
 }
 
 class StoreReader {
  public:
-  StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot, ReadView::MetaMemo* memo)
-      : store_(store), read_options_(ReadOptionsOf(snapshot)), memo_(memo) {}
+  StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot)
+      : store_(store), read_options_(ReadOptionsOf(snapshot)), sequence_(snapshot->GetSequenceNumber()) {}
 
   // The request's meta; nullopt if unknown.
   Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
-    if (Status s = ReadMeta(store_, read_options_, request, memo_); !s.ok()) return s;
-    if (!memo_->found) return std::optional<RequestMeta>();
-    RequestMeta meta;
-    if (!DecodeRequestMeta(memo_->value, &meta)) return Status::Corruption("unreadable request meta");
-    return std::optional<RequestMeta>(meta);
+    Result<MetaRead> read = ReadMeta(store_, read_options_, sequence_, request);
+    if (!read) return read.error();
+    return read->found ? std::optional<RequestMeta>(read->meta) : std::nullopt;
   }
 
-  Result<RankIndex> Ranks(RequestNo no, keys::RankKind kind) const {
-    std::string value;
-    RankIndex index;
-    const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRanks), keys::Rank(no, kind), &value);
-    if (s.IsNotFound()) return index;
-    if (!s.ok()) return FromRocks(s, "reading a rank index");
-    if (!index.DecodeFrom(value)) return Status::Corruption("unreadable rank index");
-    return index;
+  Result<RequestMemo::Ranks> Ranks(RequestNo no, keys::RankKind kind) const {
+    const std::string key = keys::Rank(no, kind);
+    if (RequestMemo::Ranks kept = store_.request_memo.FindRanks(sequence_, key)) return kept;
+    rocksdb::PinnableSlice value;
+    auto index = std::make_shared<RankIndex>();
+    const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRanks), key, &value);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a rank index");
+    if (s.ok() && !index->DecodeFrom(std::string_view(value.data(), value.size()))) {
+      return Status::Corruption("unreadable rank index");
+    }
+    RequestMemo::Ranks shared = std::move(index);
+    store_.request_memo.PutRanks(sequence_, key, shared);
+    return shared;
   }
 
   // Calls visit(request index, key, value) for the items at ranks [first,
   // first + count) of the union of the requests' items, in id order.
   template <class Visit>
-  Status Page(Family family, std::span<const RequestNo> requests, std::span<const RankIndex> indexes,
+  Status Page(Family family, std::span<const RequestNo> requests, std::span<const RequestMemo::Ranks> indexes,
               uint64_t first, uint32_t count, Visit visit) const {
     // Sweep the segment starts of all requests in id order. At each point every
     // request stands on its segment holding the point; `base` ids certainly lie
@@ -129,18 +137,18 @@ class StoreReader {
     };
     std::vector<Start> starts;
     for (size_t r = 0; r < indexes.size(); ++r) {
-      const auto& segments = indexes[r].segments();
+      const auto& segments = indexes[r]->segments();
       for (size_t i = 1; i < segments.size(); ++i) starts.push_back({segments[i].start, r, i});
     }
     std::sort(starts.begin(), starts.end(), [](const Start& a, const Start& b) { return a.id < b.id; });
     std::vector<size_t> at(indexes.size(), 0);  // each request's current segment
     uint64_t base = 0, upper = 0;
-    for (const RankIndex& index : indexes) {
-      if (!index.segments().empty()) upper += index.segments()[0].count;
+    for (const RequestMemo::Ranks& index : indexes) {
+      if (!index->segments().empty()) upper += index->segments()[0].count;
     }
     for (const Start& s : starts) {
       if (upper > first) break;
-      const auto& segments = indexes[s.request].segments();
+      const auto& segments = indexes[s.request]->segments();
       base += segments[s.segment - 1].count;
       upper += segments[s.segment].count;
       at[s.request] = s.segment;
@@ -151,7 +159,7 @@ class StoreReader {
     // ids leaves nothing to skip in RocksDB.
     std::vector<std::optional<Id>> from(indexes.size(), Id(0));  // nullopt: nothing left
     for (size_t r = 0; r < indexes.size(); ++r) {
-      if (!indexes[r].segments().empty()) from[r] = indexes[r].segments()[at[r]].start;
+      if (!indexes[r]->segments().empty()) from[r] = indexes[r]->segments()[at[r]].start;
     }
     uint64_t skip = first - base;
     if (skip >= kSkipInMemoryFrom) {
@@ -210,7 +218,7 @@ class StoreReader {
   // on over the segments' ids, and sets each request's `from` to its first item
   // after them (nullopt if none is left). False, with nothing changed, if a
   // segment's ids disagree with its index: then RocksDB's walk skips them.
-  Result<bool> SkipInMemory(Family family, std::span<const RequestNo> requests, std::span<const RankIndex> indexes,
+  Result<bool> SkipInMemory(Family family, std::span<const RequestNo> requests, std::span<const RequestMemo::Ranks> indexes,
                             std::span<const size_t> at, uint64_t skip, std::vector<std::optional<Id>>* from) const {
     struct Position {
       SegmentCache::Ids ids;  // null: past the request's last segment
@@ -221,13 +229,13 @@ class StoreReader {
     // Moves p onto an id, into the following segments if need be; false if one is unavailable.
     auto settle = [&](size_t r, Position& p) -> Result<bool> {
       while (p.ids && p.i >= p.ids->size()) {
-        if (p.segment + 1 >= indexes[r].segments().size()) {
+        if (p.segment + 1 >= indexes[r]->segments().size()) {
           p.ids = nullptr;
           break;
         }
         ++p.segment;
         p.i = 0;
-        Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], indexes[r], p.segment);
+        Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], *indexes[r], p.segment);
         if (!ids) return ids.error();
         if (!*ids) return false;
         p.ids = std::move(*ids);
@@ -237,10 +245,10 @@ class StoreReader {
     using Entry = std::pair<Id, size_t>;  // an id and its request
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
     for (size_t r = 0; r < indexes.size(); ++r) {
-      if (indexes[r].segments().empty()) continue;
+      if (indexes[r]->segments().empty()) continue;
       Position& p = at_id[r];
       p.segment = at[r];
-      Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], indexes[r], p.segment);
+      Result<SegmentCache::Ids> ids = SegmentIds(family, requests[r], *indexes[r], p.segment);
       if (!ids) return ids.error();
       if (!*ids) return false;
       p.ids = std::move(*ids);
@@ -296,11 +304,11 @@ class StoreReader {
  private:
   const Store::Impl& store_;
   rocksdb::ReadOptions read_options_;
-  ReadView::MetaMemo* memo_;  // the view's: one thread at a time, as the view
+  uint64_t sequence_;  // the snapshot's: what the request memo keeps reads under
 };
 
 Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_view request, Page page) const {
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
   if (!*meta) return std::optional<TaskPage>();
@@ -308,7 +316,7 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
   out.total = (*meta)->tasks;
   const std::optional<uint64_t> first = FirstOf(page, out.total);
   if (!first) return std::optional<TaskPage>(std::move(out));
-  Result<RankIndex> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
+  Result<RequestMemo::Ranks> index = reader.Ranks((*meta)->no, keys::RankKind::kTasks);
   if (!index) return index.error();
   out.ends.reserve(page.size);
   const RequestNo no = (*meta)->no;
@@ -325,8 +333,14 @@ Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_v
 }
 
 Status TaskPage::Decode(size_t i, TaskView* view) const {
-  const size_t begin = i == 0 ? 0 : ends[i - 1];
-  if (!DecodeTaskView(std::string_view(bytes).substr(begin, ends[i] - begin), view)) {
+  if (!DecodeTaskView(Encoded(i), view)) {
+    return Status::Corruption("unreadable task view");
+  }
+  return Status::OK();
+}
+
+Status TaskPage::Fields(size_t i, TaskFields* fields) const {
+  if (!DecodeTaskFields(Encoded(i), fields)) {
     return Status::Corruption("unreadable task view");
   }
   return Status::OK();
@@ -375,7 +389,7 @@ Status InstanceCursor::status() const { return impl_->status; }
 
 Result<InstanceCursor> Store::Instances(const ReadView& view, std::string_view request, Id task_id,
                                        std::string_view from) const {
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   auto impl = std::make_unique<InstanceCursor::Impl>();
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
@@ -400,7 +414,7 @@ Status SummariesKept(const Store::Impl& store) {
 
 Result<std::optional<SummaryView>> Store::Summary(const ReadView& view, std::string_view request) const {
   if (Status s = SummariesKept(*impl_); !s.ok()) return s;
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
   if (!*meta) return std::optional<SummaryView>();
@@ -418,7 +432,7 @@ Result<std::optional<SummaryView>> Store::Summary(const ReadView& view, std::str
 Result<InstanceCursor> Store::SummaryInstances(const ReadView& view, std::string_view request,
                                               std::string_view from) const {
   if (Status s = SummariesKept(*impl_); !s.ok()) return s;
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   auto impl = std::make_unique<InstanceCursor::Impl>();
   Result<std::optional<RequestMeta>> meta = reader.Meta(request);
   if (!meta) return meta.error();
@@ -443,7 +457,7 @@ Result<std::optional<LabelerPage>> Store::Labelers(const ReadView& view, std::st
   out.total = (*summary)->summary.labelers;
   const std::optional<uint64_t> first = FirstOf(page, out.total);
   if (!first) return std::optional<LabelerPage>(std::move(out));
-  Result<std::optional<RequestMeta>> meta = StoreReader(*impl_, view.snapshot_, &view.meta_).Meta(request);
+  Result<std::optional<RequestMeta>> meta = StoreReader(*impl_, view.snapshot_).Meta(request);
   if (!meta || !*meta) return meta ? Status::Corruption("a request vanished from its snapshot") : meta.error();
   const std::string prefix = keys::Summary((*meta)->no);
   const std::string upper = keys::LabelerEnd((*meta)->no);  // names may begin with any byte
@@ -477,7 +491,7 @@ Status Store::ReadInstances(const ReadView& view, std::string_view request, Task
 
 Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::string> requests,
                                   Page page, size_t max_bytes) const {
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   RecordPage out;
   std::vector<RequestNo> numbers;
   for (const std::string& request : requests) {
@@ -496,9 +510,9 @@ Result<RecordPage> Store::Records(const ReadView& view, std::span<const std::str
   }
   const std::optional<uint64_t> first = FirstOf(page, out.total);
   if (!first) return out;
-  std::vector<RankIndex> indexes;
+  std::vector<RequestMemo::Ranks> indexes;
   for (RequestNo no : numbers) {
-    Result<RankIndex> index = reader.Ranks(no, keys::RankKind::kRecords);
+    Result<RequestMemo::Ranks> index = reader.Ranks(no, keys::RankKind::kRecords);
     if (!index) return index.error();
     indexes.push_back(std::move(*index));
   }
@@ -561,7 +575,7 @@ Result<TaskAction> Store::Record(const ReadView& view, std::span<const std::stri
 
 Result<TaskLookup> Store::FindTask(const ReadView& view, std::string_view campaign, std::string_view request,
                                    std::string_view scene) const {
-  StoreReader reader(*impl_, view.snapshot_, &view.meta_);
+  StoreReader reader(*impl_, view.snapshot_);
   TaskLookup out;
   // The request's membership is read first: a point read, which the bloom
   // filters answer without most table files. Only when it is missing is the

@@ -14,65 +14,64 @@ using keys::Family;
 
 uint64_t Store::StateNumber() const { return impl_->db->GetLatestSequenceNumber(); }
 
-Status Store::Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
-  out->assign(requests.size(), 0);
-  if (requests.empty()) return Status::OK();
-  // The state read, by its sequence number: the versions memo answers for it
-  // when it holds every request (version_memo.h).
-  const rocksdb::SequenceNumber sequence =
-      how.view != nullptr ? how.view->snapshot_->GetSequenceNumber() : impl_->db->GetLatestSequenceNumber();
-  size_t remembered = 0;
-  for (; remembered < requests.size(); ++remembered) {
-    const std::optional<uint64_t> version = impl_->versions_memo.Find(sequence, requests[remembered]);
-    if (!version) break;
-    (*out)[remembered] = *version;
-  }
-  if (remembered == requests.size()) return Status::OK();
-  Status read = ReadVersions(how, requests, out);
-  // Without a snapshot the read saw the latest state at some moment: the one
-  // at `sequence` only if nothing was written meanwhile.
-  if (read.ok() && (how.view != nullptr || impl_->db->GetLatestSequenceNumber() == sequence)) {
-    for (size_t i = 0; i < requests.size(); ++i) impl_->versions_memo.Put(sequence, requests[i], (*out)[i]);
-  }
-  return read;
-}
+namespace {
 
-Status Store::ReadVersions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
-  rocksdb::ReadOptions read_options = ReadOptionsOf(how.view != nullptr ? how.view->snapshot_ : nullptr);
-  if (how.memory_only) read_options.read_tier = rocksdb::kBlockCacheTier;
-  auto version_of = [&](const rocksdb::Status& s, const rocksdb::PinnableSlice& value, uint64_t* version) {
-    if (s.IsNotFound()) return Status::OK();
-    if (s.IsIncomplete()) return Status::Unavailable("a request's version is not in memory");
-    if (!s.ok()) return FromRocks(s, "reading a request's version");
-    RequestMeta meta;
-    if (!DecodeRequestMeta(std::string_view(value.data(), value.size()), &meta)) {
-      return Status::Corruption("unreadable request meta");
-    }
-    *version = meta.records;
-    return Status::OK();
-  };
-  if (requests.size() == 1 && how.view != nullptr) {
-    // Through the view's memo: the query that follows reads the same meta.
-    ReadView::MetaMemo* memo = &how.view->meta_;
-    if (Status s = ReadMeta(*impl_, read_options, requests[0], memo); !s.ok()) return s;
-    if (!memo->found) return Status::OK();
-    RequestMeta meta;
-    if (!DecodeRequestMeta(memo->value, &meta)) return Status::Corruption("unreadable request meta");
-    (*out)[0] = meta.records;
-    return Status::OK();
-  }
+// The metas of `requests` in the state `options` read (a snapshot's, or the
+// latest); a single one through ReadMeta, which remembers a snapshot's read
+// itself (at `sequence`, nullopt for the latest state).
+Status ReadMetas(const Store::Impl& store, const rocksdb::ReadOptions& options, std::optional<uint64_t> sequence,
+                 std::span<const std::string> requests, std::vector<MetaRead>* out) {
+  out->assign(requests.size(), MetaRead{});
   if (requests.size() == 1) {  // the common case, without MultiGet's bookkeeping (a 304 costs little else)
-    rocksdb::PinnableSlice value;
-    const rocksdb::Status s = impl_->db->Get(read_options, impl_->Cf(Family::kRequests), requests[0], &value);
-    return version_of(s, value, &(*out)[0]);
+    Result<MetaRead> read = ReadMeta(store, options, sequence, requests[0]);
+    if (!read) return read.error();
+    (*out)[0] = *read;
+    return Status::OK();
   }
   std::vector<rocksdb::Slice> keys(requests.begin(), requests.end());
   std::vector<rocksdb::PinnableSlice> values(requests.size());
   std::vector<rocksdb::Status> statuses(requests.size());
-  impl_->db->MultiGet(read_options, impl_->Cf(Family::kRequests), keys.size(), keys.data(), values.data(),
-                      statuses.data());
+  store.db->MultiGet(options, store.Cf(Family::kRequests), keys.size(), keys.data(), values.data(), statuses.data());
   for (size_t i = 0; i < requests.size(); ++i) {
-    if (Status s = version_of(statuses[i], values[i], &(*out)[i]); !s.ok()) return s;
+    const rocksdb::Status& s = statuses[i];
+    if (s.IsNotFound()) continue;
+    if (s.IsIncomplete()) return Status::Unavailable("a request's version is not in memory");
+    if (!s.ok()) return FromRocks(s, "reading a request's version");
+    (*out)[i].found = true;
+    if (!DecodeRequestMeta(std::string_view(values[i].data(), values[i].size()), &(*out)[i].meta)) {
+      return Status::Corruption("unreadable request meta");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Store::Versions(VersionRead how, std::span<const std::string> requests, std::vector<uint64_t>* out) const {
+  out->assign(requests.size(), 0);
+  if (requests.empty()) return Status::OK();
+  // The state read, by its sequence number: the request memo answers for it
+  // when it holds every request (request_memo.h).
+  const rocksdb::SequenceNumber sequence =
+      how.view != nullptr ? how.view->snapshot_->GetSequenceNumber() : impl_->db->GetLatestSequenceNumber();
+  size_t remembered = 0;
+  for (; remembered < requests.size(); ++remembered) {
+    const std::optional<MetaRead> meta = impl_->request_memo.FindMeta(sequence, requests[remembered]);
+    if (!meta) break;
+    (*out)[remembered] = meta->version();
+  }
+  if (remembered == requests.size()) return Status::OK();
+  rocksdb::ReadOptions read_options = ReadOptionsOf(how.view != nullptr ? how.view->snapshot_ : nullptr);
+  if (how.memory_only) read_options.read_tier = rocksdb::kBlockCacheTier;
+  std::vector<MetaRead> metas;
+  const std::optional<uint64_t> snapshot_sequence = how.view != nullptr ? std::optional<uint64_t>(sequence) : std::nullopt;
+  if (Status read = ReadMetas(*impl_, read_options, snapshot_sequence, requests, &metas); !read.ok()) return read;
+  // Without a snapshot the read saw the latest state at some moment: the one
+  // at `sequence` only if nothing was written meanwhile.
+  const bool exact = how.view != nullptr || impl_->db->GetLatestSequenceNumber() == sequence;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    (*out)[i] = metas[i].version();
+    if (exact) impl_->request_memo.PutMeta(sequence, requests[i], metas[i]);
   }
   return Status::OK();
 }

@@ -21,41 +21,6 @@ Outcome Outcome::StoreFailure(const Status& status) {
 
 namespace {
 
-void OptionalId(JsonWriter& w, const std::optional<Id>& id) {
-  if (id) {
-    w.Id(*id);
-  } else {
-    w.Null();
-  }
-}
-
-// A view field taken from the latest record that carried it, or null.
-void OptionalId(JsonWriter& w, const std::optional<Stamped<Id>>& id) {
-  OptionalId(w, id ? std::optional<Id>(id->value) : std::nullopt);
-}
-
-}  // namespace
-
-namespace {
-
-// A task object up to the opening of its instance_info: `{"id":…,"instance_info":{`.
-void AppendTaskHead(const TaskView& task, std::string* out) {
-  JsonWriter w(out);
-  w.BeginObject();
-  w.Key("id");
-  w.Id(task.task_id);
-  w.Key("status");
-  w.Int(static_cast<int32_t>(task.status));
-  w.Key("project_id");
-  OptionalId(w, task.project_id);
-  w.Key("pool_id");
-  OptionalId(w, task.pool_id);
-  w.Key("pool_type");
-  w.Int(static_cast<int32_t>(task.pool_type));
-  w.Key("instance_info");
-  w.BeginObject();  // left open: the writer ends here, its state with it
-}
-
 void AppendUint(uint64_t n, std::string* out) {
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
@@ -85,24 +50,7 @@ Result<bool> AppendInstances(Result<InstanceCursor> cursor, size_t limit, std::s
   return cursor->Valid();
 }
 
-// The rest of a task object after its instance_info members.
-void AppendTaskTail(const TaskView& task, std::string* out) {
-  out->append("},\"instance_num\":");
-  AppendUint(task.instance_num, out);
-  out->push_back('}');
-}
-
 }  // namespace
-
-void AppendTaskJson(const TaskView& task, std::string* out) {
-  AppendTaskHead(task, out);
-  bool first = true;
-  for (const InstanceSum& s : task.instance_info) {
-    AppendInstance(s.key, s.sum, first, out);
-    first = false;
-  }
-  AppendTaskTail(task, out);
-}
 
 namespace {
 
@@ -207,6 +155,63 @@ void AppendRecordJson(Id id, const RecordFields& r, std::string* out) {
 
 namespace {
 
+// Names and punctuation of a task (~80 bytes), three ids (Id::kMaxDecimalBytes
+// each), two enums and a count (20 bytes each at most): all but its instance counts.
+constexpr size_t kTaskFixedBytes = 320;
+static_assert(kTaskFixedBytes >= 80 + 3 * Id::kMaxDecimalBytes + 3 * 20);
+
+// A task object up to the opening of its instance_info: `{"id":…,"instance_info":{`.
+void AppendTaskHead(const TaskFields& task, std::string* out) {
+  Room room(out);
+  char* p = room.Reserve(kTaskFixedBytes);
+  p = Put(p, "{\"id\":");
+  p = task.task_id.WriteDecimal(p);
+  p = Put(p, ",\"status\":");
+  p = PutInt(p, static_cast<int32_t>(task.status));
+  p = Put(p, ",\"project_id\":");
+  p = PutOptionalId(p, task.project_id);
+  p = Put(p, ",\"pool_id\":");
+  p = PutOptionalId(p, task.pool_id);
+  p = Put(p, ",\"pool_type\":");
+  p = PutInt(p, static_cast<int32_t>(task.pool_type));
+  p = Put(p, ",\"instance_info\":{");
+  room.Done(p);
+}
+
+// The rest of a task object after its instance_info members.
+void AppendTaskTail(const TaskFields& task, std::string* out) {
+  Room room(out);
+  char* p = room.Reserve(kTaskFixedBytes);
+  p = Put(p, "},\"instance_num\":");
+  p = std::to_chars(p, p + 20, task.instance_num).ptr;
+  *p++ = '}';
+  room.Done(p);
+}
+
+}  // namespace
+
+void AppendTaskJson(const TaskFields& task, std::string* out) {
+  AppendTaskHead(task, out);
+  {
+    Room room(out);
+    // Each entry: its key escaped, its quotes, ',' ':' and up to 20 digits.
+    char* p = room.Reserve(JsonStringBound(task.instance_info.key_bytes_bound()) +
+                           task.instance_info.size() * (JsonStringBound(0) + 22));
+    bool first = true;
+    task.instance_info.ForEach([&](std::string_view key, uint64_t sum) {
+      if (!first) *p++ = ',';
+      first = false;
+      p = WriteJsonString(key, p);
+      *p++ = ':';
+      p = std::to_chars(p, p + 20, sum).ptr;
+    });
+    room.Done(p);
+  }
+  AppendTaskTail(task, out);
+}
+
+namespace {
+
 // The `data` of /statistics from its page of views, instance counts kept apart
 // read from the snapshot as it goes (TaskView::instances_apart).
 class TasksBody final : public BodyStream {
@@ -225,9 +230,9 @@ class TasksBody final : public BodyStream {
     }
     while (next_ < page_.size()) {
       if (out->size() >= limit) return true;
-      const TaskView& task = task_;
+      const TaskFields& task = task_;
       if (!in_counts_) {
-        if (Status s = page_.Decode(next_, &task_); !s.ok()) return s;
+        if (Status s = page_.Fields(next_, &task_); !s.ok()) return s;
         if (next_ > 0) out->push_back(',');
         if (!task.instances_apart) {
           AppendTaskJson(task, out);
@@ -257,7 +262,7 @@ class TasksBody final : public BodyStream {
   ReadView view_;
   std::string request_;
   TaskPage page_;
-  TaskView task_;    // page_'s view next_, decoded (one TaskView reused keeps its strings' room)
+  TaskFields task_;  // page_'s view next_, read in place
   size_t next_ = 0;  // the task being written
   bool opened_ = false;
   bool in_counts_ = false;  // within tasks_[next_]'s counts

@@ -80,6 +80,6 @@ Outcome HandleLabelers(const LabelersParams& params, HandlerInput input, std::st
 // in place).
 void AppendRecordJson(Id id, const RecordFields& record, std::string* out);
 // Appends one task in the seed's shape (exactly seven fields).
-void AppendTaskJson(const TaskView& task, std::string* out);
+void AppendTaskJson(const TaskFields& task, std::string* out);
 
 }  // namespace tally

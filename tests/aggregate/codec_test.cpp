@@ -88,6 +88,51 @@ TEST(CodecTest, TaskViewRoundTrips) {
   EXPECT_FALSE(DecodeTaskView(bytes.substr(0, bytes.size() - 2), &back));
 }
 
+// The fields an answer shows, read in place, are the decoded view's: with and
+// without the optional fields, with labelers after them, with counts apart.
+TEST(CodecTest, TaskFieldsAreTheViewsShownFieldsReadInPlace) {
+  TaskView full;
+  Fold(Full(), &full);
+  TaskAction later = Full();
+  later.id = Id(5);
+  later.created_time = Timestamp{10};
+  later.instance_info = InstanceInfo{{"c", 9}, {"needs \"escaping\"", 3}};
+  Fold(later, &full);
+  TaskView bare;
+  TaskAction plain;
+  plain.task_id = Id(7);
+  Fold(plain, &bare);
+  TaskView apart = full;
+  apart.instance_info.clear();
+  apart.instances_apart = true;
+  TaskLabelers labelers;
+  labelers.Add(3);
+  for (const TaskView& v : {full, bare, apart}) {
+    for (const TaskLabelers* with : {static_cast<const TaskLabelers*>(nullptr), static_cast<const TaskLabelers*>(&labelers)}) {
+      std::string bytes;
+      EncodeTaskView(v, &bytes, with);
+      TaskFields f;
+      ASSERT_TRUE(DecodeTaskFields(bytes, &f));
+      EXPECT_EQ(f.task_id, v.task_id);
+      EXPECT_EQ(f.status, v.status);
+      EXPECT_EQ(f.pool_type, v.pool_type);
+      EXPECT_EQ(f.project_id, v.project_id ? std::optional<Id>(v.project_id->value) : std::nullopt);
+      EXPECT_EQ(f.pool_id, v.pool_id ? std::optional<Id>(v.pool_id->value) : std::nullopt);
+      EXPECT_EQ(f.instances_apart, v.instances_apart);
+      EXPECT_EQ(f.instance_num, v.instance_num);
+      std::vector<InstanceSum> sums;
+      f.instance_info.ForEach([&](std::string_view key, uint64_t sum) { sums.push_back({std::string(key), sum}); });
+      EXPECT_EQ(sums, v.instance_info);
+      EXPECT_EQ(f.instance_info.size(), v.instance_info.size());
+      if (with == nullptr) {  // every shorter prefix is unreadable
+        for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeTaskFields(bytes.substr(0, n), &f)) << n;
+      }
+    }
+  }
+  EXPECT_FALSE(full.instance_info.empty());
+  EXPECT_FALSE(bare.project_id);
+}
+
 TEST(CodecTest, SmallValuesRoundTrip) {
   std::string bytes;
   EncodeRequestMeta(RequestMeta{RequestNo{77}, uint64_t{1} << 40, 3}, &bytes);

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "aggregate/request_memo.h"
 #include "aggregate/store.h"
-#include "aggregate/version_memo.h"
 #include "tests/support/temp_dir.h"
 
 namespace tally {
@@ -143,21 +143,56 @@ TEST(StoreVersionsTest, PollersNeverSeeAVersionGoBackOrLag) {
   for (auto& t : pollers) t.join();
 }
 
-TEST(VersionMemoTest, AnswersOnlyForTheStateItWasToldOf) {
-  VersionMemo memo;
-  EXPECT_FALSE(memo.Find(0, "a"));
-  memo.Put(7, "a", 3);
-  EXPECT_EQ(memo.Find(7, "a"), std::optional<uint64_t>(3));
-  EXPECT_FALSE(memo.Find(8, "a"));  // another state: read again
-  EXPECT_FALSE(memo.Find(6, "a"));
-  EXPECT_FALSE(memo.Find(7, "b"));
-  memo.Put(9, "a", 4);
-  memo.Put(8, "a", 3);  // an older state's read keeps the newer one
-  EXPECT_EQ(memo.Find(9, "a"), std::optional<uint64_t>(4));
-  EXPECT_FALSE(memo.Find(8, "a"));
+MetaRead Known(uint64_t records) {
+  MetaRead read;
+  read.found = true;
+  read.meta.records = records;
+  return read;
+}
+
+std::optional<uint64_t> VersionIn(const RequestMemo& memo, uint64_t sequence, std::string_view request) {
+  const std::optional<MetaRead> read = memo.FindMeta(sequence, request);
+  return read ? std::optional<uint64_t>(read->version()) : std::nullopt;
+}
+
+TEST(RequestMemoTest, AnswersOnlyForTheStateItWasToldOf) {
+  RequestMemo memo;
+  EXPECT_FALSE(memo.FindMeta(0, "a"));
+  memo.PutMeta(7, "a", Known(3));
+  EXPECT_EQ(VersionIn(memo, 7, "a"), std::optional<uint64_t>(3));
+  EXPECT_FALSE(memo.FindMeta(8, "a"));  // another state: read again
+  EXPECT_FALSE(memo.FindMeta(6, "a"));
+  EXPECT_FALSE(memo.FindMeta(7, "b"));
+  memo.PutMeta(7, "b", MetaRead{});  // an unknown request is remembered as such
+  EXPECT_EQ(VersionIn(memo, 7, "b"), std::optional<uint64_t>(0));
+  memo.PutMeta(9, "a", Known(4));
+  memo.PutMeta(8, "a", Known(3));  // an older state's read keeps the newer one
+  EXPECT_EQ(VersionIn(memo, 9, "a"), std::optional<uint64_t>(4));
+  EXPECT_FALSE(memo.FindMeta(8, "a"));
   // Bounded: however many requests, a fixed number of slots; the latest put is found.
-  for (int i = 0; i < 5000; ++i) memo.Put(10, "r" + std::to_string(i), i);
-  EXPECT_EQ(memo.Find(10, "r4999"), std::optional<uint64_t>(4999));
+  for (int i = 0; i < 5000; ++i) memo.PutMeta(10, "r" + std::to_string(i), Known(i));
+  EXPECT_EQ(VersionIn(memo, 10, "r4999"), std::optional<uint64_t>(4999));
+}
+
+TEST(RequestMemoTest, KeepsSmallRankIndexesForTheirStateOnly) {
+  RequestMemo memo;
+  auto small = std::make_shared<RankIndex>();
+  std::vector<Id> ids;
+  for (uint64_t i = 1; i <= 1000; ++i) ids.push_back(Id(i));
+  small->Add(ids);
+  memo.PutRanks(5, "k", small);
+  EXPECT_EQ(memo.FindRanks(5, "k"), small);
+  EXPECT_EQ(memo.FindRanks(6, "k"), nullptr);
+  EXPECT_EQ(memo.FindRanks(5, "other"), nullptr);
+  // An index of more segments than kMaxRankSegments is read each time, not kept.
+  auto large = std::make_shared<RankIndex>();
+  ids.clear();
+  for (uint64_t i = 1; i <= (RequestMemo::kMaxRankSegments + 1) * RankIndex::kSplitInto; ++i) ids.push_back(Id(i));
+  ASSERT_EQ(large->Add(ids), std::vector<size_t>{0});  // one segment: split it as the applier would
+  large->Split(0, ids);
+  ASSERT_GT(large->segments().size(), RequestMemo::kMaxRankSegments);
+  memo.PutRanks(7, "big", large);
+  EXPECT_EQ(memo.FindRanks(7, "big"), nullptr);
 }
 
 TEST(StoreVersionsTest, SurviveARestartAndAgreeAcrossStores) {
