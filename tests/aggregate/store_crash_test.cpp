@@ -38,10 +38,16 @@ TEST(StoreCrashTest, SigkillAtRandomMomentsLosesAndDoublesNothing) {
   const std::string data = dir / "data";
   std::mt19937_64 rng(2026);
   int killed = 0, before_write = 0;
+  // The whole stream takes a child ~40 batches and, on an idle machine, well
+  // under 100 ms: a few runs killed from outside can finish it, and a child
+  // told to die at its n-th batch then never builds one. So the first runs
+  // die early by their own hand (at most 4 batches written each), which puts
+  // at least 6 kills right before a write whatever the machine's speed.
   for (int attempt = 0; attempt < 200 && killed < 24; ++attempt) {
-    const bool self_kill = attempt % 3 == 0;
+    const bool early = attempt < 6;
+    const bool self_kill = early || attempt % 3 == 0;
     std::vector<std::string> args = {TALLY_CRASH_CHILD, data};
-    if (self_kill) args.push_back(std::to_string(1 + rng() % 20));
+    if (self_kill) args.push_back(std::to_string(1 + rng() % (early ? 5 : 20)));
     const pid_t pid = Spawn(args);
     ASSERT_GT(pid, 0);
     if (!self_kill) {
