@@ -155,15 +155,13 @@ void AppendRecordJson(Id id, const RecordFields& r, std::string* out) {
 
 namespace {
 
-// Names and punctuation of a task (~80 bytes), three ids (Id::kMaxDecimalBytes
+// Names and punctuation of a task (90 bytes), three ids (Id::kMaxDecimalBytes
 // each), two enums and a count (20 bytes each at most): all but its instance counts.
 constexpr size_t kTaskFixedBytes = 320;
-static_assert(kTaskFixedBytes >= 80 + 3 * Id::kMaxDecimalBytes + 3 * 20);
+static_assert(kTaskFixedBytes >= 90 + 3 * Id::kMaxDecimalBytes + 3 * 20);
 
 // A task object up to the opening of its instance_info: `{"id":…,"instance_info":{`.
-void AppendTaskHead(const TaskFields& task, std::string* out) {
-  Room room(out);
-  char* p = room.Reserve(kTaskFixedBytes);
+char* PutTaskHead(char* p, const TaskFields& task) {
   p = Put(p, "{\"id\":");
   p = task.task_id.WriteDecimal(p);
   p = Put(p, ",\"status\":");
@@ -174,40 +172,44 @@ void AppendTaskHead(const TaskFields& task, std::string* out) {
   p = PutOptionalId(p, task.pool_id);
   p = Put(p, ",\"pool_type\":");
   p = PutInt(p, static_cast<int32_t>(task.pool_type));
-  p = Put(p, ",\"instance_info\":{");
-  room.Done(p);
+  return Put(p, ",\"instance_info\":{");
 }
 
 // The rest of a task object after its instance_info members.
-void AppendTaskTail(const TaskFields& task, std::string* out) {
-  Room room(out);
-  char* p = room.Reserve(kTaskFixedBytes);
+char* PutTaskTail(char* p, const TaskFields& task) {
   p = Put(p, "},\"instance_num\":");
   p = std::to_chars(p, p + 20, task.instance_num).ptr;
   *p++ = '}';
-  room.Done(p);
+  return p;
+}
+
+void AppendTaskHead(const TaskFields& task, std::string* out) {
+  Room room(out);
+  room.Done(PutTaskHead(room.Reserve(kTaskFixedBytes), task));
+}
+
+void AppendTaskTail(const TaskFields& task, std::string* out) {
+  Room room(out);
+  room.Done(PutTaskTail(room.Reserve(kTaskFixedBytes), task));
 }
 
 }  // namespace
 
 void AppendTaskJson(const TaskFields& task, std::string* out) {
-  AppendTaskHead(task, out);
-  {
-    Room room(out);
-    // Each entry: its key escaped, its quotes, ',' ':' and up to 20 digits.
-    char* p = room.Reserve(JsonStringBound(task.instance_info.key_bytes_bound()) +
-                           task.instance_info.size() * (JsonStringBound(0) + 22));
-    bool first = true;
-    task.instance_info.ForEach([&](std::string_view key, uint64_t sum) {
-      if (!first) *p++ = ',';
-      first = false;
-      p = WriteJsonString(key, p);
-      *p++ = ':';
-      p = std::to_chars(p, p + 20, sum).ptr;
-    });
-    room.Done(p);
-  }
-  AppendTaskTail(task, out);
+  Room room(out);
+  // Each count: its key escaped and quoted, ',' ':' and up to 20 digits.
+  char* p = room.Reserve(kTaskFixedBytes + JsonStringBound(task.instance_info.key_bytes_bound()) +
+                         task.instance_info.size() * (JsonStringBound(0) + 22));
+  p = PutTaskHead(p, task);
+  bool first = true;
+  task.instance_info.ForEach([&](std::string_view key, uint64_t sum) {
+    if (!first) *p++ = ',';
+    first = false;
+    p = WriteJsonString(key, p);
+    *p++ = ':';
+    p = std::to_chars(p, p + 20, sum).ptr;
+  });
+  room.Done(PutTaskTail(p, task));
 }
 
 namespace {
