@@ -6,7 +6,6 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
-#include <malloc.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -151,11 +150,6 @@ Status MoveLargeInstanceMapsApart(Store::Impl& store) {
 }
 
 }  // namespace
-
-void ConfigureAllocatorForStore() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-}
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::OK();

@@ -341,12 +341,6 @@ struct VersionRead {
 // that failed.
 using ChangeListener = std::function<void(std::span<const std::string> requests)>;
 
-// Sets the process's allocator up for the store's batch-sized buffers: glibc
-// would return each multi-megabyte buffer to the kernel when freed and fault it
-// in again for the next batch (about a tenth of replay time, measured). Call once
-// at start-up, before other threads exist.
-void ConfigureAllocatorForStore();
-
 class Store;
 
 // A consistent snapshot: every query given the same ReadView sees the same data.

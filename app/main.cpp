@@ -12,7 +12,6 @@
 
 int main(int argc, char** argv) {
   using namespace tally;
-  ConfigureAllocatorForStore();
   // Logs (and access logs) go to stderr: stdout is for what a command outputs
   // (produce --output -, demo's curl commands).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tally"));

@@ -210,7 +210,6 @@ int Queries(const char* dir, size_t memory_mb) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ConfigureAllocatorForStore();  // as tally does, so both sides allocate alike
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "record" && argc == 5) return Record(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10));
   if (mode == "ceiling" && (argc == 6 || argc == 7)) {

@@ -4,6 +4,9 @@
 // compare builds under `valgrind --tool=callgrind` (instruction counts), which a
 // shared machine's noise does not move.
 // Usage: handler_profile DIR TARGET [TARGET...]   (N: env HANDLER_PROFILE_N, 20000)
+// With env HANDLER_PROFILE_MIX=1, the targets are answered in turn, N in all, and
+// one figure is printed: a mix of pages as wrk's random script asks for them
+// (bench/http/read_path_bench.sh), whose reads do not all hit the CPU's caches.
 // A TARGET is a GET's target (`/statistics?...`), or `POST PATH BODY` (one
 // argument) for a POST with that JSON body, sent as wrk sends it in the HTTP
 // benches (Content-Type: application/json, Content-Length), e.g.
@@ -15,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "aggregate/store.h"
 #include "api/not_modified_memo.h"
@@ -39,6 +43,15 @@ int main(int argc, char** argv) {
   auto us = [n](auto d) { return std::chrono::duration<double, std::micro>(d).count() / n; };
   ApiContext context;
   context.store = store->get();
+  if (std::getenv("HANDLER_PROFILE_MIX") != nullptr) {
+    std::vector<HttpRequest> all;
+    for (int a = 2; a < argc; ++a) all.push_back(HttpRequest{boost::beast::http::verb::get, argv[a], 11});
+    size_t bytes = 0;
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) bytes += HandleRequest(all[i % all.size()], context).response.body().size();
+    std::printf("mix of %zu: HandleRequest %.1f us (%zu bytes)\n", all.size(), us(Clock::now() - t0), bytes / n);
+    return 0;
+  }
   for (int a = 2; a < argc; ++a) {
     const std::string target = argv[a];
     HttpRequest request{boost::beast::http::verb::get, target, 11};

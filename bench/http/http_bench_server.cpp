@@ -4,8 +4,8 @@
 //       fills the store in DIR with generated events (ingest/workload.h) until it
 //       holds RECORDS records (adds none if it already does), then compacts it
 //       (Store::CompactAll), so that serving starts from a settled store.
-//   http_bench_server serve DIR [--threads N] [--ingest-rate EVENTS_PER_S] [--ingest-nice N] [--no-cache]
-//                           [--compactions low|normal]
+//   http_bench_server serve DIR [--threads N] [--query-threads N] [--ingest-rate EVENTS_PER_S] [--ingest-nice N]
+//                           [--no-cache] [--compactions low|normal]
 //       serves the store with ApiServer on a free 127.0.0.1 port and prints
 //       "port N", then the three benchmarked requests ("statistics TARGET",
 //       "record TARGET", "task BODY"). With --ingest-rate, a thread applies new
@@ -137,8 +137,8 @@ void Ingest(Store* store, double rate, int nice, const std::atomic<bool>* stop, 
   }
 }
 
-int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_nice, size_t cache_entries,
-          bool low_priority_background) {
+int Serve(const std::string& dir, int threads, int query_threads, double ingest_rate, int ingest_nice,
+          size_t cache_entries, bool low_priority_background) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -151,6 +151,7 @@ int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_ni
   ApiOptions options;
   options.listen = "127.0.0.1:0";
   options.threads = threads;
+  options.query_threads = query_threads;
   options.response_cache_entries = cache_entries;
   auto server = ApiServer::Start(options, store.get(), IngestSource{[] { return int64_t{0}; }, [&applied] {
                                    IngestStatus s;
@@ -197,7 +198,7 @@ int Serve(const std::string& dir, int threads, double ingest_rate, int ingest_ni
 int main(int argc, char** argv) {
   if (argc >= 4 && std::strcmp(argv[1], "load") == 0) return Load(argv[2], std::strtoull(argv[3], nullptr, 10));
   if (argc >= 3 && std::strcmp(argv[1], "serve") == 0) {
-    int threads = 0;
+    int threads = 0, query_threads = 0;
     double rate = 0;
     size_t cache_entries = kDefaultResponseCacheEntries;
     int nice = 0;
@@ -206,13 +207,14 @@ int main(int argc, char** argv) {
       if (std::strcmp(argv[i], "--no-cache") == 0) cache_entries = 0;  // as `tally serve --response-cache-entries 0`
       if (i + 1 >= argc) break;
       if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[++i]);
+      else if (std::strcmp(argv[i], "--query-threads") == 0) query_threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-rate") == 0) rate = std::atof(argv[++i]);
       else if (std::strcmp(argv[i], "--ingest-nice") == 0) nice = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--compactions") == 0) low_priority_background = std::strcmp(argv[++i], "normal") != 0;
     }
-    return Serve(argv[2], threads, rate, nice, cache_entries, low_priority_background);
+    return Serve(argv[2], threads, query_threads, rate, nice, cache_entries, low_priority_background);
   }
-  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--ingest-rate R] [--ingest-nice N] [--no-cache]\n"
-               "       [--compactions low|normal]\n");
+  std::fprintf(stderr, "usage: http_bench_server load DIR RECORDS | serve DIR [--threads N] [--query-threads N] [--ingest-rate R]\n"
+               "       [--ingest-nice N] [--no-cache] [--compactions low|normal]\n");
   return 2;
 }

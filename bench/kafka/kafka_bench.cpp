@@ -550,7 +550,6 @@ Figure RunBare(DevBroker& broker, const Stream& s, std::string topic, int round,
 }  // namespace
 
 int main(int argc, char** argv) {
-  ConfigureAllocatorForStore();
   const uint64_t events = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 400'000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 2;
   std::string only;
