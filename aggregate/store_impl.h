@@ -102,6 +102,8 @@ Status BuildSummaries(Store::Impl& store);
 // memory and the meta is not there.
 Result<MetaRead> ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& options,
                           std::optional<uint64_t> sequence, std::string_view request);
+// A request's meta from what RocksDB answered for it (a Get's or MultiGet's status and value).
+Result<MetaRead> MetaReadOf(const rocksdb::Status& s, std::string_view value);
 
 // ReadOptions on a view's snapshot.
 rocksdb::ReadOptions ReadOptionsOf(const rocksdb::Snapshot* snapshot);

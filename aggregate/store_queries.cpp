@@ -84,14 +84,17 @@ Result<MetaRead> ReadMeta(const Store::Impl& store, const rocksdb::ReadOptions& 
   }
   rocksdb::PinnableSlice value;
   const rocksdb::Status s = store.db->Get(options, store.Cf(Family::kRequests), request, &value);
+  Result<MetaRead> read = MetaReadOf(s, std::string_view(value.data(), value.size()));
+  if (read && sequence) store.request_memo.PutMeta(*sequence, request, *read);
+  return read;
+}
+
+Result<MetaRead> MetaReadOf(const rocksdb::Status& s, std::string_view value) {
   if (s.IsIncomplete()) return Status::Unavailable("a request's meta is not in memory");
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a request");
   MetaRead read;
   read.found = s.ok();
-  if (read.found && !DecodeRequestMeta(std::string_view(value.data(), value.size()), &read.meta)) {
-    return Status::Corruption("unreadable request meta");
-  }
-  if (sequence) store.request_memo.PutMeta(*sequence, request, read);
+  if (read.found && !DecodeRequestMeta(value, &read.meta)) return Status::Corruption("unreadable request meta");
   return read;
 }
 

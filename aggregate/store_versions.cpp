@@ -16,14 +16,12 @@ uint64_t Store::StateNumber() const { return impl_->db->GetLatestSequenceNumber(
 
 namespace {
 
-// The metas of `requests` in the state `options` read (a snapshot's, or the
-// latest); a single one through ReadMeta, which remembers a snapshot's read
-// itself (at `sequence`, nullopt for the latest state).
-Status ReadMetas(const Store::Impl& store, const rocksdb::ReadOptions& options, std::optional<uint64_t> sequence,
-                 std::span<const std::string> requests, std::vector<MetaRead>* out) {
+// The metas of `requests` in the state `options` read (a snapshot's, or the latest).
+Status ReadMetas(const Store::Impl& store, const rocksdb::ReadOptions& options, std::span<const std::string> requests,
+                 std::vector<MetaRead>* out) {
   out->assign(requests.size(), MetaRead{});
   if (requests.size() == 1) {  // the common case, without MultiGet's bookkeeping (a 304 costs little else)
-    Result<MetaRead> read = ReadMeta(store, options, sequence, requests[0]);
+    Result<MetaRead> read = ReadMeta(store, options, std::nullopt, requests[0]);
     if (!read) return read.error();
     (*out)[0] = *read;
     return Status::OK();
@@ -33,14 +31,9 @@ Status ReadMetas(const Store::Impl& store, const rocksdb::ReadOptions& options, 
   std::vector<rocksdb::Status> statuses(requests.size());
   store.db->MultiGet(options, store.Cf(Family::kRequests), keys.size(), keys.data(), values.data(), statuses.data());
   for (size_t i = 0; i < requests.size(); ++i) {
-    const rocksdb::Status& s = statuses[i];
-    if (s.IsNotFound()) continue;
-    if (s.IsIncomplete()) return Status::Unavailable("a request's version is not in memory");
-    if (!s.ok()) return FromRocks(s, "reading a request's version");
-    (*out)[i].found = true;
-    if (!DecodeRequestMeta(std::string_view(values[i].data(), values[i].size()), &(*out)[i].meta)) {
-      return Status::Corruption("unreadable request meta");
-    }
+    Result<MetaRead> read = MetaReadOf(statuses[i], std::string_view(values[i].data(), values[i].size()));
+    if (!read) return read.error();
+    (*out)[i] = *read;
   }
   return Status::OK();
 }
@@ -64,8 +57,7 @@ Status Store::Versions(VersionRead how, std::span<const std::string> requests, s
   rocksdb::ReadOptions read_options = ReadOptionsOf(how.view != nullptr ? how.view->snapshot_ : nullptr);
   if (how.memory_only) read_options.read_tier = rocksdb::kBlockCacheTier;
   std::vector<MetaRead> metas;
-  const std::optional<uint64_t> snapshot_sequence = how.view != nullptr ? std::optional<uint64_t>(sequence) : std::nullopt;
-  if (Status read = ReadMetas(*impl_, read_options, snapshot_sequence, requests, &metas); !read.ok()) return read;
+  if (Status read = ReadMetas(*impl_, read_options, requests, &metas); !read.ok()) return read;
   // Without a snapshot the read saw the latest state at some moment: the one
   // at `sequence` only if nothing was written meanwhile.
   const bool exact = how.view != nullptr || impl_->db->GetLatestSequenceNumber() == sequence;

@@ -28,6 +28,10 @@
 #   STORE=dir           the bench store (default BUILD_DIR/bench-data/http-store); each
 #                       build serves its own copy, since opening a store may upgrade
 #                       its format (an older build then refuses it)
+#   OLD_STORE=dir       the store OLD_BUILD serves a copy of (default STORE): one it
+#                       loaded itself, so that neither build serves a store that
+#                       opening upgraded (an upgrade rewrites views into new level-0
+#                       files, which every read then merges)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/plot/csv.sh
@@ -104,7 +108,9 @@ LUA
 measure() {
   local bin=$1/bench/http/http_bench_server
   local copy=$work/store-$(realpath "$1" | md5sum | cut -c1-8)
-  [ -d "$copy" ] || cp -a "$data" "$copy"
+  local source=$data
+  [ "$1" = "$old" ] && source=${OLD_STORE:-$data}
+  [ -d "$copy" ] || cp -a "$source" "$copy"
   start "$bin" serve "$copy"
   write_scripts
   local first=${ids%%,*}
