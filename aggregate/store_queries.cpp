@@ -39,7 +39,7 @@ class ItemCursor {
     rocksdb::ReadOptions ro = base;
     ro.iterate_upper_bound = &upper_slice_;
     // The request is known (its meta was read), so its prefix is there: the
-    // prefix bloom check of each Seek would only cost (~2k instructions).
+    // prefix bloom check a Seek makes could only say yes, for ~2k instructions.
     ro.total_order_seek = true;
     it_.reset(db->NewIterator(ro, family));
   }

@@ -195,6 +195,43 @@ TEST(RequestMemoTest, KeepsSmallRankIndexesForTheirStateOnly) {
   EXPECT_EQ(memo.FindRanks(7, "big"), nullptr);
 }
 
+// Pages read through the request memo: each snapshot sees its own state, a
+// write is seen by the next snapshot at once, and an older snapshot, read after
+// newer ones filled the memo, still sees what it saw.
+TEST(RequestMemoTest, QueriesSeeEachSnapshotsOwnStateAcrossWrites) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  auto task_ids = [&](const ReadView& view) {
+    std::vector<uint64_t> ids;
+    auto page = store->Tasks(view, "a", Page{1, 100});
+    EXPECT_TRUE(page && *page);
+    if (!page || !*page) return ids;
+    auto views = (*page)->DecodeAll();
+    EXPECT_TRUE(views);
+    if (!views) return ids;
+    for (const TaskView& t : *views) ids.push_back(static_cast<uint64_t>(t.task_id.value()));
+    return ids;
+  };
+  Apply(*store, {Event(1, "a", 1), Event(2, "a", 2)});
+  const ReadView before = store->Snapshot();
+  EXPECT_EQ(task_ids(before), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(task_ids(before), (std::vector<uint64_t>{1, 2}));  // from the memo
+  Apply(*store, {Event(3, "a", 3), Event(4, "a", 0)});
+  const ReadView after = store->Snapshot();
+  EXPECT_EQ(task_ids(after), (std::vector<uint64_t>{0, 1, 2, 3}));
+  std::vector<uint64_t> versions;
+  ASSERT_TRUE(store->Versions(VersionRead{&after, false}, std::vector<std::string>{"a"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{4});
+  EXPECT_EQ(task_ids(before), (std::vector<uint64_t>{1, 2}));
+  ASSERT_TRUE(store->Versions(VersionRead{&before, false}, std::vector<std::string>{"a"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{2});
+  // A request that appears after a snapshot stays unknown to it.
+  Apply(*store, {Event(5, "b", 1)});
+  ASSERT_TRUE(store->Versions(VersionRead{&after, false}, std::vector<std::string>{"b"}, &versions).ok());
+  EXPECT_EQ(versions, std::vector<uint64_t>{0});
+  EXPECT_EQ(VersionsOf(*store, {"b"}), std::vector<uint64_t>{1});
+}
+
 TEST(StoreVersionsTest, SurviveARestartAndAgreeAcrossStores) {
   TempDir one, two;
   const std::vector<TaskAction> events = {Event(1, "a", 1), Event(2, "b", 1), Event(3, "a", 2), Event(4, "a", 1)};
