@@ -101,7 +101,9 @@ Result<MetaRead> MetaReadOf(const rocksdb::Status& s, std::string_view value) {
 class StoreReader {
  public:
   StoreReader(const Store::Impl& store, const rocksdb::Snapshot* snapshot)
-      : store_(store), read_options_(ReadOptionsOf(snapshot)), sequence_(snapshot->GetSequenceNumber()) {}
+      : store_(store),
+        read_options_(ReadOptionsOf(snapshot)),
+        sequence_(snapshot ? std::optional<uint64_t>(snapshot->GetSequenceNumber()) : std::nullopt) {}
 
   // The request's meta; nullopt if unknown.
   Result<std::optional<RequestMeta>> Meta(std::string_view request) const {
@@ -112,7 +114,9 @@ class StoreReader {
 
   Result<RequestMemo::Ranks> Ranks(RequestNo no, keys::RankKind kind) const {
     const std::string key = keys::Rank(no, kind);
-    if (RequestMemo::Ranks kept = store_.request_memo.FindRanks(sequence_, key)) return kept;
+    if (sequence_) {
+      if (RequestMemo::Ranks kept = store_.request_memo.FindRanks(*sequence_, key)) return kept;
+    }
     rocksdb::PinnableSlice value;
     auto index = std::make_shared<RankIndex>();
     const rocksdb::Status s = store_.db->Get(read_options_, store_.Cf(Family::kRanks), key, &value);
@@ -121,7 +125,7 @@ class StoreReader {
       return Status::Corruption("unreadable rank index");
     }
     RequestMemo::Ranks shared = std::move(index);
-    store_.request_memo.PutRanks(sequence_, key, shared);
+    if (sequence_) store_.request_memo.PutRanks(*sequence_, key, shared);
     return shared;
   }
 
@@ -326,7 +330,9 @@ class StoreReader {
  private:
   const Store::Impl& store_;
   rocksdb::ReadOptions read_options_;
-  uint64_t sequence_;  // the snapshot's: what the request memo keeps reads under
+  // The snapshot's, which the request memo keeps reads under; none without a
+  // snapshot (the latest state, whatever it is when read: not remembered).
+  std::optional<uint64_t> sequence_;
 };
 
 Result<std::optional<TaskPage>> Store::Tasks(const ReadView& view, std::string_view request, Page page) const {
