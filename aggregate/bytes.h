@@ -91,11 +91,6 @@ class ByteReader {
     in_.remove_prefix(n);
     return true;
   }
-  bool Skip(size_t n) {
-    if (n > in_.size()) return false;
-    in_.remove_prefix(n);
-    return true;
-  }
   bool Fixed32BE(uint32_t* v) {
     if (in_.size() < 4) return false;
     const auto* b = reinterpret_cast<const unsigned char*>(in_.data());
@@ -109,6 +104,7 @@ class ByteReader {
     *v = uint64_t{hi} << 32 | lo;
     return true;
   }
+  bool SkipId() { return tally::Id::SkipKey(&in_); }
   bool Id(tally::Id* id) {
     auto parsed = Id::ConsumeKey(&in_);
     if (!parsed) return false;

@@ -388,13 +388,8 @@ bool DecodeTaskFields(std::string_view in, TaskFields* t) {
   uint32_t present, action;
   int64_t millis;
   std::string_view skipped;
-  // A stamp's id is skipped as its key encoding says (Id::AppendKey): a length
-  // byte, then that many bytes; ReadStamp would build it for nothing.
-  auto skip_stamp = [&] {
-    if (!r.ZigZag(&millis) || r.rest().empty()) return false;
-    const size_t n = static_cast<unsigned char>(r.rest()[0]);
-    return n <= 16 && r.Skip(1 + n);
-  };
+  // A stamp is stepped over: ReadStamp would build its id for nothing.
+  auto skip_stamp = [&] { return r.ZigZag(&millis) && r.SkipId(); };
   if (!r.Id(&t->task_id) || !skip_stamp() || !ReadEnum(r, &t->status) || !ReadEnum(r, &t->pool_type) ||
       !r.Varint32(&action) || !r.String(&skipped) || !r.Varint32(&present)) {
     return false;

@@ -79,12 +79,32 @@ void Id::AppendKey(std::string* out) const {
   out->append(buf, n + 1);
 }
 
-std::optional<Id> Id::ConsumeKey(std::string_view* in) {
-  if (in->empty()) return std::nullopt;
-  const size_t n = static_cast<unsigned char>((*in)[0]);
-  if (n > 16 || in->size() < 1 + n) return std::nullopt;
+namespace {
+
+// The significant bytes of the key encoding at the front of `in` (after its
+// length byte), or nullopt if `in` does not start with one.
+std::optional<size_t> KeyBytes(std::string_view in) {
+  if (in.empty()) return std::nullopt;
+  const size_t n = static_cast<unsigned char>(in[0]);
+  if (n > 16 || in.size() < 1 + n) return std::nullopt;
   // A leading zero byte would break the order the encoding promises.
-  if (n > 0 && (*in)[1] == 0) return std::nullopt;
+  if (n > 0 && in[1] == 0) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+bool Id::SkipKey(std::string_view* in) {
+  const std::optional<size_t> n = KeyBytes(*in);
+  if (!n) return false;
+  in->remove_prefix(1 + *n);
+  return true;
+}
+
+std::optional<Id> Id::ConsumeKey(std::string_view* in) {
+  const std::optional<size_t> bytes = KeyBytes(*in);
+  if (!bytes) return std::nullopt;
+  const size_t n = *bytes;
   // Read on every stamp of every view and record a query decodes: the bytes go
   // right-aligned into a big-endian 16-byte buffer, swapped back as two words.
   unsigned char be[16] = {};

@@ -50,6 +50,9 @@ class Id {
   // Reads an encoding written by AppendKey from the front of *in and advances *in
   // past it. Returns nullopt (and leaves *in alone) if *in does not start with one.
   static std::optional<Id> ConsumeKey(std::string_view* in);
+  // Advances *in past such an encoding without reading the id (readers that
+  // only step over one); false (and *in alone) if *in does not start with one.
+  static bool SkipKey(std::string_view* in);
 
   Rep value() const { return value_; }
 

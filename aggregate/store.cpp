@@ -6,7 +6,6 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

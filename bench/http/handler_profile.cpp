@@ -4,7 +4,7 @@
 // compare builds under `valgrind --tool=callgrind` (instruction counts), which a
 // shared machine's noise does not move.
 // Usage: handler_profile DIR TARGET [TARGET...]   (N: env HANDLER_PROFILE_N, 20000)
-// With env HANDLER_PROFILE_MIX=1, the targets are answered in turn, N in all, and
+// With env HANDLER_PROFILE_MIX=1, the targets (GETs only) are answered in turn, N in all, and
 // one figure is printed: a mix of pages as wrk's random script asks for them
 // (bench/http/read_path_bench.sh), whose reads do not all hit the CPU's caches.
 // A TARGET is a GET's target (`/statistics?...`), or `POST PATH BODY` (one

@@ -64,6 +64,9 @@ TEST(IdTest, KeyEncodingRoundTripsAndPreservesOrder) {
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, id);
     EXPECT_TRUE(in.empty());
+    std::string_view skipped = key;  // stepped over, it ends where reading it ends
+    ASSERT_TRUE(Id::SkipKey(&skipped));
+    EXPECT_TRUE(skipped.empty());
     keys.emplace_back(key, id);
   }
   std::sort(keys.begin(), keys.end());  // bytewise
@@ -82,6 +85,12 @@ TEST(IdTest, ConsumeKeyRejectsTruncatedAndNonCanonical) {
   const std::string too_long("\x11", 1);
   in = too_long;
   EXPECT_FALSE(Id::ConsumeKey(&in));
+  // SkipKey refuses what ConsumeKey refuses, and leaves it alone.
+  for (std::string_view bad : {truncated, std::string_view(leading_zero), std::string_view(too_long)}) {
+    const std::string_view before = bad;
+    EXPECT_FALSE(Id::SkipKey(&bad));
+    EXPECT_EQ(bad, before);
+  }
 }
 
 }  // namespace
